@@ -1,0 +1,77 @@
+"""flake8 front door: adapts ``check_source`` to flake8's plugin protocol; no analysis of its own.
+
+flake8 applies ``# noqa``, ``--select``/``--ignore`` and per-file-ignores itself, so the engine is asked for
+every TNP finding, suppressed or not, and flake8 decides what to print.
+"""
+from __future__ import annotations
+
+import argparse
+from typing import Any, Iterator, List, Sequence, Tuple
+
+import libcst
+
+from . import __version__, api
+from .noqa import Suppressions
+from .rules.registry import all_rules
+from .settings import FIX_STYLES, Settings
+
+
+def _default_off_codes() -> List[str]:
+    return [rule.code for rule in all_rules() if not rule.default_on]
+
+
+class Plugin:
+    name = "detachify"
+    version = __version__
+
+    # Every code runs in the engine; flake8's own select/ignore (fed by extend_default_ignore) filters them.
+    settings = Settings(select=("TNP",))
+
+    def __init__(self, tree: Any, lines: Sequence[str], filename: str) -> None:
+        # `tree` is requested only so flake8 skips us on files that do not compile (it reports E999 itself).
+        self.lines = lines
+        self.filename = filename
+
+    @classmethod
+    def add_options(cls, option_manager: Any) -> None:
+        option_manager.add_option(
+            "--detachify-fix-style",
+            default="detach-cpu",
+            parse_from_config=True,
+            choices=FIX_STYLES,
+            help="How detachify writes fixes: detach-cpu (`.detach().cpu().numpy()`) or force "
+                 "(`.numpy(force=True)`). Accepted so one config file serves flake8 and detachify; "
+                 "flake8 itself does not fix. (Default: %(default)s)",
+        )
+        off = _default_off_codes()
+        if off:
+            # Off-by-default rules stay quiet until `--extend-select TNP9xx` (or `extend-select =` in config).
+            option_manager.extend_default_ignore(off)
+
+    @classmethod
+    def parse_options(cls, options: argparse.Namespace) -> None:
+        # argparse checks `choices` only on the command line; values from setup.cfg/tox.ini/.flake8 arrive as
+        # defaults, unchecked, so Settings validates them and flake8 prints the error instead of a traceback.
+        try:
+            cls.settings = Settings(select=("TNP",), fix_style=options.detachify_fix_style)
+        except ValueError as error:
+            from flake8.exceptions import ExecutionError
+
+            raise ExecutionError(f"detachify-fix-style: {error}") from None
+
+    def run(self) -> Iterator[Tuple[int, int, str, type]]:
+        source = "".join(self.lines)
+        # flake8 owns `# noqa`, but the file-level `# detachify: noqa` is ours alone: without this the same
+        # file would be silent under `detachify check` and noisy under flake8.
+        if Suppressions(source).whole_file:
+            return
+        try:
+            findings = api.check_source(source, self.filename, self.settings, respect_noqa=False)
+        except libcst.ParserSyntaxError:
+            return  # compiles for CPython but not for libcst's grammar: nothing we can say
+        for finding in findings:
+            text = finding.message
+            if not text.startswith(finding.code):
+                text = f"{finding.code} {text}"
+            # Finding.column is 0-based like flake8's; flake8 adds 1 when printing.
+            yield finding.line, finding.column, text, type(self)
