@@ -1,0 +1,111 @@
+"""The libcst codemod door, through the real `python -m libcst.tool codemod` runner: same bytes as fix_source."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import libcst
+import pytest
+from libcst.codemod import CodemodContext
+
+from detachify import Settings, fix_source
+from detachify.codemod import DetachNumpy
+
+BAD = textwrap.dedent("""\
+    import torch
+    model = torch.nn.Linear(4, 2)
+    out = model(torch.randn(3, 4))
+    print(out.numpy())
+""")
+# Odd but valid formatting that black would change: the codemod must leave it exactly as it is.
+UGLY = BAD.replace("print(out.numpy())", "print( out.numpy() ) ;x=[1,\n  2]")
+
+
+def codemod(*args, cwd):
+    cmd = [sys.executable, "-m", "libcst.tool", "codemod", "--no-format", "--hide-progress",
+           "-x", "detachify.codemod.DetachNumpy", *args]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_in_process_matches_fix_source():
+    for source in (BAD, UGLY):
+        tree = libcst.parse_module(source)
+        assert DetachNumpy(CodemodContext(filename="bad.py")).transform_module(tree).code == fix_source(source, "bad.py")
+    assert fix_source(BAD, "bad.py") != BAD  # the positive example really is rewritten
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_runner_output_equals_fix_source(tmp_path, newline):
+    sources = {"bad.py": BAD, "ugly.py": UGLY, "clean.py": "import torch\nprint(torch.randn(3).numpy())\n",
+               "pkg/deep.py": "# -*- coding: latin-1 -*-\n# caf\xe9\n" + BAD}
+    for name, text in sources.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(text.replace("\n", newline).encode("latin-1"))
+    proc = codemod("-j", "2", ".", cwd=tmp_path)  # -j 2: the multiprocessing path pickles our arguments
+    assert proc.returncode == 0, proc.stderr
+    for name, text in sources.items():
+        original = text.replace("\n", newline)
+        assert (tmp_path / name).read_bytes() == fix_source(original, name).encode("latin-1"), name
+
+
+@pytest.mark.parametrize("args, settings", [
+    (("--fix-style", "force"), Settings(fix_style="force")),
+    (("--unsafe-fixes",), Settings(unsafe_fixes=True)),
+    (("--unsafe-fixes", "--fix-style", "detach-cpu"), Settings(unsafe_fixes=True)),
+])
+def test_arguments_reach_the_engine(tmp_path, args, settings):
+    (tmp_path / "bad.py").write_text(BAD)
+    proc = codemod(*args, "-j", "1", "bad.py", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "bad.py").read_text() == fix_source(BAD, "bad.py", settings)
+
+
+def test_help_lists_arguments(tmp_path):
+    proc = codemod("--help", cwd=tmp_path)
+    assert "--unsafe-fixes" in proc.stdout and "--fix-style" in proc.stdout
+
+
+def test_bad_fix_style_is_rejected(tmp_path):
+    (tmp_path / "bad.py").write_text(BAD)
+    proc = codemod("--fix-style", "sideways", "bad.py", cwd=tmp_path)
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr
+    assert (tmp_path / "bad.py").read_text() == BAD
+
+
+@pytest.mark.parametrize("comment", ["  # noqa", "  # noqa: TNP001"])
+def test_noqa_is_honoured(tmp_path, comment):
+    source = BAD.replace("print(out.numpy())", "print(out.numpy())" + comment)
+    (tmp_path / "bad.py").write_text(source)
+    assert codemod("-j", "1", "bad.py", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "bad.py").read_text() == source
+
+
+def test_unparsable_file_is_reported_not_rewritten(tmp_path):
+    broken = BAD + "def broken(:\n    out.numpy()\n"
+    (tmp_path / "broken.py").write_text(broken)
+    (tmp_path / "bad.py").write_text(BAD)
+    proc = codemod("-j", "1", ".", cwd=tmp_path)
+    assert proc.returncode == 1  # the runner's "failures" exit status
+    assert "broken.py" in proc.stderr and "Failed to codemod 1 files" in proc.stderr
+    assert (tmp_path / "broken.py").read_text() == broken
+    assert (tmp_path / "bad.py").read_text() == fix_source(BAD, "bad.py")  # the rest of the run still happens
+
+
+def test_unified_diff_leaves_files_alone(tmp_path):
+    (tmp_path / "bad.py").write_text(BAD)
+    proc = codemod("-j", "1", "--unified-diff", "3", "bad.py", cwd=tmp_path)
+    assert proc.returncode == 0
+    assert "-print(out.numpy())" in proc.stdout and (tmp_path / "bad.py").read_text() == BAD
+
+
+def test_config_file_route(tmp_path):
+    # The other documented invocation: a .libcst.codemod.yaml naming `detachify` among its modules.
+    (tmp_path / ".libcst.codemod.yaml").write_text("modules: ['libcst.codemod.commands', 'detachify']\n")
+    (tmp_path / "bad.py").write_text(BAD)
+    # The command name goes before any option that takes a value: libcst.tool finds it with a first-pass
+    # parser that does not know `-j`, so `-j 1 codemod.DetachNumpy` would read "1" as the command.
+    proc = subprocess.run([sys.executable, "-m", "libcst.tool", "codemod", "codemod.DetachNumpy", "--no-format",
+                           "--hide-progress", "-j", "1", "bad.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "bad.py").read_text() == fix_source(BAD, "bad.py")
