@@ -1,0 +1,406 @@
+"""Jupyter notebooks: check and fix the code cells of an ``.ipynb`` as one program.
+
+The code cells run in order in one namespace, so they are joined into one program text (one program line per
+cell line: IPython syntax is masked line by line, never removed) and given to :func:`check_source` /
+:func:`fix_source`. Findings come back with the cell they are in. Cells are numbered 1-based among *all* cells,
+markdown included, as ruff does (``nb.ipynb:cell 3:2:5``): that is the position a user counts in the notebook.
+
+A fix rewrites only the ``source`` of the cells it changes, and only the changed array items of each, by splicing
+the JSON text: everything else (indentation, key order, escaping, outputs, trailing newline) stays byte-identical,
+whichever tool wrote the notebook. Only the standard library reads notebooks (no nbformat at run time).
+"""
+from __future__ import annotations
+
+import ast
+import difflib
+import json
+import re
+from dataclasses import dataclass, replace
+from typing import Dict, List, Optional, Tuple
+
+import libcst
+
+from .api import check_source, fix_source
+from .findings import Edit, Finding
+from .settings import Settings
+
+# Cell magics whose body is Python that runs in the notebook's namespace; any other cell magic (%%bash,
+# %%writefile, %%html, ...) makes its whole cell foreign text.
+PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture"})
+MASK = "pass  # masked"
+# At the start of a logical line these can never begin Python, so IPython owns the line: magics, shell escapes,
+# help (`?obj`) and the autocall escapes `/f x`, `,f a b`, `;f a b`.
+_ESCAPES = ("%", "!", "?", "/", ",", ";")
+# `%time stmt` and `%timeit [options] stmt` run `stmt` in the notebook: it is kept as code so a crash in it is seen.
+_TIMING_MAGIC = re.compile(r"%(?:time|timeit(?:\s+(?:-[nrp]\s*\d+(?:\.\d+)?|-[tcqo]))*)\s+(?=\S)")
+_ASSIGNED_MAGIC = re.compile(r"(?P<lhs>[^=#'\"]*[^=<>!+\-*/%&|^@:\s])\s*=\s*(?=[!%])")  # `x = !ls`, `x = %time f()`
+_LINE_BREAK = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")  # after \n, \r\n or a lone \r, as Python's tokenizer counts
+
+
+class NotebookError(ValueError):
+    """The file is not a notebook this tool can read, or its code does not parse; it is never rewritten."""
+
+
+@dataclass(frozen=True)
+class NotebookFinding(Finding):
+    """A finding placed in a notebook: ``cell`` is 1-based among all cells; ``line``/``column`` are in that cell.
+
+    The positions of ``fix.edits`` are cell positions too; apply fixes with :func:`fix_notebook`.
+    """
+
+    cell: int = 0
+
+
+@dataclass
+class _Cell:
+    number: int  # 1-based among all cells
+    text: str  # the source as one string
+    items: List[Tuple[int, int]]  # JSON text span of each source item ([start, end) of the string literal)
+    item_texts: List[str]
+
+
+@dataclass
+class _Line:
+    cell: int
+    number: int  # 1-based within the cell
+    original: str  # the cell's line, with its line break if it has one
+    program: str  # the program's line, always ending in \n (the cell's own break goes back on restore)
+    masked: bool = False
+    cut_at: int = 0  # unmasked lines: original == program[:cut_at] + cut + program[cut_at:] (breaks aside)
+    cut: str = ""
+
+    def restore(self, fixed: str) -> str:
+        """The cell line for a (possibly fixed) program line."""
+        if self.masked:
+            return self.original  # IPython syntax goes back exactly as it was
+        content = fixed[:-1] if fixed.endswith("\n") else fixed
+        if content[:self.cut_at] != self.program[:self.cut_at]:
+            raise NotebookError(f"cell {self.cell}:{self.number}: the fix changed text around an IPython magic")
+        return content[:self.cut_at] + self.cut + content[self.cut_at:] + _break_of(self.original)
+
+    def column(self, column: int) -> int:
+        if self.masked:
+            return min(column, len(self.original.rstrip("\r\n")))
+        return column + len(self.cut) if self.cut and column >= self.cut_at else column
+
+
+class Notebook:
+    """A parsed notebook: its JSON text, its code cells and the program they make."""
+
+    def __init__(self, data: bytes):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise NotebookError(f"not UTF-8: {exc}") from None
+        self.bom = "\ufeff" if text.startswith("\ufeff") else ""
+        self.text = text[len(self.bom):]
+        try:
+            nb = json.loads(self.text)
+        except ValueError as exc:
+            raise NotebookError(f"not valid JSON: {exc}") from None
+        _validate(nb)
+        self.is_python = _language(nb) in (None, "python", "python3", "ipython", "ipython3")
+        self.cells = [cell for cell in _locate_cells(self.text) if nb["cells"][cell.number - 1]["cell_type"] == "code"]
+        for cell in self.cells:  # the span finder must see what json.loads saw
+            if "".join(cell.item_texts) != cell.text or cell.text != _joined(nb["cells"][cell.number - 1]["source"]):
+                raise NotebookError("unsupported JSON layout")
+        self.lines: List[_Line] = [line for cell in self.cells for line in _mask_cell(cell)]
+        self.program = "".join(line.program for line in self.lines)
+
+    def locate(self, line: int, column: int) -> Tuple[int, int, int]:
+        """(cell, line in cell, column in cell) of a program position (1-based line, 0-based column)."""
+        if not self.lines:
+            return (0, line, column)
+        entry = self.lines[min(max(line, 1), len(self.lines)) - 1]
+        return entry.cell, entry.number, entry.column(column)
+
+    def to_cell(self, finding: Finding) -> NotebookFinding:
+        cell, line, column = self.locate(finding.line, finding.column)
+        end_line, end_column = finding.end_line, finding.end_column
+        if end_line:
+            _, end_line, end_column = self.locate(end_line, end_column)
+        fix = finding.fix
+        if fix is not None:
+            fix = replace(fix, edits=tuple(self._edit_to_cell(edit) for edit in fix.edits))
+        fields = {name: getattr(finding, name) for name in Finding.__dataclass_fields__}
+        fields.update(line=line, column=column, end_line=end_line, end_column=end_column, fix=fix)
+        return NotebookFinding(**fields, cell=cell)
+
+    def _edit_to_cell(self, edit: Edit) -> Edit:
+        _, start_line, start_column = self.locate(edit.start_line, edit.start_column)
+        _, end_line, end_column = self.locate(edit.end_line, edit.end_column)
+        return Edit(start_line, start_column, end_line, end_column, edit.text)
+
+    def with_program(self, fixed: str) -> bytes:
+        """The notebook's bytes with the cells rewritten from a fixed program (same lines, changed within lines)."""
+        fixed_lines = _split_lines(fixed)
+        if len(fixed_lines) != len(self.lines):
+            raise NotebookError(f"the fix changed the number of lines ({len(self.lines)} -> {len(fixed_lines)})")
+        new_text: Dict[int, List[str]] = {}
+        for line, fixed_line in zip(self.lines, fixed_lines):
+            new_text.setdefault(line.cell, []).append(line.restore(fixed_line))
+        splices = []  # (start, end, replacement) in the JSON text
+        for cell in self.cells:
+            new = "".join(new_text.get(cell.number, []))
+            if new != cell.text:
+                splices += _source_splices(cell, new, self.ensure_ascii)
+        text = self.text
+        for start, end, replacement in sorted(splices, reverse=True):
+            text = text[:start] + replacement + text[end:]
+        return (self.bom + text).encode("utf-8")
+
+    @property
+    def ensure_ascii(self) -> bool:
+        """Write new strings the way the file writes non-ASCII text: raw (nbformat) or as \\u escapes."""
+        if any(ord(char) > 127 for char in self.text):
+            return False
+        return any(int(code, 16) > 127 for code in re.findall(r"\\(?:u([0-9a-fA-F]{4})|.)", self.text) if code)
+
+
+def read_notebook(data: bytes) -> Notebook:
+    return Notebook(data)
+
+
+def check_notebook(data: bytes, filename: str = "<notebook>", settings: Optional[Settings] = None,
+                   *, respect_noqa: bool = True) -> List[NotebookFinding]:
+    """Findings in the code cells, positions in cell coordinates. Raises :class:`NotebookError`."""
+    nb = Notebook(data)
+    if not nb.is_python:
+        return []
+    findings = _parse_guard(nb, filename, lambda: check_source(nb.program, filename, settings,
+                                                                 respect_noqa=respect_noqa))
+    return [nb.to_cell(finding) for finding in findings]
+
+
+def fix_notebook(data: bytes, filename: str = "<notebook>", settings: Optional[Settings] = None,
+                 unsafe: Optional[bool] = None) -> bytes:
+    """The notebook with every enabled fix applied; ``data`` itself when nothing changes. Raises NotebookError."""
+    nb = Notebook(data)
+    if not nb.is_python:
+        return data
+    fixed = _parse_guard(nb, filename, lambda: fix_source(nb.program, filename, settings, unsafe=unsafe))
+    if fixed == nb.program:
+        return data
+    result = nb.with_program(fixed)
+    return data if result == data else result
+
+
+def format_location(finding: Finding) -> str:
+    """``cell 3:2:5`` (cell and line 1-based, column 1-based as printed); plain ``2:5`` for a non-notebook finding."""
+    position = f"{finding.line}:{finding.column + 1}"
+    cell = getattr(finding, "cell", 0)
+    return f"cell {cell}:{position}" if cell else position
+
+
+# --- reading -------------------------------------------------------------------------------------------------------
+
+def _validate(nb) -> None:
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise NotebookError("not a Jupyter notebook: no list of `cells` at the top level")
+    if nb.get("nbformat", 4) != 4:
+        raise NotebookError(f"unsupported notebook format {nb.get('nbformat')!r} (only nbformat 4 is supported)")
+    for number, cell in enumerate(nb["cells"], 1):
+        if not isinstance(cell, dict) or not isinstance(cell.get("cell_type"), str):
+            raise NotebookError(f"cell {number}: not a notebook cell (no `cell_type`)")
+        source = cell.get("source")
+        if not (isinstance(source, str) or (isinstance(source, list) and all(isinstance(s, str) for s in source))):
+            raise NotebookError(f"cell {number}: `source` is neither a string nor a list of strings")
+
+
+def _language(nb) -> Optional[str]:
+    metadata = nb.get("metadata")
+    if not isinstance(metadata, dict):
+        return None
+    for key, field in (("language_info", "name"), ("kernelspec", "language")):
+        value = metadata.get(key)
+        if isinstance(value, dict) and isinstance(value.get(field), str):
+            return value[field].lower()
+    return None
+
+
+def _joined(source) -> str:
+    return source if isinstance(source, str) else "".join(source)
+
+
+# A JSON walker that only records where things are; json.loads has already checked the text, and each skipped
+# value is read by the json module's own scanner (raw_decode), so the two cannot disagree on what a value is.
+_DECODER = json.JSONDecoder()
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+def _skip(text: str, pos: int) -> int:
+    return _WS.match(text, pos).end()
+
+
+def _items(text: str, pos: int) -> List[Tuple[Optional[str], int, int]]:
+    """(key, start, end) of each value of the object or array that starts at ``pos`` (key None in an array)."""
+    items = []
+    close = "}" if text[pos] == "{" else "]"
+    pos = _skip(text, pos + 1)
+    while text[pos] != close:
+        key = None
+        if close == "}":
+            key, pos = _DECODER.raw_decode(text, pos)
+            pos = _skip(text, _skip(text, pos) + 1)  # past ':'
+        end = _DECODER.raw_decode(text, pos)[1]
+        items.append((key, pos, end))
+        pos = _skip(text, end)
+        if text[pos] == ",":
+            pos = _skip(text, pos + 1)
+    return items
+
+
+def _value_at(text: str, pos: int, key: str) -> int:
+    """Start of the member ``key`` of the object at ``pos`` (the last one, as json.loads keeps the last duplicate)."""
+    return [start for name, start, _ in _items(text, pos) if name == key][-1]
+
+
+def _locate_cells(text: str) -> List[_Cell]:
+    cells = []
+    for number, (_, cell_at, _) in enumerate(_items(text, _value_at(text, _skip(text, 0), "cells")), 1):
+        at = _value_at(text, cell_at, "source")
+        items = [(s, e) for _, s, e in _items(text, at)] if text[at] == "[" else [(at, _DECODER.raw_decode(text, at)[1])]
+        item_texts = [_DECODER.raw_decode(text, start)[0] for start, _ in items]
+        cells.append(_Cell(number, "".join(item_texts), items, item_texts))
+    return cells
+
+
+# --- the program ---------------------------------------------------------------------------------------------------
+
+def _split_lines(text: str) -> List[str]:
+    return [line for line in _LINE_BREAK.split(text) if line]
+
+
+def _break_of(line: str) -> str:
+    return line[len(line.rstrip("\r\n")):]
+
+
+def _parses(code: str) -> bool:
+    try:
+        ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def _scan(body: str, depth: int, quote: Optional[str]) -> Tuple[int, Optional[str], bool, int]:
+    """Carry the bracket depth and the open string's quote across one physical line.
+
+    Returns them, whether a backslash continues the line, and where its comment starts. Only logical line starts
+    can hold IPython syntax (`a = (b\\n % c)` is a modulo), which is all this needs to know.
+    """
+    i, comment = 0, len(body)
+    while i < len(body):
+        char = body[i]
+        if quote:
+            if char == "\\":
+                i += 2
+                continue
+            if body.startswith(quote, i):
+                i, quote = i + len(quote), None
+                continue
+        elif char == "#":
+            comment = i
+            break
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth = max(depth - 1, 0)
+        elif char in "'\"":
+            quote = char * 3 if body.startswith(char * 3, i) else char
+            i += len(quote)
+            continue
+        i += 1
+    if quote in ("'", '"') and not body.endswith("\\"):
+        quote = None  # an unterminated one-line string ends with its line
+    return depth, quote, quote is None and comment == len(body) and body.endswith("\\"), comment
+
+
+def _ipython_line(body: str, help_end: bool):
+    """How a logical line start that IPython may own goes into the program: None for plain Python, else
+    ``(program text, cut_at, cut)`` with ``cut`` None for a masked line."""
+    indent = body[:len(body) - len(body.lstrip())]
+    stripped = body[len(indent):]
+    assigned = _ASSIGNED_MAGIC.match(stripped)
+    if stripped.startswith(_ESCAPES):
+        at = len(indent)
+    elif assigned:
+        at = len(indent) + assigned.end()
+    elif help_end:  # `obj?`, `obj.attr??`
+        return indent + MASK, 0, None
+    else:
+        return None
+    timing = _TIMING_MAGIC.match(body, at)
+    # `%timeit` returns no value of its statement, so `x = %timeit f()` must not bind x to f()'s value.
+    if timing and not (assigned and timing.group().startswith("%timeit")):
+        program = body[:at] + body[timing.end():]
+        if _parses(program.strip()):
+            return program, at, timing.group()
+    if assigned and _parses(body[len(indent):at] + "..."):
+        return body[:at] + "...  # masked", 0, None  # `x = !ls` still rebinds x (no longer a tensor)
+    return indent + MASK, 0, None
+
+
+def _mask_cell(cell: _Cell) -> List[_Line]:
+    lines = _split_lines(cell.text)
+    result = []
+    first = next((n for n, line in enumerate(lines) if line.strip()), None)
+    magic = re.match(r"%%(\w*)", lines[first].strip()) if first is not None else None
+    depth, quote, continued, masking = 0, None, False, False
+    for number, original in enumerate(lines, 1):
+        body = original.rstrip("\r\n")
+        if magic and (number == first + 1 or magic.group(1) not in PYTHON_CELL_MAGICS):
+            result.append(_Line(cell.number, number, original, MASK + "\n", masked=True))  # foreign cell
+            continue
+        after = _scan(body, depth, quote)
+        entry = None
+        if masking:  # backslash-continued IPython line
+            indent = body[:len(body) - len(body.lstrip())]
+            entry = (indent + MASK, 0, None)
+        elif depth == 0 and quote is None and not continued:
+            entry = _ipython_line(body, body[:after[3]].rstrip().endswith("?"))
+        if entry is None:
+            depth, quote, continued, _ = after
+            result.append(_Line(cell.number, number, original, body + "\n"))
+        else:
+            program, cut_at, cut = entry
+            masking = body.endswith("\\") and cut is None
+            result.append(_Line(cell.number, number, original, program + "\n", masked=cut is None,
+                                cut_at=cut_at, cut=cut or ""))
+    return result
+
+
+def _parse_guard(nb: Notebook, filename: str, run):
+    """Run the engine on the program; a syntax error becomes a NotebookError placed in its cell."""
+    try:
+        return run()
+    except libcst.ParserSyntaxError as exc:
+        cell, line, column = nb.locate(exc.raw_line, exc.raw_column)
+        raise NotebookError(f"cell {cell}:{line}:{column + 1}: the code cells do not parse: {exc.message}") from exc
+
+
+# --- writing -------------------------------------------------------------------------------------------------------
+
+def _source_splices(cell: _Cell, new: str, ensure_ascii: bool) -> List[Tuple[int, int, str]]:
+    """Replacements of the JSON text for the changed items of a cell's source.
+
+    Each item keeps its share of the text (items are lines in files nbformat writes), found by mapping the old
+    item boundaries through a diff of the old and new text, so the array keeps its items and layout.
+    """
+    if not cell.items:
+        raise NotebookError(f"cell {cell.number}: the fix changed an empty cell")
+    opcodes = difflib.SequenceMatcher(None, cell.text, new, autojunk=False).get_opcodes()
+
+    def mapped(offset: int) -> int:
+        for _, i1, i2, j1, j2 in opcodes:
+            if i1 <= offset < i2:
+                return min(j1 + offset - i1, j2)
+        return len(new)
+
+    bounds = [0]
+    for item in cell.item_texts:
+        bounds.append(bounds[-1] + len(item))
+    new_bounds = [0] + [mapped(offset) for offset in bounds[1:-1]] + [len(new)]
+    return [(start, end, json.dumps(new[a:b], ensure_ascii=ensure_ascii))
+            for (start, end), old, a, b in zip(cell.items, cell.item_texts, new_bounds, new_bounds[1:])
+            if new[a:b] != old]
