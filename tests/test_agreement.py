@@ -1,0 +1,177 @@
+"""One engine behind every door: flake8, the CLI in every output format and the API report the same findings
+for every fixture, and the codemod and `detachify fix` write the same bytes.
+
+Each tool runs once over a copy of the whole fixture tree (a copy, so no project config above `fixtures/`
+changes what is checked); the per-fixture tests then only compare. Positions are compared 1-based.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, Set, Tuple
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+from detachify import Settings, check_source, fix_source
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+FIXTURE_FILES = sorted(p.relative_to(FIXTURES).as_posix() for p in FIXTURES.glob("**/*.py") if p.is_file())
+Found = Dict[str, Set[Tuple[int, int, str]]]  # fixture path -> {(line, 1-based column, code)}
+
+
+def read(path: Path) -> str:
+    return path.read_bytes().decode("utf-8")  # not read_text: keep "\r\n" as the doors see it
+
+
+def run(cmd, cwd):
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600)
+    # 0: nothing found, 1: findings; anything else is a crash or a usage error.
+    assert proc.returncode in (0, 1), f"{cmd}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+@pytest.fixture(scope="session")
+def tree(tmp_path_factory):
+    dest = tmp_path_factory.mktemp("agreement") / "fixtures"
+    shutil.copytree(FIXTURES, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+def relative(name: str, base: Path) -> str:
+    """Doors may print paths as given (`./a.py`), absolute, or as `file:` URIs (SARIF): compare them relative."""
+    if name.startswith("file:"):
+        name = unquote(urlparse(name).path)
+    path = Path(name)  # Path drops a leading "./"
+    return path.resolve().relative_to(base.resolve()).as_posix() if path.is_absolute() else path.as_posix()
+
+
+def collect(rows, base: Path) -> Found:
+    found: Found = {}
+    for name, line, column, code in rows:
+        found.setdefault(relative(name, base), set()).add((int(line), int(column), code))
+    return found
+
+
+def parse_concise(out, base):
+    pattern = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): (?P<code>[A-Z]+\d+) ")
+    matches = [pattern.match(line) for line in out.splitlines()]
+    return collect([(m["path"], m["line"], m["col"], m["code"]) for m in matches if m], base)
+
+
+def parse_json(out, base):
+    return collect([(d["filename"], d["location"]["row"], d["location"]["column"], d["code"])
+                    for d in json.loads(out)], base)
+
+
+def parse_github(out, base):
+    pattern = re.compile(r"^::error file=(?P<path>[^,]+),line=(?P<line>\d+),(?:endLine=\d+,)?col=(?P<col>\d+)"
+                         r"(?:,endColumn=\d+)?,title=(?P<code>[A-Z]+\d+)")
+    matches = [pattern.match(line) for line in out.splitlines()]
+    return collect([(m["path"], m["line"], m["col"], m["code"]) for m in matches if m], base)
+
+
+def parse_sarif(out, base):
+    log = json.loads(out)
+    assert log["version"] == "2.1.0"
+    rows = []
+    for result in log["runs"][0]["results"]:
+        location = result["locations"][0]["physicalLocation"]
+        region = location["region"]
+        rows.append((location["artifactLocation"]["uri"], region["startLine"], region["startColumn"],
+                     result["ruleId"]))
+    return collect(rows, base)
+
+
+PARSERS = {"concise": parse_concise, "json": parse_json, "github": parse_github, "sarif": parse_sarif}
+
+
+@pytest.fixture(scope="session")
+def reports(tree) -> Dict[str, Found]:
+    """Every door's findings, keyed by door name; computed lazily, once per session."""
+    return Reports(tree)
+
+
+class Reports(dict):
+    def __init__(self, tree: Path):
+        super().__init__()
+        self.tree = tree
+
+    def __missing__(self, door: str) -> Found:
+        if door == "api":
+            self[door] = self._api()
+        elif door == "flake8":
+            self[door] = self._flake8()
+        else:  # "cli:FORMAT"
+            fmt = door.split(":", 1)[1]
+            self[door] = PARSERS[fmt](self._cli(fmt), self.tree)
+        return self[door]
+
+    def _api(self) -> Found:
+        found: Found = {}
+        for name in FIXTURE_FILES:
+            for f in check_source(read(self.tree / name), name):
+                found.setdefault(name, set()).add((f.line, f.column + 1, f.code))
+        return found
+
+    def _flake8(self) -> Found:
+        out = run([sys.executable, "-m", "flake8", "--isolated", "--select", "TNP", "--jobs", "2",
+                   "--format", "%(path)s:%(row)d:%(col)d: %(code)s %(text)s", "."], self.tree)
+        return parse_concise(out, self.tree)
+
+    def _cli(self, fmt: str) -> str:
+        return run([sys.executable, "-m", "detachify", "check", "--output-format", fmt, "."], self.tree)
+
+
+def test_fixtures_exist_and_are_reported(reports):
+    assert FIXTURE_FILES, "no fixtures under fixtures/"
+    # Guard against agreeing on nothing: the fixtures carry `# expect:` labels, so the engine finds something.
+    assert reports["api"], "the API reports nothing on any fixture"
+    assert not set(reports["api"]) - set(FIXTURE_FILES)
+
+
+@pytest.mark.parametrize("door", ["flake8", "cli:concise", "cli:json", "cli:github", "cli:sarif"])
+@pytest.mark.parametrize("fixture", FIXTURE_FILES)
+def test_same_findings(reports, door, fixture):
+    assert reports[door].get(fixture, set()) == reports["api"].get(fixture, set())
+
+
+@pytest.mark.parametrize("door", ["flake8", "cli:concise", "cli:json", "cli:github", "cli:sarif"])
+def test_no_findings_outside_fixtures(reports, door):
+    assert set(reports[door]) <= set(FIXTURE_FILES)
+
+
+VARIANTS = {
+    "default": ((), Settings()),
+    "unsafe": (("--unsafe-fixes",), Settings(unsafe_fixes=True)),
+    "force": (("--fix-style", "force"), Settings(fix_style="force")),
+}
+
+
+@functools.lru_cache(maxsize=None)
+def fixed_trees(tree: Path, variant: str) -> Tuple[Path, Path]:
+    """(tree after `detachify fix`, tree after the libcst codemod) for one settings variant."""
+    args, _ = VARIANTS[variant]
+    by_cli, by_codemod = tree.parent / f"fix-{variant}", tree.parent / f"codemod-{variant}"
+    for dest in (by_cli, by_codemod):
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(tree, dest)
+    run([sys.executable, "-m", "detachify", "fix", *args, "."], by_cli)
+    subprocess.run([sys.executable, "-m", "libcst.tool", "codemod", "-x", "detachify.codemod.DetachNumpy",
+                    "--no-format", "--hide-progress", *args, "."], cwd=by_codemod, check=True, capture_output=True)
+    return by_cli, by_codemod
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+@pytest.mark.parametrize("fixture", FIXTURE_FILES)
+def test_same_fixes(tree, variant, fixture):
+    by_cli, by_codemod = fixed_trees(tree, variant)
+    expected = fix_source(read(tree / fixture), fixture, VARIANTS[variant][1])
+    assert (by_cli / fixture).read_bytes() == expected.encode("utf-8")
+    assert (by_codemod / fixture).read_bytes() == expected.encode("utf-8")
