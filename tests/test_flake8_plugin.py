@@ -190,6 +190,8 @@ OFF_BY_DEFAULT = textwrap.dedent("""\
     # exactly as `detachify check --select TNP` does (asserted below against Settings).
     (("--select", "TNP"), ["TNP901", "TNP001"]),
     (("--select", "TNP0"), ["TNP001"]),
+    (("--extend-select", "TNP"), ["TNP901", "TNP001"]),
+    (("--select", "E", "--extend-select", "TNP0"), ["TNP001"]),
     (("--extend-ignore", "TNP0", "--extend-select", "TNP901"), ["TNP901"]),
 ])
 def test_off_by_default_codes(tmp_path, args, expected):
@@ -208,3 +210,5 @@ def test_off_by_default_semantics_match_settings():
     assert Settings(extend_select=("TNP901",)).is_enabled("TNP901", default_on=False)
     assert Settings(select=("TNP",)).is_enabled("TNP901", default_on=False)
     assert not Settings(select=("TNP0",)).is_enabled("TNP901", default_on=False)
+    assert Settings(extend_select=("TNP",)).is_enabled("TNP901", default_on=False)
+    assert not Settings(select=("E",), extend_select=("TNP0",)).is_enabled("TNP901", default_on=False)

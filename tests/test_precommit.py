@@ -7,12 +7,16 @@ modified tracked files. pre-commit's hook venv is built once per session (a shar
 """
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
+from typing import Tuple
 
 import pytest
 import yaml
@@ -50,11 +54,16 @@ def make_repo(path: Path, files: dict) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def hook_repo(tmp_path_factory):
-    """(path, sha) of a git repo holding a snapshot of this checkout, committed."""
+@functools.lru_cache(maxsize=None)
+def snapshot() -> Tuple[Path, str, Path]:
+    """(repo, sha, PRE_COMMIT_HOME): a committed copy of this checkout, made once per process.
+
+    A cached function rather than a fixture so test_docs_snippets shares it (and the hook venv built in it).
+    """
+    base = Path(tempfile.mkdtemp(prefix="detachify-precommit-"))
+    atexit.register(shutil.rmtree, base, ignore_errors=True)
+    dest = base / "hook-repo"
     names = git("ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=ROOT).split("\0")
-    dest = tmp_path_factory.mktemp("hook-repo")
     for name in filter(None, names):
         if (ROOT / name).is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
@@ -62,12 +71,17 @@ def hook_repo(tmp_path_factory):
     make_repo(dest, {})
     git("add", "-A", cwd=dest)
     git("commit", "-qm", "snapshot", cwd=dest)
-    return dest, git("rev-parse", "HEAD", cwd=dest)
+    return dest, git("rev-parse", "HEAD", cwd=dest), base / "home"
 
 
-@pytest.fixture(scope="session")
-def pre_commit_home(tmp_path_factory):
-    return tmp_path_factory.mktemp("pre-commit-home")
+@pytest.fixture
+def hook_repo():
+    return snapshot()[:2]
+
+
+@pytest.fixture
+def pre_commit_home():
+    return snapshot()[2]
 
 
 def pre_commit(*args, cwd, home):

@@ -1,0 +1,107 @@
+"""The copy-paste snippets of the front-door docs, run as a user would run them.
+
+Snippets are the fenced blocks right after a `<!-- snippet: NAME -->` marker. Point DOC at README.md once
+the text moves there.
+"""
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from detachify import fix_source
+from test_precommit import make_repo, pre_commit, snapshot
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "front-doors.md"
+SNIPPET = re.compile(r"<!-- snippet: (?P<name>[\w-]+) -->\s*```\w*\n(?P<body>.*?)```", re.S)
+BAD = textwrap.dedent("""\
+    import torch
+    model = torch.nn.Linear(4, 2)
+    out = model(torch.randn(3, 4))
+    print(out.numpy())
+""")
+CLEAN = "import torch\nprint(torch.randn(3).numpy())\n"
+
+
+def snippets():
+    return {m["name"]: m["body"] for m in SNIPPET.finditer(DOC.read_text())}
+
+
+def snippet(name):
+    return snippets()[name]
+
+
+def shell_commands(body):
+    """The snippet's command lines, as argv lists, with `python` meaning this interpreter."""
+    commands = [shlex.split(line) for line in body.splitlines() if line.strip() and not line.startswith("#")]
+    return [[sys.executable, *argv[1:]] if argv[0] == "python" else argv for argv in commands]
+
+
+def cli(argv):
+    """`detachify ...` through this interpreter, so the test does not depend on the console script's PATH."""
+    return [sys.executable, "-m", "detachify", *argv[1:]] if argv[0] == "detachify" else argv
+
+
+def test_every_snippet_is_tested():
+    assert set(snippets()) == {"flake8-config", "pre-commit-config", "github-actions", "detachify-fix",
+                               "libcst-codemod"}
+
+
+@pytest.mark.parametrize("config_name", ["setup.cfg", "tox.ini", ".flake8"])
+def test_flake8_config(tmp_path, config_name):
+    (tmp_path / config_name).write_text(snippet("flake8-config"))
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "bad.py").write_text(BAD)
+    (tmp_path / "tests" / "test_bad.py").write_text(BAD)
+    proc = subprocess.run([sys.executable, "-m", "flake8", "--select", "TNP", "."], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert [line.split(" ")[0] for line in proc.stdout.splitlines()] == ["./bad.py:4:7:"]
+
+
+@pytest.mark.slow
+def test_pre_commit_config(tmp_path):
+    config = yaml.safe_load(snippet("pre-commit-config"))
+    repo, sha, home = snapshot()
+    config["repos"][0].update(repo=str(repo), rev=sha)  # the snippet's GitHub URL and tag, served locally
+    project = make_repo(tmp_path / "project", {"bad.py": BAD, "clean.py": CLEAN})
+    (project / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
+    proc = pre_commit("run", "--all-files", cwd=project, home=home)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert (project / "bad.py").read_text() == fix_source(BAD, "bad.py")
+    # With everything fixed, the next run passes.
+    assert pre_commit("run", "--all-files", cwd=project, home=home).returncode == 0
+
+
+def test_github_actions_step(tmp_path):
+    workflow = yaml.safe_load(snippet("github-actions"))
+    steps = [step["run"] for job in workflow["jobs"].values() for step in job["steps"] if "run" in step]
+    (tmp_path / "bad.py").write_text(BAD)
+    (tmp_path / "clean.py").write_text(CLEAN)
+    runs = [shlex.split(step) for step in steps if not step.startswith("pip install")]
+    assert len(runs) == 1
+    proc = subprocess.run(cli(runs[0]), cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    annotations = [line for line in proc.stdout.splitlines() if line.startswith("::")]
+    assert len(annotations) == 1 and annotations[0].startswith("::error file=bad.py,line=4,")
+
+
+@pytest.mark.parametrize("name", ["detachify-fix", "libcst-codemod"])
+def test_one_off_rewrite(tmp_path, name):
+    files = {"bad.py": BAD, "clean.py": CLEAN, "pkg/mod.py": BAD.replace("print(out.numpy())", "print(out.numpy())  # noqa")}
+    for path, text in files.items():
+        (tmp_path / path).parent.mkdir(exist_ok=True)
+        (tmp_path / path).write_text(text)
+    for argv in shell_commands(snippet(name)):
+        proc = subprocess.run(cli(argv), cwd=tmp_path, capture_output=True, text=True)
+        assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    for path, text in files.items():
+        assert (tmp_path / path).read_text() == fix_source(text, path), path
+    assert (tmp_path / "bad.py").read_text() != BAD
