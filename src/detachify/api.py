@@ -1,19 +1,83 @@
 """The Python API: every front end (CLI, flake8, codemod, notebooks) goes through these two functions."""
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Iterable, List, Optional
 
-from .findings import Finding
+import libcst as cst
+
+from .analysis.engine import analyse
+from .findings import Edit, Finding
+from .noqa import Suppressions
+from .prefilter import may_contain_findings
+from .rules import evaluate
 from .settings import DEFAULT_SETTINGS, Settings
+
+MAX_FIX_ROUNDS = 4
 
 
 def check_source(source: str, filename: str = "<string>", settings: Optional[Settings] = None,
                  *, respect_noqa: bool = True) -> List[Finding]:
-    """Findings for one module's source, sorted by position. Raises ``SyntaxError``-like ``ParseError`` if it does not parse."""
-    raise NotImplementedError
+    """Findings for one module's source, sorted by position.
+
+    Raises ``libcst.ParserSyntaxError`` if the source does not parse.
+    """
+    settings = settings or DEFAULT_SETTINGS
+    if not may_contain_findings(source, settings):
+        return []
+    module = cst.parse_module(source)
+    findings = evaluate(analyse(module), settings, filename)
+    if respect_noqa and findings:
+        suppressions = Suppressions(source)
+        findings = [f for f in findings if not suppressions.suppressed(f.line, f.code)]
+    return sorted(findings, key=Finding.sort_key)
 
 
 def fix_source(source: str, filename: str = "<string>", settings: Optional[Settings] = None,
                *, unsafe: Optional[bool] = None) -> str:
-    """The source with every enabled fix applied (safe ones only unless ``unsafe`` or ``settings.unsafe_fixes``)."""
-    raise NotImplementedError
+    """The source with every enabled fix applied: safe ones only unless ``unsafe`` (or ``settings.unsafe_fixes``).
+
+    Suppressed lines are never touched; the result always parses (a round whose output would not parse is
+    dropped); applying it twice changes nothing.
+    """
+    settings = settings or DEFAULT_SETTINGS
+    apply_unsafe = settings.unsafe_fixes if unsafe is None else unsafe
+    for _ in range(MAX_FIX_ROUNDS):  # nested conversions are fixed inside-out, one round each
+        fixes = [f.fix for f in check_source(source, filename, settings)
+                 if f.fix is not None and (f.fix.safe or apply_unsafe)]
+        if not fixes:
+            break
+        fixed = apply_edits(source, [edit for fix in fixes for edit in fix.edits])
+        if fixed == source or not _parses(fixed):
+            break
+        source = fixed
+    return source
+
+
+def apply_edits(source: str, edits: Iterable[Edit]) -> str:
+    """Apply non-overlapping edits (later overlapping ones wait for the next round)."""
+    line_starts = [0]
+    for line in source.splitlines(keepends=True):
+        line_starts.append(line_starts[-1] + len(line))
+    spans = []
+    for edit in edits:
+        start = line_starts[edit.start_line - 1] + edit.start_column
+        end = line_starts[edit.end_line - 1] + edit.end_column
+        spans.append((start, end, edit.text))
+    spans.sort()
+    pieces, cursor, last_end = [], 0, -1
+    for start, end, text in spans:
+        if start < last_end or (start == last_end and start != end):
+            continue
+        pieces.append(source[cursor:start])
+        pieces.append(text)
+        cursor = last_end = end
+    pieces.append(source[cursor:])
+    return "".join(pieces)
+
+
+def _parses(source: str) -> bool:
+    try:
+        cst.parse_module(source)
+    except cst.ParserSyntaxError:
+        return False
+    return True

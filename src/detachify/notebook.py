@@ -1,8 +1,8 @@
 """Jupyter notebooks: check and fix the code cells of an ``.ipynb`` as one program.
 
 The code cells run in order in one namespace, so they are joined into one program text (one program line per
-cell line: IPython syntax is masked line by line, never removed) and given to :func:`check_source` /
-:func:`fix_source`. Findings come back with the cell they are in. Cells are numbered 1-based among *all* cells,
+cell line: IPython syntax is masked line by line, never removed) and given to ``api.check_source`` /
+``api.fix_source``. Findings come back with the cell they are in. Cells are numbered 1-based among *all* cells,
 markdown included, as ruff does (``nb.ipynb:cell 3:2:5``): that is the position a user counts in the notebook.
 
 A fix rewrites only the ``source`` of the cells it changes, and only the changed array items of each, by splicing
@@ -20,7 +20,7 @@ from typing import Dict, List, Optional, Tuple
 
 import libcst
 
-from .api import check_source, fix_source
+from . import api
 from .findings import Edit, Finding
 from .settings import Settings
 
@@ -167,7 +167,7 @@ def check_notebook(data: bytes, filename: str = "<notebook>", settings: Optional
     nb = Notebook(data)
     if not nb.is_python:
         return []
-    findings = _parse_guard(nb, filename, lambda: check_source(nb.program, filename, settings,
+    findings = _parse_guard(nb, filename, lambda: api.check_source(nb.program, filename, settings,
                                                                  respect_noqa=respect_noqa))
     return [nb.to_cell(finding) for finding in findings]
 
@@ -178,7 +178,7 @@ def fix_notebook(data: bytes, filename: str = "<notebook>", settings: Optional[S
     nb = Notebook(data)
     if not nb.is_python:
         return data
-    fixed = _parse_guard(nb, filename, lambda: fix_source(nb.program, filename, settings, unsafe=unsafe))
+    fixed = _parse_guard(nb, filename, lambda: api.fix_source(nb.program, filename, settings, unsafe=unsafe))
     if fixed == nb.program:
         return data
     result = nb.with_program(fixed)

@@ -1,0 +1,542 @@
+"""Evaluating calls: torch functions, tensor and module methods, and functions/classes of the module itself."""
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+import libcst as cst
+
+from . import knowledge as K
+from .expressions import place_key
+from .program import ClassInfo, FunctionInfo, param_list
+from .state import Frame, State
+from .values import (
+    OTHER, UNKNOWN, Grad, Kind, Mode, Value, container, grad_tensor, join, join_all, module, tensor,
+)
+
+MAX_CALL_DEPTH = 6
+MODE_BY_NAME = {"on": Mode.ON, "off": Mode.OFF, None: Mode.UNKNOWN}
+
+
+class Args:
+    """Evaluated call arguments: positional values, keyword values, and whether `*`/`**` made them partial."""
+
+    def __init__(self, positional: List[Value], keywords: Dict[str, Value], partial: bool, nodes):
+        self.positional = positional
+        self.keywords = keywords
+        self.partial = partial
+        self.nodes = nodes
+
+    def all(self):
+        return [*self.positional, *self.keywords.values()]
+
+    def first(self) -> Value:
+        return self.positional[0] if self.positional else UNKNOWN
+
+    def constant(self, keyword: str, position: Optional[int] = None):
+        """The literal True/False/None/number/string passed as `keyword` (or at `position`), else ``...``."""
+        for arg in self.nodes:
+            if arg.keyword is not None and arg.keyword.value == keyword:
+                return _literal(arg.value)
+        positional = [arg for arg in self.nodes if arg.keyword is None and not arg.star]
+        if position is not None and position < len(positional):
+            return _literal(positional[position].value)
+        return ...
+
+
+def _literal(node):
+    if isinstance(node, cst.Name) and node.value in ("True", "False", "None"):
+        return {"True": True, "False": False, "None": None}[node.value]
+    if isinstance(node, (cst.Integer, cst.Float, cst.SimpleString)):
+        return node.evaluated_value
+    return ...
+
+
+class Calls:
+    def x_Call(self, node: cst.Call, frame) -> Value:
+        func = node.func
+        if isinstance(func, cst.Attribute):
+            receiver = self.eval(func.value, frame)
+            args = self.eval_args(node, frame)
+            return self.call_method(receiver, func.attr.value, args, node, frame)
+        callee = self.eval(func, frame)
+        args = self.eval_args(node, frame)
+        return self.call_value(callee, args, node, frame)
+
+    def eval_args(self, node: cst.Call, frame) -> Args:
+        positional, keywords, partial = [], {}, False
+        for arg in node.args:
+            value = self.eval(arg.value, frame)
+            if arg.star == "*":
+                partial = True
+                positional.append(self.element_of(value))
+            elif arg.star == "**":
+                partial = True
+            elif arg.keyword is not None:
+                keywords[arg.keyword.value] = value
+            else:
+                positional.append(value)
+        return Args(positional, keywords, partial, node.args)
+
+    # dispatch --------------------------------------------------------------------------------------------
+    def call_method(self, receiver: Value, name: str, args: Args, node, frame) -> Value:
+        kind = receiver.kind
+        if kind is Kind.QUALNAME:
+            return self.call_qualname(f"{receiver.qname}.{name}", args, node, frame)
+        if kind is Kind.INSTANCE:
+            return self.instance_method(receiver, name, args, node, frame)
+        if name == "numpy":
+            return self.convert_by_method(receiver, args, node, frame)
+        if kind is Kind.MODULE:
+            return self.module_method(receiver, name, args, node, frame)
+        if kind is Kind.CONTAINER:
+            return self.container_method(receiver, name, args, node, frame)
+        if kind is Kind.CLASS:
+            method = receiver.target.find_method(name)
+            if method is not None:
+                return self.call_function(method, args.positional, args.keywords, node, frame)
+            return UNKNOWN
+        if kind is Kind.NDARRAY:
+            return receiver if name not in ("tolist", "item") else OTHER
+        if kind in (Kind.TENSOR, Kind.UNKNOWN):
+            return self.tensor_method(receiver, name, args, node, frame)
+        return UNKNOWN
+
+    def call_value(self, callee: Value, args: Args, node, frame) -> Value:
+        kind = callee.kind
+        if kind is Kind.QUALNAME:
+            return self.call_qualname(callee.qname, args, node, frame)
+        if kind is Kind.FUNCTION:
+            positional = args.positional if callee.elem is None else [callee.elem, *args.positional]
+            return self.call_function(callee.target, positional, args.keywords, node, frame)
+        if kind is Kind.CLASS:
+            return self.instantiate(callee.target, args, node, frame)
+        if kind is Kind.MODULE:
+            return self.module_output(callee, args, node, frame)
+        if kind is Kind.INSTANCE:
+            return self.instance_call(callee, args, node, frame)
+        return UNKNOWN
+
+    # conversions -----------------------------------------------------------------------------------------
+    def convert_by_method(self, receiver: Value, args: Args, node, frame) -> Value:
+        force = args.constant("force", 0) is True
+        self.record_conversion(node, node.func.value, receiver, frame, force)
+        return Value(Kind.NDARRAY, Grad.NO, origins=frozenset({node}))
+
+    # tensors ---------------------------------------------------------------------------------------------
+    def tensor_method(self, receiver: Value, name: str, args: Args, node, frame) -> Value:
+        key = place_key(node.func.value)
+        if name in K.DETACHING_METHODS:
+            result = tensor(Grad.NO, gpu=receiver.gpu)
+            if name == "detach_":
+                self.rebind_place(key, result, frame)
+            return result
+        if name == "requires_grad_":
+            wanted = args.constant("requires_grad", 0)
+            result = tensor(Grad.NO, gpu=receiver.gpu) if wanted is False else grad_tensor(
+                "a tensor with `requires_grad_()` called on it", gpu=receiver.gpu)
+            self.rebind_place(key, result, frame)
+            return result
+        if name in K.NON_DIFFERENTIABLE_OPS or name in K.NON_DIFFERENTIABLE_METHODS:
+            return tensor(Grad.NO, gpu=receiver.gpu)
+        if name in K.NON_TENSOR_METHODS:
+            return OTHER
+        if name in K.VALUES_INDICES_OPS and (K.VALUES_INDICES_OPS[name] or args.positional or "dim" in args.keywords):
+            values = self.op_result([receiver], frame)
+            return container(values, (values, tensor(Grad.NO, gpu=receiver.gpu)), ("values", "indices"))
+        if name in ("to", "type") and any(v.qname in K.INTEGER_DTYPES for v in args.all()):
+            return tensor(Grad.NO, gpu=receiver.gpu)
+        if receiver.kind is Kind.UNKNOWN and receiver.grad is not Grad.YES:
+            return UNKNOWN  # not known to be a tensor: `.cpu()` of anything tells us nothing
+        result = self.op_result([receiver, *args.all()], frame)
+        if name in ("cpu", "cuda", "to") and result.grad is receiver.grad:
+            # A copy to another device is the same tensor as far as the user is concerned.
+            result = Value(result.kind, result.grad, receiver.why, receiver.derived, result.gpu)
+        if name == "cpu":
+            return Value(result.kind, result.grad, result.why, result.derived, False)
+        if name == "cuda" or (name == "to" and any(v.gpu for v in args.all())):
+            return Value(result.kind, result.grad, result.why, result.derived, True)
+        if name.endswith("_") and result.grad is Grad.YES and key:
+            self.rebind_place(key, result, frame)  # in-place op with a grad operand: the receiver now requires grad
+        return result
+
+    # torch and other libraries, by qualified name ---------------------------------------------------------
+    def call_qualname(self, qname: str, args: Args, node, frame) -> Value:
+        if qname.startswith("builtins."):
+            return self.call_builtin(qname[9:], args, node, frame)
+        if qname in K.GRAD_MODE_SETTERS:
+            mode = K.GRAD_MODE_SETTERS[qname]
+            if mode is None:
+                flag = args.constant("mode", 0)
+                mode = {True: "on", False: "off"}.get(flag)
+            elif qname.endswith("inference_mode") and args.constant("mode", 0) is False:
+                return Value(Kind.GRAD_MODE, Grad.NO, qname=qname)  # inference_mode(False) changes nothing
+            return Value(Kind.GRAD_MODE, Grad.NO, qname=qname, mode=MODE_BY_NAME[mode])
+        for prefix in K.MODEL_CONSTRUCTOR_PREFIXES:
+            if qname.startswith(prefix):
+                return module(qname, True)
+        head, _, last = qname.rpartition(".")
+        if last in K.MODEL_FACTORY_METHODS and _is_model_class(head):
+            return module(head, True)
+        if head in ("torch", "torch.nn.functional", "torch.special", "torch.linalg", "torch.fft"):
+            return self.torch_function(last, args, node, frame, head)
+        if qname in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
+            if args.constant("requires_grad", 1) is False:
+                return tensor(Grad.NO)
+            return grad_tensor("an `nn.Parameter`")
+        if head in ("torch.nn", "torch.nn.modules") and last[:1].isupper():
+            return self.torch_module(last, args)
+        if qname in ("torch.utils.data.TensorDataset", "torch.utils.data.dataset.TensorDataset"):
+            return container(container(join_all(args.positional), tuple(args.positional)))
+        if qname in ("torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"):
+            return container(self.element_of(args.first()))
+        if qname == "torch.device":
+            return Value(Kind.OTHER, Grad.NO, gpu=any(v.gpu for v in args.all()))
+        if qname.startswith(("torch.optim.", "torch.cuda.", "torch.backends.", "torch.nn.init.")):
+            return OTHER
+        if qname.startswith("numpy.") or qname == "numpy":
+            origins = frozenset().union(*(v.origins for v in args.all())) if args.all() else frozenset()
+            return Value(Kind.NDARRAY, Grad.NO, origins=origins)
+        return UNKNOWN
+
+    def torch_function(self, name: str, args: Args, node, frame, namespace: str) -> Value:
+        gpu = any(v.gpu for v in args.keywords.values())
+        self.mark_flowing_back(args)
+        if namespace == "torch" and name in K.TENSOR_FACTORIES:
+            if args.constant("requires_grad") is True:
+                return grad_tensor("a tensor created with `requires_grad=True`", gpu=gpu)
+            first = args.first()
+            if name in K.FACTORIES_PASSING_TENSORS and first.kind is Kind.TENSOR:
+                return first
+            return tensor(Grad.NO, gpu=gpu)
+        if name in K.NON_DIFFERENTIABLE_OPS or name == "one_hot":
+            return tensor(Grad.NO, gpu=any(v.gpu for v in args.all()))
+        if name in K.VALUES_INDICES_OPS and (K.VALUES_INDICES_OPS[name] or len(args.positional) > 1
+                                             or "dim" in args.keywords):
+            second = args.positional[1] if len(args.positional) > 1 else OTHER
+            if second.kind is not Kind.TENSOR:  # torch.max(a, b) is elementwise, not a (values, indices) pair
+                values = self.op_result([args.first()], frame)
+                return container(values, (values, tensor(Grad.NO)), ("values", "indices"))
+        if name in ("is_tensor", "is_grad_enabled", "manual_seed", "save", "numel", "get_default_dtype",
+                    "set_default_dtype", "set_printoptions", "is_floating_point", "device"):
+            return OTHER
+        if name == "load":
+            return UNKNOWN
+        return self.op_result(args.all(), frame)
+
+    def torch_module(self, name: str, args: Args) -> Value:
+        if name in K.PARAMETER_FREE_MODULES:
+            return module(f"torch.nn.{name}", False)
+        if name in K.MODULE_CONTAINERS:
+            children = args.positional
+            if len(children) == 1 and children[0].kind is Kind.CONTAINER:
+                children = list(children[0].items or [children[0].elem or UNKNOWN])
+            has_params = any(c.has_params or c.kind not in (Kind.MODULE, Kind.INSTANCE) for c in children)
+            items = tuple(children) if name == "Sequential" and not args.partial else None
+            return Value(Kind.MODULE, Grad.NO, qname=f"torch.nn.{name}", items=items, has_params=has_params,
+                         elem=join_all(children) if children else None)
+        return module(f"torch.nn.{name}", True)
+
+    def mark_flowing_back(self, args: Args):
+        """A NumPy value passed back into torch: a fix of its conversion would change what torch computes."""
+        for value in args.all():
+            for origin in value.origins:
+                self.flows_back.add(origin)
+
+    def call_builtin(self, name: str, args: Args, node, frame) -> Value:
+        first = args.first()
+        if name in ("list", "tuple", "sorted", "reversed", "iter", "set", "frozenset"):
+            return container(self.element_of(first)) if args.positional else container(UNKNOWN)
+        if name == "next":
+            return self.element_of(first)
+        if name in ("enumerate",):
+            return container(container(join(OTHER, self.element_of(first)), (OTHER, self.element_of(first))))
+        if name == "zip":
+            elements = tuple(self.element_of(v) for v in args.positional)
+            return container(container(join_all(elements), elements))
+        if name in ("sum", "max", "min"):
+            values = [self.element_of(first)] if len(args.positional) == 1 else args.positional
+            if any(v.kind is Kind.TENSOR for v in values):
+                return self.op_result(values, frame)
+            return UNKNOWN
+        if name in ("abs", "round"):
+            return first if first.kind is Kind.TENSOR else UNKNOWN
+        if name == "map" and args.positional:
+            function = args.positional[0]
+            elements = [self.element_of(v) for v in args.positional[1:]]
+            return container(self.call_value(function, Args(elements, {}, False, ()), node, frame))
+        if name in ("dict",):
+            return container(join_all([self.element_of(v) for v in args.positional] + list(args.keywords.values())))
+        if name in ("float", "int", "bool", "str", "len", "print", "isinstance", "hasattr", "range", "repr",
+                    "format", "id", "type", "callable", "issubclass"):
+            return OTHER
+        return UNKNOWN
+
+    # modules ---------------------------------------------------------------------------------------------
+    def module_output(self, callee: Value, args: Args, node, frame) -> Value:
+        if not callee.has_params:
+            return self.op_result(args.all(), frame)
+        mode = frame.state.mode
+        gpu = callee.gpu or any(v.gpu for v in args.all())
+        if mode is Mode.ON:
+            return grad_tensor(f"the output of module `{self.code(node.func)}`", gpu=gpu)
+        return tensor(Grad.NO if mode is Mode.OFF else Grad.UNKNOWN, gpu=gpu)
+
+    def module_method(self, receiver: Value, name: str, args: Args, node, frame) -> Value:
+        owner = self.code(node.func.value)
+        if name in ("parameters", "named_parameters"):
+            param = grad_tensor(f"a parameter of `{owner}`", gpu=receiver.gpu) if receiver.has_params \
+                else tensor(Grad.NO)
+            return container(param if name == "parameters" else container(join(OTHER, param), (OTHER, param)))
+        if name in ("state_dict", "buffers"):
+            return container(tensor(Grad.NO, gpu=receiver.gpu))
+        if name == "named_buffers":
+            return container(container(OTHER, (OTHER, tensor(Grad.NO))))
+        if name in ("children", "modules"):
+            return container(module(receiver.qname, receiver.has_params, receiver.gpu))
+        if name == "forward":
+            return self.module_output(receiver, args, node, frame)
+        if name == "requires_grad_":
+            frozen = args.constant("requires_grad", 0) is False
+            result = Value(Kind.MODULE, Grad.NO, qname=receiver.qname, has_params=not frozen, gpu=receiver.gpu)
+            self.rebind_place(place_key(node.func.value), result, frame)
+            return result
+        if name in ("cuda", "to"):
+            gpu = name == "cuda" or any(v.gpu for v in args.all())
+            return Value(Kind.MODULE, Grad.NO, qname=receiver.qname, has_params=receiver.has_params, gpu=gpu,
+                         items=receiver.items)
+        if name in ("eval", "train", "cpu", "float", "double", "half", "bfloat16", "share_memory"):
+            return receiver
+        if name in ("register_forward_hook", "register_full_backward_hook") and args.positional:
+            hook = args.positional[0]
+            output = self.module_output(receiver, Args([], {}, False, ()), node, frame)
+            self.call_value(hook, Args([receiver, UNKNOWN, output], {}, False, ()), node, frame)
+            return OTHER
+        return UNKNOWN
+
+    # containers ------------------------------------------------------------------------------------------
+    def container_method(self, receiver: Value, name: str, args: Args, node, frame) -> Value:
+        key = place_key(node.func.value)
+        if name in ("append", "add", "insert", "appendleft"):
+            added = args.positional[-1] if args.positional else UNKNOWN
+            self.rebind_place(key, container(join(receiver.elem, added) if receiver.elem else added), frame)
+            return OTHER
+        if name in ("extend", "update"):
+            added = self.element_of(args.first()) if args.positional else join_all(args.keywords.values())
+            self.rebind_place(key, container(join(receiver.elem, added) if receiver.elem else added), frame)
+            return OTHER
+        if name in ("values", "copy"):
+            return container(receiver.elem or UNKNOWN)
+        if name == "items":
+            elem = receiver.elem or UNKNOWN
+            return container(container(join(OTHER, elem), (OTHER, elem)))
+        if name in ("get", "pop", "setdefault", "popleft"):
+            return receiver.elem or UNKNOWN
+        if name == "keys":
+            return container(OTHER)
+        if name in ("index", "count"):
+            return OTHER
+        return UNKNOWN
+
+    # functions and classes of the module -----------------------------------------------------------------
+    def call_function(self, info: FunctionInfo, positional, keywords, node, frame,
+                      self_value: Optional[Value] = None, want_frame: bool = False):
+        mode = info.decorator_mode or frame.state.mode
+        call_line = self.line_of(node)
+        bound = self.bind_parameters(info, positional, keywords, call_line)
+        key = (info, mode, tuple(bound.items()))
+        memo = self.call_memo.get(key)
+        if memo is not None:
+            return memo if want_frame else memo[0]
+        if info in self.call_stack or len(self.call_stack) >= MAX_CALL_DEPTH or self.over_budget():
+            return (UNKNOWN, None) if want_frame else UNKNOWN
+        self.call_stack.append(info)
+        self.calls_analysed += 1
+        callee = Frame(State(dict(bound), mode), parent=info.closure, function=info, depth=frame.depth + 1)
+        try:
+            result = self.run_body(info, callee)
+        finally:
+            self.call_stack.pop()
+        self.call_memo[key] = (result, callee)
+        return (result, callee) if want_frame else result
+
+    def bind_parameters(self, info: FunctionInfo, positional, keywords, call_line) -> Dict[str, Value]:
+        params = info.node.params
+        bound: Dict[str, Value] = {}
+        ordered = list(params.posonly_params) + list(params.params)
+        label = f"passed to `{info.name}` at line {call_line}"
+        for index, param in enumerate(ordered):
+            name = param.name.value
+            if index < len(positional):
+                value = positional[index]
+            elif name in keywords:
+                value = keywords[name]
+            else:
+                value = self.default_value(param, info)
+            bound[name] = _label(value, label) if not (index == 0 and info.owner) else value
+        for param in params.kwonly_params:
+            name = param.name.value
+            bound[name] = _label(keywords[name], label) if name in keywords else self.default_value(param, info)
+        if isinstance(params.star_arg, cst.Param):
+            extra = positional[len(ordered):]
+            bound[params.star_arg.name.value] = container(join_all(extra) if extra else UNKNOWN, tuple(extra))
+        if isinstance(params.star_kwarg, cst.Param):
+            bound[params.star_kwarg.name.value] = container(UNKNOWN)
+        return bound
+
+    def default_value(self, param: cst.Param, info: FunctionInfo) -> Value:
+        if param.default is None:
+            return UNKNOWN
+        literal = _literal(param.default)
+        return OTHER if literal is not ... else UNKNOWN
+
+    def run_body(self, info: FunctionInfo, frame: Frame) -> Value:
+        info.analysed = True
+        if info.is_lambda:
+            return self.eval(info.node.body, frame)
+        self.exec_block(info.node.body, frame)
+        if info.is_generator:
+            if info.is_context_manager and frame.yield_modes:
+                mode = frame.yield_modes[0]
+                for other in frame.yield_modes[1:]:
+                    mode = mode.join(other)
+                return Value(Kind.GRAD_MODE, Grad.NO, qname="contextmanager", mode=mode)
+            return container(UNKNOWN)
+        return frame.returns if frame.returns is not None else OTHER
+
+    def instantiate(self, info: ClassInfo, args: Args, node, frame) -> Value:
+        instance = Value(Kind.INSTANCE, Grad.NO, qname=info.name, target=info, has_params=info.is_module)
+        init = info.find_method("__init__")
+        if init is None:
+            if info.torch_base is not None:
+                return self.torch_module(info.torch_base, args)
+            return instance
+        _, callee = self.call_function(init, [instance, *args.positional], args.keywords, node, frame,
+                                       want_frame=True)
+        if callee is None:
+            return instance
+        attrs = self.self_attributes(init, callee)
+        return self.make_instance(info, attrs)
+
+    def make_instance(self, info: ClassInfo, attrs) -> Value:
+        has_params = info.is_module and (
+            info.torch_base is not None
+            or any(value.has_params or value.grad is Grad.YES or value.kind is Kind.UNKNOWN for _, value in attrs)
+            or not attrs)
+        return Value(Kind.INSTANCE, Grad.NO, qname=info.name, target=info, attrs=tuple(sorted(attrs)),
+                     has_params=has_params,
+                     gpu=any(value.gpu for _, value in attrs if value.kind is Kind.MODULE))
+
+    def self_attributes(self, method: FunctionInfo, frame: Frame):
+        params = param_list(method.node.params)
+        if not params:
+            return []
+        prefix = params[0].name.value + "."
+        return [(key[len(prefix):], value) for key, value in frame.state.vars.items()
+                if key.startswith(prefix) and "." not in key[len(prefix):]]
+
+    def instance_attribute(self, instance: Value, name: str, node, frame) -> Value:
+        found = instance.attr(name)
+        if found is not None:
+            return found
+        info: ClassInfo = instance.target
+        attribute = self.class_attribute(instance, name)
+        if attribute is not UNKNOWN:
+            if attribute.kind is Kind.FUNCTION and attribute.elem is None:
+                if attribute.target.is_property:
+                    return self.call_function(attribute.target, [instance], {}, node, frame)
+                if not attribute.target.is_static:
+                    return Value(Kind.FUNCTION, Grad.NO, target=attribute.target, elem=instance)
+            return attribute
+        if info.is_module:
+            return self.module_attribute(Value(Kind.MODULE, Grad.NO, qname=info.name,
+                                               has_params=instance.has_params, gpu=instance.gpu), name, node)
+        return UNKNOWN
+
+    def class_attribute(self, owner, name: str) -> Value:
+        info = owner.target if isinstance(owner, Value) else owner
+        seen = set()
+        while isinstance(info, ClassInfo) and info not in seen:
+            seen.add(info)
+            if name in info.class_attrs:
+                return info.class_attrs[name]
+            for base in info.bases:
+                if isinstance(base.target, ClassInfo):
+                    found = self.class_attribute(base.target, name)
+                    if found is not UNKNOWN:
+                        return found
+            break
+        return UNKNOWN
+
+    def instance_method(self, instance: Value, name: str, args: Args, node, frame) -> Value:
+        info: ClassInfo = instance.target
+        method = info.find_method(name)
+        if method is None:
+            if info.is_module:
+                as_module = Value(Kind.MODULE, Grad.NO, qname=info.name, has_params=instance.has_params,
+                                  gpu=instance.gpu)
+                if name in ("eval", "train", "to", "cuda", "cpu", "float", "double", "half"):
+                    return instance
+                return self.module_method(as_module, name, args, node, frame)
+            return UNKNOWN
+        if method.is_static:
+            return self.call_function(method, args.positional, args.keywords, node, frame)
+        result, callee = self.call_function(method, [instance, *args.positional], args.keywords, node, frame,
+                                            want_frame=True)
+        if callee is not None:
+            self.write_back_attributes(instance, method, callee, node.func.value, frame)
+        if name == "forward" and info.is_module:
+            return self.module_result(instance, result, node, frame)
+        return result
+
+    def write_back_attributes(self, instance: Value, method: FunctionInfo, callee: Frame, receiver_node, frame):
+        """`self.history.append(loss)` inside a method changes the caller's object too."""
+        changed = self.self_attributes(method, callee)
+        key = place_key(receiver_node)
+        if not changed or key is None:
+            return
+        attrs = dict(instance.attrs)
+        for name, value in changed:
+            attrs[name] = join(attrs[name], value) if name in attrs else value
+        updated = self.make_instance(instance.target, attrs.items())
+        if updated != instance:
+            self.rebind_place(key, updated, frame)
+
+    def instance_call(self, instance: Value, args: Args, node, frame) -> Value:
+        info: ClassInfo = instance.target
+        if info.is_module:
+            forward = info.find_method("forward")
+            if forward is None:
+                return self.module_output(Value(Kind.MODULE, Grad.NO, has_params=instance.has_params,
+                                                gpu=instance.gpu), args, node, frame)
+            result = self.call_function(forward, [instance, *args.positional], args.keywords, node, frame)
+            return self.module_result(instance, result, node, frame)
+        method = info.find_method("__call__")
+        if method is not None:
+            return self.call_function(method, [instance, *args.positional], args.keywords, node, frame)
+        return UNKNOWN
+
+    def module_result(self, instance: Value, result: Value, node, frame) -> Value:
+        """Name the module in the message; and trust its parameters when its forward was too opaque to follow."""
+        if frame.state.mode is not Mode.ON:
+            return result
+        why = f"the output of module `{self.code(node.func)}`"
+        if result.grad is Grad.YES and result.kind is Kind.TENSOR:
+            return grad_tensor(why, gpu=result.gpu)
+        if result.grad is Grad.UNKNOWN and instance.has_params and result.kind in (Kind.UNKNOWN, Kind.TENSOR):
+            return grad_tensor(why, gpu=result.gpu or instance.gpu)
+        return result
+
+
+def _label(value: Value, label: str) -> Value:
+    if value.grad is Grad.YES and value.why and "passed to" not in value.why:
+        from dataclasses import replace
+        return replace(value, why=f"{value.why}, {label}")
+    return value
+
+
+def _is_model_class(dotted: str) -> bool:
+    library = dotted.split(".", 1)[0]
+    if library not in K.MODEL_LIBRARIES:
+        return False
+    name = dotted.rsplit(".", 1)[-1]
+    return "Model" in name or "For" in name

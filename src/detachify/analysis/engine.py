@@ -1,0 +1,185 @@
+"""Run the grad-flow analysis over one module and collect what it saw at every tensor→NumPy conversion."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from . import knowledge as K
+from .calls import Calls
+from .expressions import EXPRESSION_HANDLERS, Expressions
+from .program import ClassInfo, FunctionInfo, param_list, reference_kinds
+from .state import Frame, State
+from .statements import STATEMENT_HANDLERS, Statements
+from .values import UNKNOWN, Grad, Kind, Mode, Value
+
+# Beyond these, calls are not followed any more (their results stay unknown): bounds the cost on huge files.
+MAX_CALL_ANALYSES = 3000
+MAX_STATEMENTS = 400_000
+
+
+@dataclass
+class Conversion:
+    """A `.numpy()` call and the worst the analysis saw there over every context that reaches it."""
+
+    node: cst.Call
+    receiver: cst.BaseExpression
+    value: Value
+    mode: Mode
+    force: bool
+    function: Optional[FunctionInfo]  # the function it sits in (None: module level)
+    flows_back: bool = False  # the NumPy result is handed back to torch
+
+    @property
+    def raises(self) -> bool:
+        """torch raises here: the tensor requires grad and grad mode is on."""
+        return self.value.grad is Grad.YES and self.mode is Mode.ON and not self.force
+
+
+class ModuleAnalysis(Statements, Expressions, Calls):
+    _statement_handlers = STATEMENT_HANDLERS
+    _expression_handlers = {**EXPRESSION_HANDLERS, cst.Call: Calls.x_Call}
+
+    def __init__(self, module: cst.Module):
+        self.module = module
+        self.functions: Dict[cst.CSTNode, FunctionInfo] = {}
+        self.classes: Dict[cst.ClassDef, ClassInfo] = {}
+        self.conversions: Dict[cst.Call, Conversion] = {}
+        self.flows_back = set()
+        self.call_memo = {}
+        self.call_stack: List[FunctionInfo] = []
+        self.calls_analysed = 0
+        self.statements_run = 0
+        self.imports = set()
+        self._positions = None
+        self._default_instances: Dict[ClassInfo, Value] = {}
+        _collect_definitions(module, self)
+
+    # orchestration ---------------------------------------------------------------------------------------
+    def run(self) -> List[Conversion]:
+        top = Frame(State(mode=Mode.ON))
+        self.exec_block(self.module, top)
+        called, referenced_otherwise = reference_kinds(self.module)
+        infos = [info for info in self.functions.values() if not info.is_lambda]
+        # Functions nobody in this module calls run first, with grad on: their callers are elsewhere
+        # (a framework, another module). Those called here are judged by their call sites; leftovers last.
+        roots = [info for info in infos if info.name not in called or info.name in referenced_otherwise]
+        for info in roots + infos:
+            if not info.analysed and info.closure is not None and not self.over_budget():
+                self.analyse_standalone(info)
+        for conversion in self.conversions.values():
+            conversion.flows_back = conversion.node in self.flows_back
+        return list(self.conversions.values())
+
+    def analyse_standalone(self, info: FunctionInfo):
+        params = param_list(info.node.params)
+        positional = []
+        if info.owner is not None and params and not info.is_static:
+            positional.append(self.default_instance(info.owner))
+        frame = Frame(State(mode=info.decorator_mode or Mode.ON), parent=info.closure, function=info)
+        frame.state.vars.update(self.bind_parameters(info, positional, {}, 0))
+        self.call_stack.append(info)
+        try:
+            self.run_body(info, frame)
+        finally:
+            self.call_stack.pop()
+
+    def default_instance(self, info: ClassInfo) -> Value:
+        """`self` when a method is analysed on its own: attributes as `__init__` sets them with unknown arguments."""
+        if info in self._default_instances:
+            return self._default_instances[info]
+        self._default_instances[info] = placeholder = Value(Kind.INSTANCE, Grad.NO, qname=info.name, target=info,
+                                                            has_params=info.is_module)
+        init = info.find_method("__init__")
+        if init is None or init.closure is None:
+            return placeholder
+        frame = Frame(State(mode=Mode.ON), parent=init.closure, function=init)
+        frame.state.vars.update(self.bind_parameters(init, [placeholder], {}, 0))
+        self.call_stack.append(init)
+        try:
+            self.run_body(init, frame)
+        finally:
+            self.call_stack.pop()
+        instance = self.make_instance(info, self.self_attributes(init, frame))
+        self._default_instances[info] = instance
+        return instance
+
+    def over_budget(self) -> bool:
+        return self.calls_analysed > MAX_CALL_ANALYSES or self.statements_run > MAX_STATEMENTS
+
+    # recording -------------------------------------------------------------------------------------------
+    def record_conversion(self, node, receiver_node, value: Value, frame: Frame, force: bool):
+        new = Conversion(node, receiver_node, value, frame.state.mode, force, self.current_function(frame))
+        old = self.conversions.get(node)
+        if old is None or (new.raises and not old.raises):
+            self.conversions[node] = new
+
+    def current_function(self, frame: Frame) -> Optional[FunctionInfo]:
+        return frame.function
+
+    # functions as values ---------------------------------------------------------------------------------
+    def function_info(self, node, name: str) -> FunctionInfo:
+        info = self.functions.get(node)
+        if info is None:
+            info = self.functions[node] = FunctionInfo(node, name)
+        return info
+
+    def function_value(self, info: FunctionInfo, frame: Frame) -> Value:
+        if info.is_lambda:
+            info.closure = frame
+        return Value(Kind.FUNCTION, Grad.NO, qname=info.name, target=info)
+
+    # source positions and text ---------------------------------------------------------------------------
+    def positions(self):
+        if self._positions is None:
+            self._positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
+        return self._positions
+
+    def line_of(self, node) -> int:
+        position = self.positions().get(node)
+        return position.start.line if position is not None else 0
+
+    def code(self, node, limit: int = 40) -> str:
+        text = " ".join(self.module.code_for_node(node).split())
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class _DefinitionCollector(cst.CSTVisitor):
+    def __init__(self, analysis: ModuleAnalysis):
+        self.analysis = analysis
+        self.class_stack: List[Optional[ClassInfo]] = []
+
+    def visit_ClassDef(self, node):
+        info = ClassInfo(node)
+        self.analysis.classes[node] = info
+        self.class_stack.append(info)
+
+    def leave_ClassDef(self, original_node):
+        self.class_stack.pop()
+
+    def visit_FunctionDef(self, node):
+        owner = self.class_stack[-1] if self.class_stack else None
+        info = FunctionInfo(node, node.name.value, owner)
+        self.analysis.functions[node] = info
+        if owner is not None:
+            owner.methods.setdefault(node.name.value, info)
+        self.class_stack.append(None)  # a def inside a method is not a method
+
+    def leave_FunctionDef(self, original_node):
+        self.class_stack.pop()
+
+
+def _collect_definitions(module: cst.Module, analysis: ModuleAnalysis):
+    module.visit(_DefinitionCollector(analysis))
+
+
+def analyse(module: cst.Module) -> ModuleAnalysis:
+    analysis = ModuleAnalysis(module)
+    analysis.run()
+    return analysis
+
+
+def imports_other_tensor_library_only(analysis: ModuleAnalysis) -> bool:
+    return "torch" not in analysis.imports and bool(analysis.imports & K.OTHER_TENSOR_LIBRARIES)

@@ -1,0 +1,347 @@
+"""Evaluating expressions to abstract values (calls live in calls.py)."""
+from __future__ import annotations
+
+import builtins
+from typing import Optional
+
+import libcst as cst
+
+from . import knowledge as K
+from .values import (
+    NDARRAY, OTHER, UNKNOWN, Grad, Kind, Value, container, grad_tensor, join, join_all, module, qualname, tensor,
+)
+
+BUILTIN_NAMES = frozenset(dir(builtins))
+_KEEP_GRAD_ATTRIBUTES = frozenset({"T", "mT", "H", "mH", "real", "imag"})
+_BIT_OPERATORS = (cst.BitAnd, cst.BitOr, cst.BitXor, cst.LeftShift, cst.RightShift)
+
+
+def place_key(node) -> Optional[str]:
+    """`x`, `self.fc`, `a.b.c` → a key in the state; anything else (calls, subscripts) has none."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = place_key(node.value)
+        return f"{base}.{node.attr.value}" if base else None
+    return None
+
+
+class Expressions:
+    def eval(self, node, frame) -> Value:
+        handler = self._expression_handlers.get(type(node))
+        if handler is None:
+            self.eval_children(node, frame)
+            return UNKNOWN
+        return handler(self, node, frame)
+
+    def eval_children(self, node, frame):
+        """Evaluate sub-expressions we have no rule for, so conversions inside them are still seen."""
+        for child in node.children:
+            if isinstance(child, cst.BaseExpression):
+                self.eval(child, frame)
+            elif isinstance(child, (cst.Arg, cst.SubscriptElement, cst.Index, cst.Slice, cst.Element,
+                                    cst.FormattedStringExpression, cst.ComparisonTarget, cst.DictElement)):
+                self.eval_children(child, frame)
+
+    # names -----------------------------------------------------------------------------------------------
+    def lookup(self, name: str, frame) -> Value:
+        current = frame
+        while current is not None:
+            found = current.state.vars.get(name)
+            if found is not None:
+                return found
+            if current.function is not None and name in current.function.local_names:
+                return UNKNOWN  # a local not bound on this path
+            current = current.parent
+        if name in BUILTIN_NAMES:
+            return qualname("builtins." + name)
+        return UNKNOWN
+
+    def bind(self, name: str, value: Value, frame):
+        if frame.function is not None and name in frame.function.global_names:
+            frame = frame.module_frame()
+        frame.state.vars[name] = value
+
+    def rebind_place(self, key: Optional[str], value: Value, frame):
+        """Update the frame that owns `key` (a closure's list, a global dict, `self.x`)."""
+        if not key:
+            return
+        root = key.split(".", 1)[0]
+        owner = frame
+        while owner is not None and not owner.owns(root):
+            owner = owner.parent
+        (owner or frame).state.vars[key] = value
+
+    def x_Name(self, node, frame):
+        if node.value in ("True", "False", "None"):
+            return OTHER
+        return self.lookup(node.value, frame)
+
+    # attributes and subscripts ---------------------------------------------------------------------------
+    def x_Attribute(self, node, frame):
+        key = place_key(node)
+        if key is not None:
+            current = frame
+            while current is not None:
+                found = current.state.vars.get(key)
+                if found is not None:
+                    return found
+                current = current.parent
+        base = self.eval(node.value, frame)
+        return self.get_attribute(base, node.attr.value, node, frame)
+
+    def get_attribute(self, base: Value, name: str, node, frame) -> Value:
+        kind = base.kind
+        if kind is Kind.QUALNAME:
+            return qualname(f"{base.qname}.{name}")
+        if base.names and name in base.names:
+            return base.items[base.names.index(name)]
+        if kind is Kind.INSTANCE:
+            return self.instance_attribute(base, name, node, frame)
+        if kind is Kind.CLASS:
+            return self.class_attribute(base.target, name)
+        if kind is Kind.MODULE:
+            return self.module_attribute(base, name, node)
+        if kind is Kind.NDARRAY:
+            return base
+        if kind in (Kind.TENSOR, Kind.UNKNOWN):
+            if name in K.DETACHING_ATTRIBUTES:
+                return tensor(Grad.NO, gpu=base.gpu)
+            if name in K.NON_TENSOR_ATTRIBUTES:
+                return OTHER
+            if kind is Kind.TENSOR or name in _KEEP_GRAD_ATTRIBUTES:
+                return base  # views (`.T`) keep grad; so do fields of model outputs (`out.logits`)
+            return UNKNOWN
+        return UNKNOWN
+
+    def module_attribute(self, base: Value, name: str, node) -> Value:
+        if name in K.PARAMETER_ATTRIBUTES:
+            if base.has_params:
+                return grad_tensor(f"a parameter of `{self.code(node.value)}`", gpu=base.gpu)
+            return UNKNOWN
+        if name in K.BUFFER_ATTRIBUTES:
+            return tensor(Grad.NO, gpu=base.gpu)
+        if name in K.NON_TENSOR_ATTRIBUTES or name in ("training", "config"):
+            return OTHER
+        # Most other attributes of a model are its submodules (`model.fc`, `model.encoder`).
+        return module(f"{base.qname}.{name}", base.has_params, base.gpu)
+
+    def x_Subscript(self, node, frame):
+        base = self.eval(node.value, frame)
+        index = None
+        for element in node.slice:
+            self.eval_children(element, frame)
+            if len(node.slice) == 1 and isinstance(element.slice, cst.Index):
+                index = _constant_int(element.slice.value)
+        return self.subscript(base, index, node, frame)
+
+    def subscript(self, base: Value, index: Optional[int], node, frame) -> Value:
+        if base.items is not None and index is not None and -len(base.items) <= index < len(base.items):
+            return base.items[index]
+        kind = base.kind
+        if kind is Kind.TENSOR:
+            return tensor(base.grad, base.why, base.derived, base.gpu)  # indexing keeps grad
+        if kind is Kind.CONTAINER:
+            if _is_slice(node):
+                return base
+            return base.elem if base.elem is not None else UNKNOWN
+        if kind is Kind.MODULE:
+            return module(base.qname, base.has_params, base.gpu)
+        if kind is Kind.NDARRAY:
+            return base
+        if kind is Kind.INSTANCE:
+            method = base.target.find_method("__getitem__")
+            if method is not None:
+                return self.call_function(method, [base, UNKNOWN], {}, node, frame)
+        return UNKNOWN
+
+    # operators -------------------------------------------------------------------------------------------
+    def x_BinaryOperation(self, node, frame):
+        left = self.eval(node.left, frame)
+        right = self.eval(node.right, frame)
+        return self.binary(left, right, node.operator, frame)
+
+    def binary(self, left: Value, right: Value, operator, frame) -> Value:
+        kinds = (left.kind, right.kind)
+        if Kind.TENSOR in kinds:
+            if isinstance(operator, _BIT_OPERATORS) or (
+                    isinstance(operator, cst.FloorDivide) and "floor_divide" in K.NON_DIFFERENTIABLE_OPS):
+                return tensor(Grad.NO, gpu=left.gpu or right.gpu)
+            return self.op_result((left, right), frame)
+        if Kind.CONTAINER in kinds and isinstance(operator, cst.Add):
+            return join(left, right)
+        if Kind.NDARRAY in kinds and Kind.UNKNOWN not in kinds:
+            return Value(Kind.NDARRAY, Grad.NO, origins=left.origins | right.origins)
+        if kinds == (Kind.OTHER, Kind.OTHER):
+            return OTHER
+        grad = max(left.grad, right.grad)
+        source = left if left.grad >= right.grad else right
+        return Value(Kind.UNKNOWN, grad, source.why if grad is Grad.YES else "", True, left.gpu or right.gpu)
+
+    def op_result(self, operands, frame, kind: Kind = Kind.TENSOR) -> Value:
+        """The result of a differentiable op: grad if an operand requires grad and grad mode is on."""
+        grad, why, gpu = Grad.NO, "", False
+        for operand in operands:
+            gpu = gpu or operand.gpu
+            if operand.grad > grad:
+                grad, why = operand.grad, operand.why
+        mode = frame.state.mode.value
+        if mode == "off":
+            grad = Grad.NO
+        elif mode == "unknown" and grad is Grad.YES:
+            grad = Grad.UNKNOWN
+        return Value(kind, grad, why if grad is Grad.YES else "", True, gpu)
+
+    def x_UnaryOperation(self, node, frame):
+        operand = self.eval(node.expression, frame)
+        if isinstance(node.operator, cst.Not):
+            return OTHER
+        if isinstance(node.operator, cst.BitInvert) and operand.kind is Kind.TENSOR:
+            return tensor(Grad.NO, gpu=operand.gpu)
+        return operand
+
+    def x_BooleanOperation(self, node, frame):
+        return join(self.eval(node.left, frame), self.eval(node.right, frame))
+
+    def x_Comparison(self, node, frame):
+        values = [self.eval(node.left, frame)]
+        values += [self.eval(target.comparator, frame) for target in node.comparisons]
+        if any(value.kind is Kind.TENSOR for value in values):
+            return tensor(Grad.NO, gpu=any(value.gpu for value in values))
+        return OTHER
+
+    def x_IfExp(self, node, frame):
+        self.eval(node.test, frame)
+        return join(self.eval(node.body, frame), self.eval(node.orelse, frame))
+
+    def x_NamedExpr(self, node, frame):
+        value = self.eval(node.value, frame)
+        self.assign(node.target, value, frame)
+        return value
+
+    # literals and displays -------------------------------------------------------------------------------
+    def x_constant(self, node, frame):
+        return OTHER
+
+    def x_SimpleString(self, node, frame):
+        return Value(Kind.OTHER, Grad.NO, gpu="cuda" in node.value)
+
+    def x_formatted(self, node, frame):
+        self.eval_children(node, frame)
+        return OTHER
+
+    def x_sequence(self, node, frame):
+        values, starred = [], False
+        for element in node.elements:
+            value = self.eval(element.value, frame)
+            if isinstance(element, cst.StarredElement):
+                starred = True
+                value = self.element_of(value)
+            values.append(value)
+        items = None if starred or isinstance(node, cst.Set) else tuple(values)
+        return container(join_all(values) if values else UNKNOWN, items)
+
+    def x_Dict(self, node, frame):
+        values = []
+        for element in node.elements:
+            if isinstance(element, cst.DictElement):
+                self.eval(element.key, frame)
+                values.append(self.eval(element.value, frame))
+            else:
+                values.append(self.element_of(self.eval(element.value, frame)))
+        return container(join_all(values) if values else UNKNOWN)
+
+    def x_comprehension(self, node, frame):
+        saved = frame.state
+        frame.state = saved.copy()
+        try:
+            self._bind_comprehension(node.for_in, frame)
+            if isinstance(node, cst.DictComp):
+                self.eval(node.key, frame)
+                elem = self.eval(node.value, frame)
+            else:
+                elem = self.eval(node.elt, frame)
+        finally:
+            frame.state = saved
+        return container(elem)
+
+    def _bind_comprehension(self, for_in: cst.CompFor, frame):
+        while for_in is not None:
+            iterable = self.eval(for_in.iter, frame)
+            self.assign(for_in.target, self.element_of(iterable), frame)
+            for condition in for_in.ifs:
+                self.eval(condition.test, frame)
+            for_in = for_in.inner_for_in
+
+    def x_Lambda(self, node, frame):
+        return self.function_value(self.function_info(node, "<lambda>"), frame)
+
+    def x_passthrough(self, node, frame):
+        inner = getattr(node, "value", None) or getattr(node, "expression", None)
+        if inner is not None:
+            self.eval(inner, frame)
+        return UNKNOWN
+
+    def x_Yield(self, node, frame):
+        if node.value is not None:
+            self.eval(node.value, frame)
+        frame.yield_modes.append(frame.state.mode)
+        return UNKNOWN
+
+    # helpers ---------------------------------------------------------------------------------------------
+    def element_of(self, value: Value) -> Value:
+        """What iterating over `value` yields."""
+        kind = value.kind
+        if kind is Kind.CONTAINER:
+            return value.elem if value.elem is not None else UNKNOWN
+        if kind is Kind.TENSOR:
+            return tensor(value.grad, value.why, value.derived, value.gpu)  # rows keep grad
+        if kind is Kind.MODULE:
+            return module(value.qname, value.has_params, value.gpu)
+        if kind is Kind.NDARRAY:
+            return value
+        return UNKNOWN
+
+
+def _constant_int(node) -> Optional[int]:
+    if isinstance(node, cst.Integer):
+        return int(node.evaluated_value)
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus) \
+            and isinstance(node.expression, cst.Integer):
+        return -int(node.expression.evaluated_value)
+    return None
+
+
+def _is_slice(node: cst.Subscript) -> bool:
+    return any(isinstance(element.slice, cst.Slice) for element in node.slice)
+
+
+EXPRESSION_HANDLERS = {
+    cst.Name: Expressions.x_Name,
+    cst.Attribute: Expressions.x_Attribute,
+    cst.Subscript: Expressions.x_Subscript,
+    cst.BinaryOperation: Expressions.x_BinaryOperation,
+    cst.UnaryOperation: Expressions.x_UnaryOperation,
+    cst.BooleanOperation: Expressions.x_BooleanOperation,
+    cst.Comparison: Expressions.x_Comparison,
+    cst.IfExp: Expressions.x_IfExp,
+    cst.NamedExpr: Expressions.x_NamedExpr,
+    cst.Integer: Expressions.x_constant,
+    cst.Float: Expressions.x_constant,
+    cst.Imaginary: Expressions.x_constant,
+    cst.Ellipsis: Expressions.x_constant,
+    cst.SimpleString: Expressions.x_SimpleString,
+    cst.ConcatenatedString: Expressions.x_formatted,
+    cst.FormattedString: Expressions.x_formatted,
+    cst.List: Expressions.x_sequence,
+    cst.Tuple: Expressions.x_sequence,
+    cst.Set: Expressions.x_sequence,
+    cst.Dict: Expressions.x_Dict,
+    cst.ListComp: Expressions.x_comprehension,
+    cst.SetComp: Expressions.x_comprehension,
+    cst.GeneratorExp: Expressions.x_comprehension,
+    cst.DictComp: Expressions.x_comprehension,
+    cst.Lambda: Expressions.x_Lambda,
+    cst.Await: Expressions.x_passthrough,
+    cst.Yield: Expressions.x_Yield,
+}

@@ -1,0 +1,123 @@
+"""What the analysis knows about torch and its ecosystem, as data.
+
+Every entry is proven by tests/test_knowledge.py, which runs torch on it. Names are fully qualified; the
+analysis resolves import aliases before it looks anything up here.
+"""
+from __future__ import annotations
+
+# Context managers / decorators that set grad mode. None: the mode depends on the first argument.
+GRAD_MODE_SETTERS = {
+    "torch.no_grad": "off",
+    "torch.autograd.no_grad": "off",
+    "torch.autograd.grad_mode.no_grad": "off",
+    "torch.inference_mode": "off",
+    "torch.autograd.inference_mode": "off",
+    "torch.autograd.grad_mode.inference_mode": "off",
+    "torch.enable_grad": "on",
+    "torch.autograd.enable_grad": "on",
+    "torch.autograd.grad_mode.enable_grad": "on",
+    "torch.set_grad_enabled": None,
+    "torch.autograd.set_grad_enabled": None,
+    "torch.autograd.grad_mode.set_grad_enabled": None,
+}
+
+# torch functions that create a fresh tensor; it requires grad only when called with requires_grad=True.
+TENSOR_FACTORIES = frozenset({
+    "tensor", "as_tensor", "from_numpy", "zeros", "ones", "empty", "full", "rand", "randn", "randint",
+    "randperm", "arange", "linspace", "logspace", "eye", "zeros_like", "ones_like", "empty_like",
+    "full_like", "rand_like", "randn_like", "randint_like", "normal", "asarray", "scalar_tensor",
+})
+# Of those, the ones that return their tensor argument itself when given one (so its grad carries over).
+FACTORIES_PASSING_TENSORS = frozenset({"as_tensor", "asarray"})
+
+# Ops whose outputs never require grad, whatever their inputs: as torch functions and as Tensor methods.
+NON_DIFFERENTIABLE_OPS = frozenset({
+    "argmax", "argmin", "argsort", "argwhere", "nonzero", "count_nonzero",
+    "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal", "not_equal",
+    "isnan", "isinf", "isfinite", "isposinf", "isneginf", "isclose", "isin", "signbit",
+    "logical_and", "logical_or", "logical_not", "logical_xor",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
+    "all", "any", "bucketize", "searchsorted", "bincount", "histc", "floor_divide",
+    "zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like", "randint_like",
+    "unique", "unique_consecutive",
+})
+# Tensor methods (not torch functions) that cast to an integer or bool dtype, or build an unrelated tensor.
+NON_DIFFERENTIABLE_METHODS = frozenset({
+    "long", "int", "short", "char", "byte", "bool",
+    "new_zeros", "new_ones", "new_empty", "new_full", "new_tensor",
+})
+# Tensor methods that return a new tensor sharing no autograd history: the sanitizers.
+DETACHING_METHODS = frozenset({"detach", "detach_"})
+DETACHING_ATTRIBUTES = frozenset({"data", "grad"})
+# Tensor attributes that are not tensors.
+NON_TENSOR_ATTRIBUTES = frozenset({
+    "shape", "dtype", "device", "ndim", "requires_grad", "is_cuda", "is_leaf", "grad_fn", "layout", "is_sparse",
+    "itemsize", "nbytes", "names",
+})
+# Tensor methods that return plain Python values (never a tensor, never an error).
+NON_TENSOR_METHODS = frozenset({
+    "item", "tolist", "size", "dim", "numel", "nelement", "element_size", "stride", "data_ptr", "is_contiguous",
+    "is_floating_point", "is_complex", "get_device", "equal", "ndimension", "storage_offset", "backward",
+    "register_hook", "retain_grad", "__len__",
+})
+# Ops that return a (values, indices) named tuple; `indices` never requires grad.
+# The value is whether the op returns the pair without a `dim` argument too.
+VALUES_INDICES_OPS = {
+    "max": False, "min": False, "median": False, "nanmedian": False,
+    "mode": True, "kthvalue": True, "topk": True, "sort": True, "cummax": True, "cummin": True,
+}
+# Integer and bool dtypes: `.to(dtype)` / `.type(dtype)` to one of these cuts the graph.
+INTEGER_DTYPES = frozenset({
+    "torch.long", "torch.int64", "torch.int", "torch.int32", "torch.short", "torch.int16", "torch.int8",
+    "torch.uint8", "torch.bool",
+})
+
+# torch.nn modules without parameters: calling one yields grad only if an input requires grad.
+PARAMETER_FREE_MODULES = frozenset({
+    "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh", "Softmax",
+    "Softmin", "LogSoftmax", "Softplus", "Softsign", "Softshrink", "Hardshrink", "Hardtanh", "Hardsigmoid",
+    "Hardswish", "Tanhshrink", "Threshold", "GLU", "LogSigmoid", "Softmax2d",
+    "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
+    "Identity", "Flatten", "Unflatten",
+    "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "LPPool1d", "LPPool2d",
+    "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d",
+    "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d", "PixelShuffle", "PixelUnshuffle",
+    "ChannelShuffle", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d",
+    "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d",
+    "ReplicationPad3d", "CosineSimilarity", "PairwiseDistance",
+    "MSELoss", "L1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "SmoothL1Loss",
+    "HuberLoss", "KLDivLoss", "CosineEmbeddingLoss", "MarginRankingLoss", "TripletMarginLoss", "CTCLoss",
+    "PoissonNLLLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "MultiLabelMarginLoss", "SoftMarginLoss",
+    "MultiLabelSoftMarginLoss", "MultiMarginLoss",
+})
+# torch.nn classes that hold other modules: they have parameters if any child has.
+MODULE_CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict"})
+# Attribute names under which torch.nn modules keep parameters (weights) and buffers (no grad).
+PARAMETER_ATTRIBUTES = frozenset({
+    "weight", "bias", "in_proj_weight", "in_proj_bias", "weight_ih_l0", "weight_hh_l0", "bias_ih_l0",
+    "bias_hh_l0", "weight_ih", "weight_hh", "bias_ih", "bias_hh", "q_proj_weight", "k_proj_weight",
+    "v_proj_weight",
+})
+BUFFER_ATTRIBUTES = frozenset({"running_mean", "running_var", "num_batches_tracked"})
+
+# Calls that build a model with parameters, from common libraries (prefixes of qualified names).
+MODEL_CONSTRUCTOR_PREFIXES = (
+    "torchvision.models.",
+    "timm.create_model",
+    "torch.hub.load",
+)
+# transformers / diffusers / sentence-transformers classes are models when built this way.
+MODEL_FACTORY_METHODS = frozenset({"from_pretrained", "from_config"})
+MODEL_LIBRARIES = ("transformers", "diffusers", "peft", "sentence_transformers", "open_clip")
+
+# Base classes that make a class of the module an nn.Module.
+MODULE_BASES = frozenset({
+    "torch.nn.Module", "torch.nn.modules.module.Module", "pytorch_lightning.LightningModule",
+    "lightning.LightningModule", "lightning.pytorch.LightningModule", "pytorch_lightning.core.LightningModule",
+})
+
+# Tensor libraries whose tensors also have `.numpy()` but no autograd-on-numpy() error (false-positive guard).
+OTHER_TENSOR_LIBRARIES = frozenset({
+    "tensorflow", "keras", "paddle", "mindspore", "oneflow", "jax", "tinygrad", "mxnet", "cupy",
+})

@@ -1,0 +1,360 @@
+"""Executing statements over abstract state: assignment, branches joined, loops to a fixed point, grad mode."""
+from __future__ import annotations
+
+import libcst as cst
+from libcst.helpers import get_full_name_for_node
+
+from . import knowledge as K
+from .expressions import place_key
+from .state import Frame, State
+from .values import OTHER, UNKNOWN, Grad, Kind, Mode, Value, container, grad_tensor, join, module, qualname, tensor
+
+MAX_LOOP_ROUNDS = 3
+
+
+class Statements:
+    def exec_block(self, block, frame: Frame):
+        body = block.body if isinstance(block, (cst.IndentedBlock, cst.SimpleStatementSuite, cst.Module)) else block
+        if isinstance(body, cst.BaseSmallStatement):
+            body = [body]
+        for statement in body:
+            self.exec_statement(statement, frame)
+
+    def exec_statement(self, statement, frame: Frame):
+        self.statements_run += 1
+        handler = self._statement_handlers.get(type(statement))
+        if handler is not None:
+            handler(self, statement, frame)
+        elif isinstance(statement, cst.BaseExpression):
+            self.eval(statement, frame)
+
+    def s_line(self, statement, frame):
+        for small in statement.body:
+            self.exec_statement(small, frame)
+
+    # simple statements -----------------------------------------------------------------------------------
+    def s_Assign(self, statement: cst.Assign, frame):
+        value = self.eval(statement.value, frame)
+        for target in statement.targets:
+            self.assign(target.target, value, frame, statement.value)
+
+    def s_AnnAssign(self, statement: cst.AnnAssign, frame):
+        if statement.value is not None:
+            self.assign(statement.target, self.eval(statement.value, frame), frame)
+
+    def s_AugAssign(self, statement: cst.AugAssign, frame):
+        current = self.eval(statement.target, frame)
+        value = self.binary(current, self.eval(statement.value, frame), statement.operator, frame)
+        if current.kind is Kind.CONTAINER:
+            value = current if value.kind is not Kind.CONTAINER else value
+        self.assign(statement.target, value, frame)
+
+    def s_Expr(self, statement: cst.Expr, frame):
+        value = self.eval(statement.value, frame)
+        # `torch.set_grad_enabled(False)` as a statement switches grad mode from here on.
+        if value.kind is Kind.GRAD_MODE and value.qname.endswith("set_grad_enabled"):
+            frame.state.mode = value.mode
+
+    def s_Return(self, statement: cst.Return, frame):
+        frame.add_return(self.eval(statement.value, frame) if statement.value is not None else OTHER)
+
+    def s_Import(self, statement: cst.Import, frame):
+        for alias in statement.names:
+            dotted = get_full_name_for_node(alias.name)
+            if alias.asname is not None:
+                self.bind(alias.asname.name.value, qualname(dotted), frame)
+            else:
+                top = dotted.split(".", 1)[0]
+                self.bind(top, qualname(top), frame)
+            self.imports.add(dotted.split(".", 1)[0])
+
+    def s_ImportFrom(self, statement: cst.ImportFrom, frame):
+        if isinstance(statement.names, cst.ImportStar):
+            return
+        base = get_full_name_for_node(statement.module) if statement.module is not None else ""
+        relative = bool(statement.relative)
+        if not relative and base:
+            self.imports.add(base.split(".", 1)[0])
+        for alias in statement.names:
+            name = get_full_name_for_node(alias.name)
+            bound = alias.asname.name.value if alias.asname is not None else name.split(".", 1)[0]
+            self.bind(bound, UNKNOWN if relative or not base else qualname(f"{base}.{name}"), frame)
+
+    def s_Del(self, statement: cst.Del, frame):
+        for name in _names(statement.target):
+            frame.state.vars.pop(name, None)
+
+    def s_evaluate_children(self, statement, frame):
+        self.eval_children(statement, frame)
+
+    # assignment ------------------------------------------------------------------------------------------
+    def assign(self, target, value: Value, frame: Frame, value_node=None):
+        if isinstance(target, cst.Name):
+            self.bind(target.value, value, frame)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            self.unpack(target, value, frame)
+        elif isinstance(target, cst.Attribute):
+            self.assign_attribute(target, value, frame, value_node)
+        elif isinstance(target, cst.Subscript):
+            self.assign_item(target, value, frame)
+        elif isinstance(target, cst.StarredElement):
+            self.assign(target.value, self.container_of(value), frame)
+
+    def unpack(self, target, value: Value, frame):
+        elements = target.elements
+        starred = any(isinstance(e, cst.StarredElement) for e in elements)
+        items = value.items if value.items is not None and len(value.items) == len(elements) and not starred \
+            else None
+        for index, element in enumerate(elements):
+            part = items[index] if items is not None else self.element_of(value)
+            self.assign(element.value if not isinstance(element, cst.StarredElement) else element, part, frame)
+
+    def container_of(self, elem: Value) -> Value:
+        return container(elem)
+
+    def assign_attribute(self, target: cst.Attribute, value: Value, frame, value_node=None):
+        key = place_key(target)
+        base_key = place_key(target.value)
+        if target.attr.value == "requires_grad" and base_key:
+            current = self.eval(target.value, frame)
+            flag = _literal_bool(value_node)
+            if current.kind is Kind.MODULE or flag is None:
+                return
+            new = grad_tensor("a tensor with `requires_grad = True`", gpu=current.gpu) if flag \
+                else tensor(Grad.NO, gpu=current.gpu)
+            self.rebind_place(base_key, new, frame)
+            return
+        if key is not None:
+            self.rebind_place(key, value, frame)
+        else:
+            self.eval(target.value, frame)
+
+    def assign_item(self, target: cst.Subscript, value: Value, frame):
+        base = self.eval(target.value, frame)
+        for element in target.slice:
+            self.eval_children(element, frame)
+        key = place_key(target.value)
+        if key is None:
+            return
+        if base.kind is Kind.CONTAINER:
+            self.rebind_place(key, container(join(base.elem, value) if base.elem else value), frame)
+        elif base.kind is Kind.TENSOR and value.grad > base.grad and frame.state.mode is Mode.ON:
+            self.rebind_place(key, tensor(value.grad, value.why, True, base.gpu), frame)
+
+    # compound statements ---------------------------------------------------------------------------------
+    def s_If(self, statement: cst.If, frame):
+        self.eval(statement.test, frame)
+        before = frame.state
+        frame.state = before.copy()
+        self.exec_block(statement.body, frame)
+        after_body = frame.state
+        frame.state = before.copy()
+        if isinstance(statement.orelse, cst.If):
+            self.s_If(statement.orelse, frame)
+        elif isinstance(statement.orelse, cst.Else):
+            self.exec_block(statement.orelse.body, frame)
+        frame.state = after_body.join(frame.state)
+
+    def s_For(self, statement: cst.For, frame):
+        element = self.element_of(self.eval(statement.iter, frame))
+
+        def body():
+            self.assign(statement.target, element, frame)
+            self.exec_block(statement.body, frame)
+
+        self.loop(body, frame)
+        if statement.orelse is not None:
+            self.exec_block(statement.orelse.body, frame)
+        self.freeze_if_disabling_grad(statement, frame)
+
+    def freeze_if_disabling_grad(self, statement: cst.For, frame):
+        """`for p in model.parameters(): p.requires_grad = False` freezes the model: its outputs stop needing grad."""
+        call = statement.iter
+        if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
+                and call.func.attr.value == "parameters" and isinstance(statement.target, cst.Name)):
+            return
+        if not _disables_grad_of(statement.body, statement.target.value):
+            return
+        key = place_key(call.func.value)
+        owner = self.eval(call.func.value, frame)
+        if key and owner.kind is Kind.MODULE:
+            self.rebind_place(key, module(owner.qname, False, owner.gpu), frame)
+        elif key and owner.kind is Kind.INSTANCE:
+            from dataclasses import replace
+            self.rebind_place(key, replace(owner, has_params=False), frame)
+
+    def s_While(self, statement: cst.While, frame):
+        def body():
+            self.eval(statement.test, frame)
+            self.exec_block(statement.body, frame)
+
+        self.eval(statement.test, frame)
+        self.loop(body, frame)
+        if statement.orelse is not None:
+            self.exec_block(statement.orelse.body, frame)
+
+    def loop(self, run_body, frame):
+        """Iterate the body until the state at its head stops growing (a few rounds: the lattice is shallow)."""
+        head = frame.state
+        for _ in range(MAX_LOOP_ROUNDS):
+            frame.state = head.copy()
+            run_body()
+            joined = head.join(frame.state)
+            if joined == head:
+                break
+            head = joined
+        frame.state = head
+
+    def s_Try(self, statement, frame):
+        before = frame.state
+        frame.state = before.copy()
+        self.exec_block(statement.body, frame)
+        after_body = frame.state
+        ends = []
+        for handler in statement.handlers:
+            frame.state = before.join(after_body)
+            if handler.type is not None:
+                self.eval(handler.type, frame)
+            if handler.name is not None:
+                self.assign(handler.name.name, OTHER, frame)
+            self.exec_block(handler.body, frame)
+            ends.append(frame.state)
+        frame.state = after_body
+        if statement.orelse is not None:
+            self.exec_block(statement.orelse.body, frame)
+        for end in ends:
+            frame.state = frame.state.join(end)
+        if statement.finalbody is not None:
+            self.exec_block(statement.finalbody.body, frame)
+
+    def s_With(self, statement: cst.With, frame):
+        saved_mode = frame.state.mode
+        for item in statement.items:
+            manager = self.eval(item.item, frame)
+            entered = self.enter(manager, item.item, frame)
+            if manager.kind is Kind.GRAD_MODE and manager.mode is not None:
+                frame.state.mode = manager.mode
+            elif manager.kind is Kind.INSTANCE and _grad_mode_of(manager) is not None:
+                frame.state.mode = _grad_mode_of(manager)
+            if item.asname is not None:
+                self.assign(item.asname.name, entered, frame)
+        self.exec_block(statement.body, frame)
+        frame.state.mode = saved_mode
+
+    def enter(self, manager: Value, node, frame) -> Value:
+        """The value `with manager as x` binds to x."""
+        if manager.kind is Kind.INSTANCE:
+            method = manager.target.find_method("__enter__")
+            if method is not None:
+                return self.call_function(method, [manager], {}, node, frame)
+            return UNKNOWN
+        if manager.kind in (Kind.GRAD_MODE, Kind.OTHER):
+            return OTHER
+        return UNKNOWN
+
+    def s_FunctionDef(self, statement: cst.FunctionDef, frame):
+        info = self.functions[statement]
+        info.closure = frame.parent if getattr(frame, "is_class_body", False) else frame
+        for decorator in statement.decorators:
+            value = self.eval(decorator.decorator, frame)
+            dotted = get_full_name_for_node(decorator.decorator) or ""
+            if value.kind is Kind.GRAD_MODE and value.mode is not None:
+                info.decorator_mode = value.mode
+            elif value.kind is Kind.QUALNAME and value.qname in K.GRAD_MODE_SETTERS \
+                    and K.GRAD_MODE_SETTERS[value.qname] is not None:
+                info.decorator_mode = Mode.ON if K.GRAD_MODE_SETTERS[value.qname] == "on" else Mode.OFF
+            elif dotted.endswith("contextmanager"):
+                info.is_context_manager = True
+            elif dotted in ("property", "functools.cached_property", "cached_property"):
+                info.is_property = True
+            elif dotted == "staticmethod":
+                info.is_static = True
+        self.bind(statement.name.value, self.function_value(info, frame), frame)
+
+    def s_ClassDef(self, statement: cst.ClassDef, frame):
+        info = self.classes[statement]
+        info.bases = [self.eval(base.value, frame) for base in statement.bases]
+        for base in info.bases:
+            if base.kind is Kind.QUALNAME and base.qname in K.MODULE_BASES:
+                info.is_module = True
+            elif base.kind is Kind.QUALNAME and base.qname.startswith("torch.nn.") and base.qname[9:10].isupper():
+                info.is_module = True
+                name = base.qname.rsplit(".", 1)[-1]
+                info.torch_base = name if name not in K.PARAMETER_FREE_MODULES else None
+            elif base.kind is Kind.CLASS and base.target.is_module:
+                info.is_module = True
+                info.torch_base = info.torch_base or base.target.torch_base
+        body = Frame(State(mode=frame.state.mode), parent=frame, depth=frame.depth)
+        body.is_class_body = True
+        self.exec_block(statement.body, body)
+        info.class_attrs = dict(body.state.vars)
+        self.bind(statement.name.value, Value(Kind.CLASS, Grad.NO, qname=info.name, target=info), frame)
+
+    def s_Match(self, statement, frame):
+        self.eval(statement.subject, frame)
+        before = frame.state
+        result = before.copy()
+        for case in statement.cases:
+            frame.state = before.copy()
+            self.exec_block(case.body, frame)
+            result = result.join(frame.state)
+        frame.state = result
+
+
+def _grad_mode_of(instance: Value):
+    """A context-manager object of the module that holds a grad-mode manager (`self._ctx = torch.no_grad()`)."""
+    for _, value in instance.attrs:
+        if value.kind is Kind.GRAD_MODE and value.mode is not None:
+            return value.mode
+    return None
+
+
+def _disables_grad_of(body, name: str) -> bool:
+    for line in body.body:
+        for small in getattr(line, "body", ()):
+            if isinstance(small, cst.Assign) and _literal_bool(small.value) is False and any(
+                    place_key(t.target) == f"{name}.requires_grad" for t in small.targets):
+                return True
+            if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) \
+                    and place_key(small.value.func) == f"{name}.requires_grad_" and small.value.args \
+                    and _literal_bool(small.value.args[0].value) is False:
+                return True
+    return False
+
+
+def _names(target):
+    if isinstance(target, cst.Name):
+        yield target.value
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for element in target.elements:
+            yield from _names(element.value)
+
+
+def _literal_bool(node):
+    if isinstance(node, cst.Name) and node.value in ("True", "False"):
+        return node.value == "True"
+    return None
+
+
+STATEMENT_HANDLERS = {
+    cst.SimpleStatementLine: Statements.s_line,
+    cst.Assign: Statements.s_Assign,
+    cst.AnnAssign: Statements.s_AnnAssign,
+    cst.AugAssign: Statements.s_AugAssign,
+    cst.Expr: Statements.s_Expr,
+    cst.Return: Statements.s_Return,
+    cst.Import: Statements.s_Import,
+    cst.ImportFrom: Statements.s_ImportFrom,
+    cst.Del: Statements.s_Del,
+    cst.Raise: Statements.s_evaluate_children,
+    cst.Assert: Statements.s_evaluate_children,
+    cst.If: Statements.s_If,
+    cst.For: Statements.s_For,
+    cst.While: Statements.s_While,
+    cst.Try: Statements.s_Try,
+    cst.TryStar: Statements.s_Try,
+    cst.With: Statements.s_With,
+    cst.FunctionDef: Statements.s_FunctionDef,
+    cst.ClassDef: Statements.s_ClassDef,
+    cst.Match: Statements.s_Match,
+}

@@ -1,0 +1,168 @@
+"""The abstract values of the grad-flow analysis: what a name may hold at a program point.
+
+The lattice is tiny on purpose: a kind, whether the value may require grad (no < unknown < yes; joins take the
+max, so "yes on any path" wins), whether it may live on a GPU, and for containers the join of their elements.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, replace
+from typing import Optional, Tuple
+
+
+class Grad(enum.IntEnum):
+    NO = 0
+    UNKNOWN = 1
+    YES = 2
+
+
+class Mode(enum.Enum):
+    """Grad mode at a program point."""
+
+    ON = "on"
+    OFF = "off"
+    UNKNOWN = "unknown"
+
+    def join(self, other: "Mode") -> "Mode":
+        return self if self is other else Mode.UNKNOWN
+
+
+class Kind(enum.Enum):
+    UNKNOWN = "unknown"
+    TENSOR = "tensor"
+    MODULE = "module"  # a torch.nn.Module of known provenance
+    INSTANCE = "instance"  # an instance of a class of the analysed module
+    CONTAINER = "container"  # list / tuple / dict / iterable of values
+    NDARRAY = "ndarray"  # the result of a conversion
+    OTHER = "other"  # provably not a tensor: numbers, strings, None, ...
+    QUALNAME = "qualname"  # an imported name: torch.nn, numpy, matplotlib.pyplot.plot, ...
+    FUNCTION = "function"  # a function or lambda of the analysed module
+    CLASS = "class"  # a class of the analysed module
+    GRAD_MODE = "grad_mode"  # torch.no_grad() & co., as values
+
+
+@dataclass(frozen=True)
+class Value:
+    kind: Kind = Kind.UNKNOWN
+    grad: Grad = Grad.UNKNOWN
+    why: str = ""  # for grad YES: a noun phrase ("the output of module `model`")
+    derived: bool = False  # computed from the value `why` describes
+    gpu: bool = False  # may live on a GPU (or, for a device value, may name one)
+    qname: str = ""  # QUALNAME: the dotted name; MODULE: the constructor's name
+    elem: Optional["Value"] = None  # CONTAINER: join of the elements
+    items: Optional[Tuple["Value", ...]] = None  # CONTAINER: fixed items (tuples, literals), for unpacking
+    names: Optional[Tuple[str, ...]] = None  # CONTAINER: field names of a named tuple (values, indices)
+    target: object = None  # FUNCTION/CLASS/INSTANCE: the FunctionInfo / ClassInfo
+    attrs: Tuple[Tuple[str, "Value"], ...] = ()  # INSTANCE: attributes set by this instance's __init__ and methods
+    has_params: bool = False  # MODULE: calling it with grad on yields a grad tensor
+    mode: Optional[Mode] = None  # GRAD_MODE: the mode it sets
+    origins: frozenset = frozenset()  # NDARRAY: the conversion nodes it came from
+
+    @property
+    def is_tensorish(self) -> bool:
+        return self.kind in (Kind.TENSOR, Kind.UNKNOWN)
+
+    def with_grad(self, grad: Grad, why: str = "", derived: bool = False) -> "Value":
+        return replace(self, grad=grad, why=why if grad is Grad.YES else "", derived=derived)
+
+    def attr(self, name: str) -> Optional["Value"]:
+        for key, value in self.attrs:
+            if key == name:
+                return value
+        return None
+
+    def describe(self) -> str:
+        return ("depends on " if self.derived else "is ") + self.why
+
+
+UNKNOWN = Value()
+OTHER = Value(Kind.OTHER, Grad.NO)
+NDARRAY = Value(Kind.NDARRAY, Grad.NO)
+PLAIN_TENSOR = Value(Kind.TENSOR, Grad.NO)
+UNKNOWN_TENSOR = Value(Kind.TENSOR, Grad.UNKNOWN)
+
+
+def tensor(grad: Grad, why: str = "", derived: bool = False, gpu: bool = False) -> Value:
+    return Value(Kind.TENSOR, grad, why if grad is Grad.YES else "", derived, gpu)
+
+
+def grad_tensor(why: str, derived: bool = False, gpu: bool = False) -> Value:
+    return Value(Kind.TENSOR, Grad.YES, why, derived, gpu)
+
+
+def container(elem: Value, items: Optional[Tuple[Value, ...]] = None, names=None) -> Value:
+    return Value(Kind.CONTAINER, elem.grad, elem.why, elem.derived, elem.gpu, elem=elem, items=items, names=names)
+
+
+def qualname(name: str) -> Value:
+    return Value(Kind.QUALNAME, Grad.NO, qname=name)
+
+
+def module(name: str, has_params: bool, gpu: bool = False) -> Value:
+    return Value(Kind.MODULE, Grad.NO, qname=name, has_params=has_params, gpu=gpu)
+
+
+def join_all(values) -> Value:
+    result = None
+    for value in values:
+        result = value if result is None else join(result, value)
+    return result if result is not None else UNKNOWN
+
+
+# Kinds that a `None`/number placeholder may stand in front of (`best = None` ... `best = out`).
+_RICH_KINDS = (Kind.TENSOR, Kind.CONTAINER, Kind.MODULE, Kind.INSTANCE, Kind.NDARRAY)
+
+
+def join(a: Value, b: Value) -> Value:
+    if a == b:
+        return a
+    if a.kind is b.kind:
+        kind = a.kind
+    elif a.kind is Kind.OTHER and b.kind in _RICH_KINDS:
+        kind = b.kind
+    elif b.kind is Kind.OTHER and a.kind in _RICH_KINDS:
+        kind = a.kind
+    else:
+        kind = Kind.UNKNOWN
+    grad = max(a.grad, b.grad)
+    source = a if a.grad >= b.grad else b
+    if kind is Kind.UNKNOWN:
+        # Keep only what both sides agree on; an unknown value is never reported by default rules.
+        return Value(Kind.UNKNOWN, grad, source.why if grad is Grad.YES else "", source.derived, a.gpu or b.gpu)
+    elem = _join_optional(a.elem, b.elem)
+    items = None
+    if a.items is not None and b.items is not None and len(a.items) == len(b.items):
+        items = tuple(join(x, y) for x, y in zip(a.items, b.items))
+    return Value(
+        kind,
+        grad,
+        source.why if grad is Grad.YES else "",
+        source.derived,
+        a.gpu or b.gpu,
+        a.qname if a.qname == b.qname else (a.qname or b.qname),
+        elem,
+        items,
+        a.names if a.names == b.names else None,
+        a.target if a.target is b.target else (a.target or b.target),
+        _join_attrs(a.attrs, b.attrs),
+        a.has_params or b.has_params,
+        a.mode.join(b.mode) if a.mode and b.mode else (a.mode or b.mode),
+        a.origins | b.origins,
+    )
+
+
+def _join_optional(a: Optional[Value], b: Optional[Value]) -> Optional[Value]:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return join(a, b)
+
+
+def _join_attrs(a, b):
+    if a == b:
+        return a
+    names = dict(a)
+    for key, value in b:
+        names[key] = join(names[key], value) if key in names else value
+    return tuple(sorted(names.items(), key=lambda kv: kv[0]))

@@ -1,0 +1,258 @@
+"""Reading, checking, fixing and atomically writing one file; one handler per kind of file.
+
+A ``Handler`` works on a file's raw bytes, so every kind keeps its own encoding rules:
+
+* ``check(data, filename, settings) -> list[Finding]``
+* ``fix(data, filename, settings) -> bytes`` (the fixed file; ``data`` itself when nothing changed)
+* ``text(data) -> str`` (what ``--diff`` shows)
+
+Handlers raise ``SourceError`` for input they cannot take, and may let ``libcst.ParserSyntaxError`` through.
+Python sources are handled here. Notebooks plug in without this module naming their code: when
+``detachify.notebook`` exists and defines ``HANDLER``, it is used for ``.ipynb`` files, and walked
+directories yield them too. ``register_handler`` adds any other kind.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import io
+import os
+import stat
+import tempfile
+import tokenize
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Set, Tuple
+
+from libcst import ParserSyntaxError
+
+from . import api
+from .findings import Finding
+from .settings import Settings
+
+CHECK, FIX, DIFF = "check", "fix", "diff"
+
+
+class SourceError(Exception):
+    """A file that cannot be checked; printed as ``path: error: <message>``."""
+
+
+@dataclass(frozen=True)
+class Handler:
+    check: Callable[[bytes, str, Settings], List[Finding]]
+    fix: Callable[[bytes, str, Settings], bytes]
+    text: Callable[[bytes], str]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Python sources
+
+
+def decode_python(data: bytes) -> Tuple[str, str]:
+    """The text and the codec to write it back with (PEP 263 cookie or BOM; 'utf-8-sig' keeps the BOM).
+
+    ``bytes.decode`` never translates newlines, so CRLF files reach the engine, and go back, as CRLF.
+    """
+    if b"\0" in data:
+        raise SourceError("cannot read: binary file (contains NUL bytes)")
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        return data.decode(encoding), encoding
+    except SyntaxError as exc:  # unknown or contradictory coding cookie
+        raise SourceError(f"cannot decode: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise SourceError(f"cannot decode: {exc}") from None
+
+
+def _python_check(data: bytes, filename: str, settings: Settings) -> List[Finding]:
+    return api.check_source(decode_python(data)[0], filename, settings)
+
+
+def _python_fix(data: bytes, filename: str, settings: Settings) -> bytes:
+    text, encoding = decode_python(data)
+    fixed = api.fix_source(text, filename, settings)
+    if fixed == text:
+        return data
+    try:
+        return fixed.encode(encoding)
+    except UnicodeEncodeError as exc:
+        raise SourceError(f"cannot encode the fixed source as {encoding}: {exc}") from None
+
+
+PYTHON = Handler(check=_python_check, fix=_python_fix, text=lambda data: decode_python(data)[0])
+
+_HANDLERS: Dict[str, Handler] = {".py": PYTHON, ".pyi": PYTHON}
+_plugins_loaded = False
+
+
+def register_handler(suffix: str, handler: Handler) -> None:
+    _HANDLERS[suffix.lower()] = handler
+
+
+def _load_plugins() -> None:
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    try:
+        from . import notebook  # type: ignore[attr-defined]
+    except ImportError:
+        return
+    handler = getattr(notebook, "HANDLER", None)
+    if isinstance(handler, Handler):
+        _HANDLERS.setdefault(".ipynb", handler)
+
+
+def discoverable_suffixes() -> Set[str]:
+    """Suffixes a directory walk collects."""
+    _load_plugins()
+    return set(_HANDLERS)
+
+
+def handler_for(filename: str) -> Handler:
+    """A named file of any other suffix is read as Python, as ruff does; a notebook needs its handler."""
+    _load_plugins()
+    suffix = os.path.splitext(filename)[1].lower()
+    if suffix == ".ipynb" and suffix not in _HANDLERS:
+        raise SourceError("notebooks are not supported by this installation")
+    return _HANDLERS.get(suffix, PYTHON)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One file, start to end
+
+
+@dataclass
+class FileResult:
+    path: str
+    display: str
+    findings: List[Finding] = field(default_factory=list)  # what is left after fixing
+    fixed: int = 0
+    new_data: Optional[bytes] = None  # FIX: the bytes to write, when they differ
+    digest: str = ""  # of the bytes the result was computed from, to refuse writing over a newer file
+    diff: str = ""
+    error: Optional[str] = None
+
+
+def process_file(path: str, display: str, settings: Settings, mode: str = CHECK) -> FileResult:
+    """Read and check (or fix) one file. Never raises for a bad file: the result carries the error."""
+    try:
+        handler = handler_for(path)
+        data = read_bytes(path)
+    except SourceError as exc:
+        return FileResult(path, display, error=str(exc))
+    return process_source(data, path, display, settings, mode, handler)
+
+
+def process_source(data: bytes, path: str, display: str, settings: Settings, mode: str = CHECK,
+                   handler: Optional[Handler] = None) -> FileResult:
+    result = FileResult(path, display, digest=hashlib.sha256(data).hexdigest())
+    try:
+        handler = handler or handler_for(display)
+        before = handler.check(data, display, settings)
+        if mode == CHECK or not any(_applicable(f, settings) for f in before):
+            result.findings = before
+            return result
+        new_data = handler.fix(data, display, settings)
+        result.findings = handler.check(new_data, display, settings) if new_data != data else before
+        result.fixed = max(0, len(before) - len(result.findings))
+        if new_data != data:
+            if mode == FIX:
+                result.new_data = new_data
+            else:
+                result.diff = unified_diff(handler.text(data), handler.text(new_data), display)
+    except SourceError as exc:
+        result.error = str(exc)
+    except ParserSyntaxError as exc:
+        result.error = f"cannot parse: {_parser_message(exc)}"
+    except SyntaxError as exc:
+        result.error = f"cannot parse: {exc.msg} (line {exc.lineno})"
+    except RecursionError:
+        result.error = "cannot check: the source nests too deeply"
+    except Exception as exc:  # one broken file (or engine bug) must not stop the run
+        result.error = f"internal error: {type(exc).__name__}: {exc} (please report this)"
+    if result.error:
+        result.findings, result.fixed, result.new_data, result.diff = [], 0, None, ""
+    return result
+
+
+def _applicable(finding: Finding, settings: Settings) -> bool:
+    return finding.fix is not None and (finding.fix.safe or settings.unsafe_fixes)
+
+
+def _parser_message(exc: ParserSyntaxError) -> str:
+    message = " ".join(str(exc.message).split())
+    for prefix in ("parser error: ", "tokenizer error: "):
+        if message.startswith(prefix):
+            message = message[len(prefix):]
+    if " at " not in message:
+        message += f" (line {exc.editor_line}, column {exc.editor_column})"
+    return message
+
+
+def unified_diff(old: str, new: str, display: str) -> str:
+    # StringIO(newline="") splits on any newline but keeps it, so CRLF lines show as they are.
+    old_lines = io.StringIO(old, newline="").readlines()
+    new_lines = io.StringIO(new, newline="").readlines()
+    out = []
+    for line in difflib.unified_diff(old_lines, new_lines, fromfile=display, tofile=display):
+        out.append(line)
+        if not line.endswith(("\n", "\r")):
+            out.append("\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Bytes in, bytes out
+
+
+def read_bytes(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except IsADirectoryError:
+        raise SourceError("cannot read: is a directory") from None
+    except OSError as exc:
+        raise SourceError(f"cannot read: {exc.strerror or exc}") from None
+
+
+def write_fixed(path: str, data: bytes, digest: str) -> None:
+    """Replace the file with ``data`` unless it changed since it was read (an editor saved meanwhile)."""
+    if hashlib.sha256(read_bytes(path)).hexdigest() != digest:
+        raise SourceError("changed on disk while being fixed; left as it is")
+    write_atomic(path, data)
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Readers, and an interrupted run, see the old file or the new one, never a mix.
+
+    The new content goes to a temporary file in the same directory (same filesystem, so ``os.replace`` is
+    atomic), carrying the old mode. A symlink is written through, not replaced by a regular file.
+    """
+    target = os.path.realpath(path)
+    directory, name = os.path.split(target)
+    try:
+        old = os.stat(target)
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".detachify-tmp", dir=directory)
+    except OSError as exc:
+        raise SourceError(f"cannot write: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, stat.S_IMODE(old.st_mode))
+        if hasattr(os, "chown") and (old.st_uid, old.st_gid) != (os.getuid(), os.getgid()):
+            try:
+                os.chown(tmp, old.st_uid, old.st_gid)
+            except OSError:
+                pass  # only root may give a file away; the content matters more than the owner
+        os.replace(tmp, target)
+        tmp = None
+    except OSError as exc:
+        raise SourceError(f"cannot write: {exc.strerror or exc}") from None
+    finally:
+        if tmp is not None:  # also on KeyboardInterrupt: no stray temporary files
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
