@@ -7,9 +7,9 @@ A ``Handler`` works on a file's raw bytes, so every kind keeps its own encoding 
 * ``text(data) -> str`` (what ``--diff`` shows)
 
 Handlers raise ``SourceError`` for input they cannot take, and may let ``libcst.ParserSyntaxError`` through.
-Python sources are handled here. Notebooks plug in without this module naming their code: when
-``detachify.notebook`` exists and defines ``HANDLER``, it is used for ``.ipynb`` files, and walked
-directories yield them too. ``register_handler`` adds any other kind.
+Python sources are handled here. Notebooks plug in from ``detachify.notebook``, loaded lazily: its ``HANDLER``
+if it defines one, else an adapter over its ``check_notebook`` / ``fix_notebook``; then walked directories
+yield ``.ipynb`` files too. ``register_handler`` adds any other kind.
 """
 from __future__ import annotations
 
@@ -98,8 +98,28 @@ def _load_plugins() -> None:
     except ImportError:
         return
     handler = getattr(notebook, "HANDLER", None)
+    if handler is None and hasattr(notebook, "check_notebook") and hasattr(notebook, "fix_notebook"):
+        handler = _notebook_handler(notebook)
     if isinstance(handler, Handler):
         _HANDLERS.setdefault(".ipynb", handler)
+
+
+def _notebook_handler(notebook) -> Handler:
+    """Adapts ``check_notebook`` / ``fix_notebook``: their NotebookError is a per-file error like any other."""
+    error = getattr(notebook, "NotebookError", ValueError)
+
+    def guarded(function):
+        def run(*args):
+            try:
+                return function(*args)
+            except error as exc:
+                raise SourceError(f"cannot check notebook: {exc}") from None
+        return run
+
+    def text(data: bytes) -> str:
+        return data.decode("utf-8-sig", errors="replace")
+
+    return Handler(check=guarded(notebook.check_notebook), fix=guarded(notebook.fix_notebook), text=text)
 
 
 def discoverable_suffixes() -> Set[str]:

@@ -30,9 +30,18 @@ def _end(finding: Finding) -> tuple:
     return finding.line, finding.column + 1
 
 
+def _cell(finding: Finding) -> int:
+    return getattr(finding, "cell", 0)  # notebook findings: line and column are within that cell
+
+
+def sort_key(finding: Finding) -> tuple:
+    return (finding.filename, _cell(finding), finding.line, finding.column, finding.code)
+
+
 def concise(findings: Sequence[Finding], stream: TextIO) -> None:
     for f in findings:
-        stream.write(f"{f.filename}:{f.line}:{f.column + 1}: {f.code} {f.message}\n")
+        cell = f"cell {_cell(f)}:" if _cell(f) else ""
+        stream.write(f"{f.filename}:{cell}{f.line}:{f.column + 1}: {f.code} {f.message}\n")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -55,8 +64,11 @@ def finding_to_json(f: Finding) -> dict:
                "edits": [_json_edit(e) for e in f.fix.edits]}
         if f.fix.unsafe_reason:
             fix["unsafe_reason"] = f.fix.unsafe_reason
-    return {"code": f.code, "message": f.message, "filename": f.filename,
-            "location": _location(f.line, f.column + 1), "end_location": _location(*_end(f)), "fix": fix}
+    out = {"code": f.code, "message": f.message, "filename": f.filename,
+           "location": _location(f.line, f.column + 1), "end_location": _location(*_end(f)), "fix": fix}
+    if _cell(f):
+        out["cell"] = _cell(f)
+    return out
 
 
 def json_format(findings: Sequence[Finding], stream: TextIO) -> None:
@@ -200,5 +212,6 @@ def summary(remaining: List[Finding], fixed: int, fix_mode: bool, unsafe_fixes: 
             lines.append(f"[*] {safe} fixable with `detachify fix`.")
     hidden = sum(1 for f in remaining if f.fix is not None and not f.fix.safe and not unsafe_fixes)
     if hidden:
-        lines.append(f"({plural(hidden, 'hidden fix', 'hidden fixes')} can be enabled with the `--unsafe-fixes` option.)")
+        fixes = plural(hidden, "hidden fix", "hidden fixes")
+        lines.append(f"({fixes} can be enabled with the `--unsafe-fixes` option.)")
     return lines
