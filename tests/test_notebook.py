@@ -352,3 +352,63 @@ def test_fixed_notebook_runs_clean(path):
     diff = [line for line in difflib.ndiff(data.decode().splitlines(), fixed.decode().splitlines())
             if line.startswith(("-", "+"))]
     assert all(".numpy()" in line for line in diff)
+
+
+# --- property: any layout, any source shape --------------------------------------------------------------------------
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings as hsettings, strategies as st  # noqa: E402
+
+POOL = ["import torch", "w.numpy()", "    y = w.numpy()  # é", "%time z = w.numpy()", "!echo w.numpy()", "x = !ls",
+        "w?", "s = '''", "%not a magic: in a string", "'''", "for i in r:", "    %timeit -n 2 w.numpy()",
+        "print('\\\\', \"q\")", "t = (1", "% 2)", "ü = 'ñ✓\u2028'", "", "%%time", "%%bash", "tab\there",
+        "\x1b[0m", "cr\r", "q = w.numpy().numpy()", "a = b \\", "c.numpy()?"]
+
+
+@st.composite
+def notebooks(draw):
+    cells = []
+    for _ in range(draw(st.integers(0, 5))):
+        kind = draw(st.sampled_from(["code", "code", "markdown", "raw"]))
+        text = "\n".join(draw(st.lists(st.sampled_from(POOL), max_size=6))) + draw(st.sampled_from(["", "\n"]))
+        shape = draw(st.sampled_from(["lines", "string", "chunks"]))
+        if shape == "lines":
+            source = [line for line in re.split(r"(?<=\n)", text) if line]
+        elif shape == "string":
+            source = text
+        else:
+            cuts = sorted(draw(st.lists(st.integers(0, len(text)), max_size=4)))
+            source = [text[a:b] for a, b in zip([0] + cuts, cuts + [len(text)])]
+        cell = {"cell_type": kind, "metadata": {}, "source": source}
+        if kind == "code":
+            cell.update(execution_count=None, outputs=[{"output_type": "stream", "name": "stdout", "text": ["ø\n"]}])
+        cells.append(cell)
+    book = {"cells": cells, "metadata": {"language_info": {"name": "python"}}, "nbformat": 4, "nbformat_minor": 5}
+    indent = draw(st.sampled_from([None, 1, 2]))
+    text = json.dumps(book, indent=indent, ensure_ascii=draw(st.booleans()), sort_keys=draw(st.booleans()))
+    return (text + draw(st.sampled_from(["", "\n"]))).encode("utf-8"), indent
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(notebooks())
+def test_rewriting_touches_nothing_but_changed_source_items(case):
+    data, indent = case
+    nb = read_notebook(data)
+    assert nb.with_program(nb.program) == data  # an unchanged program gives back the very bytes
+    fixed_program = nb.program.replace(".numpy()", ".detach().cpu().numpy()")
+    fixed = nb.with_program(fixed_program)
+    assert read_notebook(fixed).program == fixed_program  # the fix went to the right lines and survives a re-read
+    old, new = json.loads(data), json.loads(fixed)
+    assert [len(c["source"]) if isinstance(c["source"], list) else -1 for c in old["cells"]] == \
+           [len(c["source"]) if isinstance(c["source"], list) else -1 for c in new["cells"]]
+    changed_items = {item for a, b in zip(old["cells"], new["cells"]) if a["source"] != b["source"]
+                     for item in ([a["source"]] if isinstance(a["source"], str) else a["source"])}
+    for cell in old["cells"] + new["cells"]:
+        cell.pop("source")
+    assert old == new
+    if indent is not None:  # one item per JSON line: only lines holding an item of a changed source differ
+        old_lines, new_lines = data.decode().split("\n"), fixed.decode().split("\n")
+        assert len(old_lines) == len(new_lines)
+        last_string = re.compile(r'("(?:[^"\\]|\\.)*")\s*,?\s*$')  # an item, or `"source": "..."`
+        assert all(json.loads(last_string.search(a).group(1)) in changed_items
+                   for a, b in zip(old_lines, new_lines) if a != b)

@@ -152,7 +152,7 @@ class Notebook:
     @property
     def ensure_ascii(self) -> bool:
         """Write new strings the way the file writes non-ASCII text: raw (nbformat) or as \\u escapes."""
-        if any(ord(char) > 127 for char in self.text):
+        if not self.text.isascii():
             return False
         return any(int(code, 16) > 127 for code in re.findall(r"\\(?:u([0-9a-fA-F]{4})|.)", self.text) if code)
 
@@ -377,6 +377,9 @@ def _parse_guard(nb: Notebook, filename: str, run):
     except libcst.ParserSyntaxError as exc:
         cell, line, column = nb.locate(exc.raw_line, exc.raw_column)
         raise NotebookError(f"cell {cell}:{line}:{column + 1}: the code cells do not parse: {exc.message}") from exc
+    except SyntaxError as exc:  # in case the engine reports parse errors the way `compile` does
+        cell, line, column = nb.locate(exc.lineno or 1, (exc.offset or 1) - 1)
+        raise NotebookError(f"cell {cell}:{line}:{column + 1}: the code cells do not parse: {exc.msg}") from exc
 
 
 # --- writing -------------------------------------------------------------------------------------------------------
