@@ -14,7 +14,19 @@ from .values import (
 )
 
 MAX_CALL_DEPTH = 6
-MODE_BY_NAME = {"on": Mode.ON, "off": Mode.OFF, None: Mode.UNKNOWN}
+
+
+def grad_mode_set_by(qname: str, args: Optional["Args"]) -> Mode:
+    """The grad mode a setter from the knowledge table sets (args None: used bare, as `@torch.no_grad`)."""
+    kind = K.GRAD_MODE_SETTERS[qname]
+    if kind in ("on", "off"):
+        return Mode.ON if kind == "on" else Mode.OFF
+    flag = True if args is None else args.constant("mode", 0)
+    if flag is ... and args is not None and not args.nodes and kind == "not-flag":
+        flag = True  # inference_mode() defaults to mode=True
+    if not isinstance(flag, (bool, int)) or flag is None:
+        return Mode.UNKNOWN
+    return Mode.ON if bool(flag) == (kind == "flag") else Mode.OFF
 
 
 class Args:
@@ -33,13 +45,12 @@ class Args:
         return self.positional[0] if self.positional else UNKNOWN
 
     def constant(self, keyword: str, position: Optional[int] = None):
-        """The literal True/False/None/number/string passed as `keyword` (or at `position`), else ``...``."""
-        for arg in self.nodes:
-            if arg.keyword is not None and arg.keyword.value == keyword:
-                return _literal(arg.value)
-        positional = [arg for arg in self.nodes if arg.keyword is None and not arg.star]
-        if position is not None and position < len(positional):
-            return _literal(positional[position].value)
+        """The constant passed as `keyword` (or at `position`): a literal, or a name known to hold one; else ``...``."""
+        value = self.keywords.get(keyword)
+        if value is None and position is not None and position < len(self.positional) and not self.partial:
+            value = self.positional[position]
+        if value is not None and value.const:
+            return value.const[0]
         return ...
 
 
@@ -164,20 +175,14 @@ class Calls:
         if qname.startswith("builtins."):
             return self.call_builtin(qname[9:], args, node, frame)
         if qname in K.GRAD_MODE_SETTERS:
-            mode = K.GRAD_MODE_SETTERS[qname]
-            if mode is None:
-                flag = args.constant("mode", 0)
-                mode = {True: "on", False: "off"}.get(flag)
-            elif qname.endswith("inference_mode") and args.constant("mode", 0) is False:
-                return Value(Kind.GRAD_MODE, Grad.NO, qname=qname)  # inference_mode(False) changes nothing
-            return Value(Kind.GRAD_MODE, Grad.NO, qname=qname, mode=MODE_BY_NAME[mode])
+            return Value(Kind.GRAD_MODE, Grad.NO, qname=qname, mode=grad_mode_set_by(qname, args))
         for prefix in K.MODEL_CONSTRUCTOR_PREFIXES:
             if qname.startswith(prefix):
                 return module(qname, True)
         head, _, last = qname.rpartition(".")
         if last in K.MODEL_FACTORY_METHODS and _is_model_class(head):
             return module(head, True)
-        if head in ("torch", "torch.nn.functional", "torch.special", "torch.linalg", "torch.fft"):
+        if head in ("torch", "torch.nn.functional", "torch.special", "torch.linalg", "torch.fft", "torch.func"):
             return self.torch_function(last, args, node, frame, head)
         if qname in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
             if args.constant("requires_grad", 1) is False:
@@ -244,6 +249,12 @@ class Calls:
 
     def call_builtin(self, name: str, args: Args, node, frame) -> Value:
         first = args.first()
+        key = args.keywords.get("key")
+        if key is not None and name in ("sorted", "min", "max"):
+            self.call_value(key, Args([self.element_of(first)], {}, False, ()), node, frame)
+        if name == "filter" and len(args.positional) == 2:
+            self.call_value(first, Args([self.element_of(args.positional[1])], {}, False, ()), node, frame)
+            return container(self.element_of(args.positional[1]))
         if name in ("list", "tuple", "sorted", "reversed", "iter", "set", "frozenset"):
             return container(self.element_of(first)) if args.positional else container(UNKNOWN)
         if name == "next":
@@ -278,7 +289,7 @@ class Calls:
         mode = frame.state.mode
         gpu = callee.gpu or any(v.gpu for v in args.all())
         if mode is Mode.ON:
-            return grad_tensor(f"the output of module `{self.code(node.func)}`", gpu=gpu)
+            return grad_tensor(f"the output of module `{self.code(_callee(node))}`", gpu=gpu)
         return tensor(Grad.NO if mode is Mode.OFF else Grad.UNKNOWN, gpu=gpu)
 
     def module_method(self, receiver: Value, name: str, args: Args, node, frame) -> Value:
@@ -306,10 +317,14 @@ class Calls:
                          items=receiver.items)
         if name in ("eval", "train", "cpu", "float", "double", "half", "bfloat16", "share_memory"):
             return receiver
-        if name in ("register_forward_hook", "register_full_backward_hook") and args.positional:
-            hook = args.positional[0]
-            output = self.module_output(receiver, Args([], {}, False, ()), node, frame)
-            self.call_value(hook, Args([receiver, UNKNOWN, output], {}, False, ()), node, frame)
+        if name == "register_forward_hook" and args.positional:
+            # The hook sees the layer's output during a forward pass of the whole model: it requires grad
+            # when the model has parameters (earlier layers feed it) and grad mode is on.
+            model = self.eval(_root_of(node.func.value), frame)
+            output = UNKNOWN
+            if receiver.has_params or model.has_params:
+                output = self.module_output(module(receiver.qname, True), Args([], {}, False, ()), node, frame)
+            self.call_value(args.positional[0], Args([receiver, UNKNOWN, output], {}, False, ()), node, frame)
             return OTHER
         return UNKNOWN
 
@@ -380,7 +395,9 @@ class Calls:
             extra = positional[len(ordered):]
             bound[params.star_arg.name.value] = container(join_all(extra) if extra else UNKNOWN, tuple(extra))
         if isinstance(params.star_kwarg, cst.Param):
-            bound[params.star_kwarg.name.value] = container(UNKNOWN)
+            named = {param.name.value for param in ordered} | {param.name.value for param in params.kwonly_params}
+            extra = [_label(value, label) for name, value in keywords.items() if name not in named]
+            bound[params.star_kwarg.name.value] = container(join_all(extra) if extra else UNKNOWN)
         return bound
 
     def default_value(self, param: cst.Param, info: FunctionInfo) -> Value:
@@ -395,12 +412,15 @@ class Calls:
             return self.eval(info.node.body, frame)
         self.exec_block(info.node.body, frame)
         if info.is_generator:
-            if info.is_context_manager and frame.yield_modes:
-                mode = frame.yield_modes[0]
-                for other in frame.yield_modes[1:]:
-                    mode = mode.join(other)
-                return Value(Kind.GRAD_MODE, Grad.NO, qname="contextmanager", mode=mode)
-            return container(UNKNOWN)
+            # Grad mode is thread state: a generator suspended inside `with torch.no_grad()` leaves it off
+            # for the loop (or `with` block) that consumes it.
+            mode = None
+            # torch's decorators wrap generators so each resume runs in their mode and each yield restores
+            # the caller's: only a `with` block around a `yield` leaks.
+            for seen in (frame.yield_modes if info.decorator_mode is None else ()):
+                mode = seen if mode is None else mode.join(seen)
+            yielded = frame.yielded if frame.yielded is not None else UNKNOWN
+            return container(yielded, mode=mode)
         return frame.returns if frame.returns is not None else OTHER
 
     def instantiate(self, info: ClassInfo, args: Args, node, frame) -> Value:
@@ -469,6 +489,9 @@ class Calls:
 
     def instance_method(self, instance: Value, name: str, args: Args, node, frame) -> Value:
         info: ClassInfo = instance.target
+        stored = instance.attr(name)
+        if stored is not None:  # `self.fc(x)`: an attribute holding a module or a function
+            return self.call_value(stored, args, node, frame)
         method = info.find_method(name)
         if method is None:
             if info.is_module:
@@ -532,6 +555,19 @@ def _label(value: Value, label: str) -> Value:
         from dataclasses import replace
         return replace(value, why=f"{value.why}, {label}")
     return value
+
+
+def _callee(node):
+    func = node.func
+    if isinstance(func, cst.Attribute) and func.attr.value in ("forward", "register_forward_hook"):
+        return func.value
+    return func
+
+
+def _root_of(node):
+    while isinstance(node, (cst.Attribute, cst.Subscript)):
+        node = node.value
+    return node
 
 
 def _is_model_class(dotted: str) -> bool:

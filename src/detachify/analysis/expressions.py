@@ -8,10 +8,12 @@ import libcst as cst
 
 from . import knowledge as K
 from .values import (
-    NDARRAY, OTHER, UNKNOWN, Grad, Kind, Value, container, grad_tensor, join, join_all, module, qualname, tensor,
+    NDARRAY, OTHER, UNKNOWN, Grad, Kind, Value, constant, container, grad_tensor, join, join_all, module, qualname,
+    tensor,
 )
 
 BUILTIN_NAMES = frozenset(dir(builtins))
+_NAMED_CONSTANTS = {"True": True, "False": False, "None": None}
 _KEEP_GRAD_ATTRIBUTES = frozenset({"T", "mT", "H", "mH", "real", "imag"})
 _BIT_OPERATORS = (cst.BitAnd, cst.BitOr, cst.BitXor, cst.LeftShift, cst.RightShift)
 
@@ -73,8 +75,8 @@ class Expressions:
         (owner or frame).state.vars[key] = value
 
     def x_Name(self, node, frame):
-        if node.value in ("True", "False", "None"):
-            return OTHER
+        if node.value in _NAMED_CONSTANTS:
+            return constant(_NAMED_CONSTANTS[node.value])
         return self.lookup(node.value, frame)
 
     # attributes and subscripts ---------------------------------------------------------------------------
@@ -128,14 +130,30 @@ class Expressions:
 
     def x_Subscript(self, node, frame):
         base = self.eval(node.value, frame)
-        index = None
-        for element in node.slice:
-            self.eval_children(element, frame)
-            if len(node.slice) == 1 and isinstance(element.slice, cst.Index):
-                index = _constant_int(element.slice.value)
+        index = self.subscript_key(node, frame)
         return self.subscript(base, index, node, frame)
 
-    def subscript(self, base: Value, index: Optional[int], node, frame) -> Value:
+    def subscript_key(self, node: cst.Subscript, frame):
+        """The constant index or key of `x[0]` / `d["logits"]` (None for anything else); evaluates the slice."""
+        key = None
+        for element in node.slice:
+            if isinstance(element.slice, cst.Index):
+                value = self.eval(element.slice.value, frame)
+                if len(node.slice) == 1 and value.const and isinstance(value.const[0], (int, str)) \
+                        and not isinstance(value.const[0], bool):
+                    key = value.const[0]
+            else:
+                self.eval_children(element, frame)
+        return key
+
+    def subscript(self, base: Value, index, node, frame) -> Value:
+        if isinstance(index, str):
+            if base.names is not None and index in base.names:
+                return base.items[base.names.index(index)]
+            index = None
+        elif base.names is not None and base.kind is Kind.CONTAINER and all(isinstance(n, str) for n in base.names) \
+                and base.names != ("values", "indices"):
+            index = None  # a keyed dict: positions mean nothing
         if base.items is not None and index is not None and -len(base.items) <= index < len(base.items):
             return base.items[index]
         kind = base.kind
@@ -195,7 +213,9 @@ class Expressions:
     def x_UnaryOperation(self, node, frame):
         operand = self.eval(node.expression, frame)
         if isinstance(node.operator, cst.Not):
-            return OTHER
+            return constant(not operand.const[0]) if operand.const else OTHER
+        if isinstance(node.operator, cst.Minus) and operand.const and isinstance(operand.const[0], (int, float)):
+            return constant(-operand.const[0])
         if isinstance(node.operator, cst.BitInvert) and operand.kind is Kind.TENSOR:
             return tensor(Grad.NO, gpu=operand.gpu)
         return operand
@@ -208,11 +228,22 @@ class Expressions:
         values += [self.eval(target.comparator, frame) for target in node.comparisons]
         if any(value.kind is Kind.TENSOR for value in values):
             return tensor(Grad.NO, gpu=any(value.gpu for value in values))
+        if len(values) == 2 and values[0].const and values[1].const \
+                and isinstance(node.comparisons[0].operator, (cst.Equal, cst.NotEqual)):
+            equal = values[0].const[0] == values[1].const[0]
+            return constant(equal if isinstance(node.comparisons[0].operator, cst.Equal) else not equal)
         return OTHER
 
     def x_IfExp(self, node, frame):
         self.eval(node.test, frame)
-        return join(self.eval(node.body, frame), self.eval(node.orelse, frame))
+        before = frame.state
+        results = []
+        for branch, outcome in ((node.body, True), (node.orelse, False)):
+            frame.state = before.copy()
+            self.refine(node.test, outcome, frame)
+            results.append(self.eval(branch, frame))
+        frame.state = before
+        return join(*results)
 
     def x_NamedExpr(self, node, frame):
         value = self.eval(node.value, frame)
@@ -221,10 +252,10 @@ class Expressions:
 
     # literals and displays -------------------------------------------------------------------------------
     def x_constant(self, node, frame):
-        return OTHER
-
-    def x_SimpleString(self, node, frame):
-        return Value(Kind.OTHER, Grad.NO, gpu="cuda" in node.value)
+        try:
+            return constant(node.evaluated_value)
+        except Exception:  # noqa: BLE001 - a literal Python itself would reject; not our business
+            return OTHER
 
     def x_formatted(self, node, frame):
         self.eval_children(node, frame)
@@ -242,13 +273,17 @@ class Expressions:
         return container(join_all(values) if values else UNKNOWN, items)
 
     def x_Dict(self, node, frame):
-        values = []
+        values, keys = [], []
         for element in node.elements:
             if isinstance(element, cst.DictElement):
-                self.eval(element.key, frame)
+                key = self.eval(element.key, frame)
+                keys.append(key.const[0] if key.const and isinstance(key.const[0], str) else None)
                 values.append(self.eval(element.value, frame))
             else:
+                keys.append(None)
                 values.append(self.element_of(self.eval(element.value, frame)))
+        if values and None not in keys:  # {"logits": ..., "pred": ...}: keep each key's value apart
+            return container(join_all(values), tuple(values), tuple(keys))
         return container(join_all(values) if values else UNKNOWN)
 
     def x_comprehension(self, node, frame):
@@ -283,8 +318,10 @@ class Expressions:
         return UNKNOWN
 
     def x_Yield(self, node, frame):
-        if node.value is not None:
-            self.eval(node.value, frame)
+        value = self.eval(node.value, frame) if node.value is not None else OTHER
+        if isinstance(node.value, cst.From):
+            value = self.element_of(self.eval(node.value.item, frame))
+        frame.yielded = value if frame.yielded is None else join(frame.yielded, value)
         frame.yield_modes.append(frame.state.mode)
         return UNKNOWN
 
@@ -301,15 +338,6 @@ class Expressions:
         if kind is Kind.NDARRAY:
             return value
         return UNKNOWN
-
-
-def _constant_int(node) -> Optional[int]:
-    if isinstance(node, cst.Integer):
-        return int(node.evaluated_value)
-    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus) \
-            and isinstance(node.expression, cst.Integer):
-        return -int(node.expression.evaluated_value)
-    return None
 
 
 def _is_slice(node: cst.Subscript) -> bool:
@@ -329,8 +357,8 @@ EXPRESSION_HANDLERS = {
     cst.Integer: Expressions.x_constant,
     cst.Float: Expressions.x_constant,
     cst.Imaginary: Expressions.x_constant,
-    cst.Ellipsis: Expressions.x_constant,
-    cst.SimpleString: Expressions.x_SimpleString,
+    cst.Ellipsis: Expressions.x_formatted,
+    cst.SimpleString: Expressions.x_constant,
     cst.ConcatenatedString: Expressions.x_formatted,
     cst.FormattedString: Expressions.x_formatted,
     cst.List: Expressions.x_sequence,

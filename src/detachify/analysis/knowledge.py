@@ -5,20 +5,21 @@ analysis resolves import aliases before it looks anything up here.
 """
 from __future__ import annotations
 
-# Context managers / decorators that set grad mode. None: the mode depends on the first argument.
+# Context managers / decorators that set grad mode: "on", "off", "flag" (on iff the first argument, `mode`, is
+# true) or "not-flag" (on iff it is false; the argument defaults to True: `inference_mode(False)` turns grad ON).
 GRAD_MODE_SETTERS = {
     "torch.no_grad": "off",
     "torch.autograd.no_grad": "off",
     "torch.autograd.grad_mode.no_grad": "off",
-    "torch.inference_mode": "off",
-    "torch.autograd.inference_mode": "off",
-    "torch.autograd.grad_mode.inference_mode": "off",
+    "torch.inference_mode": "not-flag",
+    "torch.autograd.inference_mode": "not-flag",
+    "torch.autograd.grad_mode.inference_mode": "not-flag",
     "torch.enable_grad": "on",
     "torch.autograd.enable_grad": "on",
     "torch.autograd.grad_mode.enable_grad": "on",
-    "torch.set_grad_enabled": None,
-    "torch.autograd.set_grad_enabled": None,
-    "torch.autograd.grad_mode.set_grad_enabled": None,
+    "torch.set_grad_enabled": "flag",
+    "torch.autograd.set_grad_enabled": "flag",
+    "torch.autograd.grad_mode.set_grad_enabled": "flag",
 }
 
 # torch functions that create a fresh tensor; it requires grad only when called with requires_grad=True.
@@ -39,7 +40,6 @@ NON_DIFFERENTIABLE_OPS = frozenset({
     "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
     "all", "any", "bucketize", "searchsorted", "bincount", "histc", "floor_divide",
     "zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like", "randint_like",
-    "unique", "unique_consecutive",
 })
 # Tensor methods (not torch functions) that cast to an integer or bool dtype, or build an unrelated tensor.
 NON_DIFFERENTIABLE_METHODS = frozenset({

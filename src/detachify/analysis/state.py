@@ -41,6 +41,7 @@ class Frame:
         self.returns: Optional[Value] = None
         self.depth = depth
         self.yield_modes = []  # grad mode at each `yield` (a @contextmanager that yields under no_grad)
+        self.yielded: Optional[Value] = None  # join of the yielded values
 
     def owns(self, name: str) -> bool:
         if self.function is None:

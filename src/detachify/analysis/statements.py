@@ -5,9 +5,12 @@ import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
 from . import knowledge as K
+from .calls import grad_mode_set_by
 from .expressions import place_key
 from .state import Frame, State
-from .values import OTHER, UNKNOWN, Grad, Kind, Mode, Value, container, grad_tensor, join, module, qualname, tensor
+from .values import (
+    OTHER, UNKNOWN, Grad, Kind, Mode, Value, container, grad_tensor, join, join_all, module, qualname, tensor,
+)
 
 MAX_LOOP_ROUNDS = 3
 
@@ -131,13 +134,12 @@ class Statements:
 
     def assign_item(self, target: cst.Subscript, value: Value, frame):
         base = self.eval(target.value, frame)
-        for element in target.slice:
-            self.eval_children(element, frame)
+        index = self.subscript_key(target, frame)
         key = place_key(target.value)
         if key is None:
             return
         if base.kind is Kind.CONTAINER:
-            self.rebind_place(key, container(join(base.elem, value) if base.elem else value), frame)
+            self.rebind_place(key, _store_item(base, index, value), frame)
         elif base.kind is Kind.TENSOR and value.grad > base.grad and frame.state.mode is Mode.ON:
             self.rebind_place(key, tensor(value.grad, value.why, True, base.gpu), frame)
 
@@ -146,23 +148,47 @@ class Statements:
         self.eval(statement.test, frame)
         before = frame.state
         frame.state = before.copy()
+        self.refine(statement.test, True, frame)
         self.exec_block(statement.body, frame)
         after_body = frame.state
         frame.state = before.copy()
+        self.refine(statement.test, False, frame)
         if isinstance(statement.orelse, cst.If):
             self.s_If(statement.orelse, frame)
         elif isinstance(statement.orelse, cst.Else):
             self.exec_block(statement.orelse.body, frame)
         frame.state = after_body.join(frame.state)
 
+    def refine(self, test, outcome: bool, frame):
+        """What a branch learns from its test: `if t.requires_grad:` … else: t does not require grad."""
+        if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            self.refine(test.expression, not outcome, frame)
+        elif isinstance(test, cst.Attribute) and test.attr.value == "requires_grad" and not outcome:
+            key = place_key(test.value)
+            current = self.eval(test.value, frame)
+            if key and current.kind in (Kind.TENSOR, Kind.UNKNOWN):
+                self.rebind_place(key, tensor(Grad.NO, gpu=current.gpu), frame)
+        elif isinstance(test, cst.Call) and place_key(test.func) in ("torch.is_grad_enabled",) \
+                and self.eval(test.func, frame).qname == "torch.is_grad_enabled":
+            frame.state.mode = Mode.ON if outcome else Mode.OFF
+
     def s_For(self, statement: cst.For, frame):
-        element = self.element_of(self.eval(statement.iter, frame))
+        iterable = self.eval(statement.iter, frame)
+        element = self.element_of(iterable)
+        saved_mode = frame.state.mode
 
         def body():
             self.assign(statement.target, element, frame)
+            if iterable.kind is Kind.CONTAINER and iterable.mode is not None:
+                frame.state.mode = iterable.mode  # a generator that yields inside `no_grad`
             self.exec_block(statement.body, frame)
 
-        self.loop(body, frame)
+        if _is_literal_sequence(iterable):
+            self.unrolled_loop(statement, iterable.items, frame)
+        else:
+            self.loop(body, frame)
+        if iterable.kind is Kind.CONTAINER and iterable.mode is not None:
+            frame.state.mode = saved_mode
         if statement.orelse is not None:
             self.exec_block(statement.orelse.body, frame)
         self.freeze_if_disabling_grad(statement, frame)
@@ -192,6 +218,17 @@ class Statements:
         self.loop(body, frame)
         if statement.orelse is not None:
             self.exec_block(statement.orelse.body, frame)
+
+    def unrolled_loop(self, statement: cst.For, items, frame):
+        """`for phase in ["train", "val"]:` runs once per constant, in order, so `phase == "train"` is known."""
+        ends = []
+        for item in items:
+            self.assign(statement.target, item, frame)
+            self.exec_block(statement.body, frame)
+            ends.append(frame.state)
+            frame.state = frame.state.copy()
+        for end in ends[:-1]:
+            frame.state = frame.state.join(end)
 
     def loop(self, run_body, frame):
         """Iterate the body until the state at its head stops growing (a few rounds: the lattice is shallow)."""
@@ -232,7 +269,7 @@ class Statements:
         for item in statement.items:
             manager = self.eval(item.item, frame)
             entered = self.enter(manager, item.item, frame)
-            if manager.kind is Kind.GRAD_MODE and manager.mode is not None:
+            if manager.kind in (Kind.GRAD_MODE, Kind.CONTAINER) and manager.mode is not None:
                 frame.state.mode = manager.mode
             elif manager.kind is Kind.INSTANCE and _grad_mode_of(manager) is not None:
                 frame.state.mode = _grad_mode_of(manager)
@@ -250,6 +287,8 @@ class Statements:
             return UNKNOWN
         if manager.kind in (Kind.GRAD_MODE, Kind.OTHER):
             return OTHER
+        if manager.kind is Kind.CONTAINER and manager.mode is not None:  # a @contextmanager: what it yields
+            return manager.elem or UNKNOWN
         return UNKNOWN
 
     def s_FunctionDef(self, statement: cst.FunctionDef, frame):
@@ -260,9 +299,8 @@ class Statements:
             dotted = get_full_name_for_node(decorator.decorator) or ""
             if value.kind is Kind.GRAD_MODE and value.mode is not None:
                 info.decorator_mode = value.mode
-            elif value.kind is Kind.QUALNAME and value.qname in K.GRAD_MODE_SETTERS \
-                    and K.GRAD_MODE_SETTERS[value.qname] is not None:
-                info.decorator_mode = Mode.ON if K.GRAD_MODE_SETTERS[value.qname] == "on" else Mode.OFF
+            elif value.kind is Kind.QUALNAME and value.qname in K.GRAD_MODE_SETTERS:
+                info.decorator_mode = grad_mode_set_by(value.qname, None)
             elif dotted.endswith("contextmanager"):
                 info.is_context_manager = True
             elif dotted in ("property", "functools.cached_property", "cached_property"):
@@ -299,6 +337,25 @@ class Statements:
             self.exec_block(case.body, frame)
             result = result.join(frame.state)
         frame.state = result
+
+
+def _is_literal_sequence(value: Value) -> bool:
+    return (value.kind is Kind.CONTAINER and value.items is not None and 0 < len(value.items) <= 8
+            and value.names is None and all(item.const for item in value.items))
+
+
+def _store_item(base: Value, index, value: Value) -> Value:
+    """`d["k"] = v` replaces what a keyed dict held under "k"; any other store joins into the elements."""
+    names = base.names
+    if isinstance(index, str) and (names is not None or base.items == ()) and base.items is not None:
+        names = names or ()
+        items = list(base.items)
+        if index in names:
+            items[names.index(index)] = value
+        else:
+            names, items = names + (index,), items + [value]
+        return container(join_all(items), tuple(items), tuple(names))
+    return container(join(base.elem, value) if base.elem else value)
 
 
 def _grad_mode_of(instance: Value):

@@ -57,6 +57,7 @@ class Value:
     has_params: bool = False  # MODULE: calling it with grad on yields a grad tensor
     mode: Optional[Mode] = None  # GRAD_MODE: the mode it sets
     origins: frozenset = frozenset()  # NDARRAY: the conversion nodes it came from
+    const: tuple = ()  # OTHER: (literal,) when the value is a known constant (`"train"`, `False`, `3`)
 
     @property
     def is_tensorish(self) -> bool:
@@ -90,8 +91,13 @@ def grad_tensor(why: str, derived: bool = False, gpu: bool = False) -> Value:
     return Value(Kind.TENSOR, Grad.YES, why, derived, gpu)
 
 
-def container(elem: Value, items: Optional[Tuple[Value, ...]] = None, names=None) -> Value:
-    return Value(Kind.CONTAINER, elem.grad, elem.why, elem.derived, elem.gpu, elem=elem, items=items, names=names)
+def container(elem: Value, items: Optional[Tuple[Value, ...]] = None, names=None, mode=None) -> Value:
+    return Value(Kind.CONTAINER, elem.grad, elem.why, elem.derived, elem.gpu, elem=elem, items=items, names=names,
+                 mode=mode)
+
+
+def constant(literal) -> Value:
+    return Value(Kind.OTHER, Grad.NO, gpu=isinstance(literal, str) and "cuda" in literal, const=(literal,))
 
 
 def qualname(name: str) -> Value:
@@ -148,6 +154,7 @@ def join(a: Value, b: Value) -> Value:
         a.has_params or b.has_params,
         a.mode.join(b.mode) if a.mode and b.mode else (a.mode or b.mode),
         a.origins | b.origins,
+        a.const if a.const == b.const else (),
     )
 
 
