@@ -124,6 +124,11 @@ def test_line_numbers_map_to_cells_counted_among_all_cells():
     assert [nb.locate(n, 0)[:2] for n in range(1, 6)] == [(2, 1), (2, 2), (5, 1), (5, 2), (5, 3)]
 
 
+def test_top_level_await_and_async_blocks_parse(fake_engine):
+    data = notebook_bytes("import asyncio\nawait asyncio.sleep(0)", "async with lock:\n    v = w.numpy()")
+    assert [(f.cell, f.line) for f in check_notebook(data, "nb.ipynb")] == [(2, 2)]
+
+
 def test_cells_without_trailing_newline_join_safely():
     nb = read_notebook(notebook_bytes("if x:\n    y = 1", "z = 2"))
     assert nb.program == "if x:\n    y = 1\nz = 2\n"

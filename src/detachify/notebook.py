@@ -8,6 +8,9 @@ markdown included, as ruff does (``nb.ipynb:cell 3:2:5``): that is the position 
 A fix rewrites only the ``source`` of the cells it changes, and only the changed array items of each, by splicing
 the JSON text: everything else (indentation, key order, escaping, outputs, trailing newline) stays byte-identical,
 whichever tool wrote the notebook. Only the standard library reads notebooks (no nbformat at run time).
+
+Known limits: a cell whose first line is indented (IPython dedents it) and pasted `>>>` / `In [1]:` prompts are
+reported as syntax errors; notebooks whose language is not Python are skipped (no findings, never rewritten).
 """
 from __future__ import annotations
 
@@ -102,7 +105,8 @@ class Notebook:
         self.is_python = _language(nb) in (None, "python", "python3", "ipython", "ipython3")
         self.cells = [cell for cell in _locate_cells(self.text) if nb["cells"][cell.number - 1]["cell_type"] == "code"]
         for cell in self.cells:  # the span finder must see what json.loads saw
-            if "".join(cell.item_texts) != cell.text or cell.text != _joined(nb["cells"][cell.number - 1]["source"]):
+            source = nb["cells"][cell.number - 1]["source"]
+            if cell.item_texts != ([source] if isinstance(source, str) else source):
                 raise NotebookError("unsupported JSON layout")
         self.lines: List[_Line] = [line for cell in self.cells for line in _mask_cell(cell)]
         self.program = "".join(line.program for line in self.lines)
@@ -147,7 +151,10 @@ class Notebook:
         text = self.text
         for start, end, replacement in sorted(splices, reverse=True):
             text = text[:start] + replacement + text[end:]
-        return (self.bom + text).encode("utf-8")
+        try:
+            return (self.bom + text).encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate from a `\ud800` escape in a rewritten line
+            raise NotebookError(f"cannot write the fixed notebook as UTF-8: {exc}") from None
 
     @property
     def ensure_ascii(self) -> bool:
@@ -216,10 +223,6 @@ def _language(nb) -> Optional[str]:
         if isinstance(value, dict) and isinstance(value.get(field), str):
             return value[field].lower()
     return None
-
-
-def _joined(source) -> str:
-    return source if isinstance(source, str) else "".join(source)
 
 
 # A JSON walker that only records where things are; json.loads has already checked the text, and each skipped
