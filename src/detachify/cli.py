@@ -161,11 +161,11 @@ def _rule(args) -> int:
 # check / fix
 
 
-def _overrides(args) -> Overrides:
+def _overrides(args, warnings: List[str]) -> Overrides:
     return Overrides(
-        select=parse_selectors(args.select, "--select") if args.select is not None else None,
-        ignore=parse_selectors(args.ignore, "--ignore"),
-        extend_select=parse_selectors(args.extend_select, "--extend-select"),
+        select=parse_selectors(args.select, "--select", warnings) if args.select is not None else None,
+        ignore=parse_selectors(args.ignore, "--ignore", warnings),
+        extend_select=parse_selectors(args.extend_select, "--extend-select", warnings),
         exclude=tuple(args.exclude),
         fix_style=args.fix_style,
         unsafe_fixes=args.unsafe_fixes,
@@ -183,7 +183,9 @@ def _display(path: str) -> str:
 
 def _lint(args) -> int:
     mode = DIFF if args.diff else FIX if (args.command == "fix" or getattr(args, "fix", False)) else CHECK
-    resolver = Resolver(_overrides(args), config_file=args.config, isolated=args.isolated)
+    warnings: List[str] = []
+    resolver = Resolver(_overrides(args, warnings), config_file=args.config, isolated=args.isolated)
+    resolver.warnings[:0] = warnings
     paths: List[str] = args.paths
     if "-" in paths or (args.stdin_filename and not paths):
         if paths not in (["-"], []):
