@@ -1,0 +1,144 @@
+"""Every fixture program is run under torch: its `# expect:` labels are proven, and detachify is held to them.
+
+A fixture is a small runnable program under ``fixtures/`` written the way users write PyTorch code. A line that
+ends with ``# expect: TNP001`` is a line where torch raises "Can't call numpy() on Tensor that requires grad";
+``# expect: TNP001 unsafe-fix`` also says the fix must be marked unsafe (the conversion sits inside ``forward`` or a
+loss, or its NumPy value flows back into torch). Lines without a label must not raise and must not be reported.
+
+A fixture that cannot run here (it needs a library the test environment lacks) says so in its first lines with
+``# fixture: no-run``; its labels are then only checked against detachify.
+"""
+from __future__ import annotations
+
+import functools
+import io
+import re
+import tokenize
+from pathlib import Path
+from typing import Dict, Set, Tuple
+
+import pytest
+
+import detachify
+import torch_harness
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+FIXTURE_FILES = sorted(p for p in FIXTURES.glob("**/*.py") if p.is_file())
+
+# Codes whose label means "torch raises the requires-grad error here".
+REQUIRES_GRAD_CODES = frozenset({"TNP001", "TNP003"})
+EXPECT = re.compile(r"#\s*expect:\s*(?P<codes>TNP\d{3}(?:\s*,\s*TNP\d{3})*)(?P<unsafe>\s+unsafe-fix)?\s*$")
+NO_RUN = re.compile(r"#\s*fixture:\s*no-run\b")
+
+
+def _id(path: Path) -> str:
+    return path.relative_to(FIXTURES).as_posix()
+
+
+@functools.lru_cache(maxsize=None)
+def read(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+@functools.lru_cache(maxsize=None)
+def expectations(path: Path) -> Dict[Tuple[int, str], bool]:
+    """{(line, code): fix_is_safe} from the ``# expect:`` comments (read with tokenize: strings don't count)."""
+    found: Dict[Tuple[int, str], bool] = {}
+    for tok in tokenize.generate_tokens(io.StringIO(read(path)).readline):
+        if tok.type != tokenize.COMMENT:
+            continue
+        match = EXPECT.search(tok.string)
+        if match is None:
+            assert "expect:" not in tok.string, f"{_id(path)}:{tok.start[0]}: malformed label {tok.string!r}"
+            continue
+        for code in re.split(r"\s*,\s*", match["codes"]):
+            found[(tok.start[0], code)] = match["unsafe"] is None
+    return found
+
+
+def raising_labels(path: Path) -> Set[int]:
+    return {line for line, code in expectations(path) if code in REQUIRES_GRAD_CODES}
+
+
+def runnable(path: Path) -> bool:
+    return not any(NO_RUN.search(line) for line in read(path).splitlines()[:5])
+
+
+@pytest.fixture(scope="session")
+def run_cache_dir(tmp_path_factory, request):
+    """One on-disk cache of torch runs, shared by all pytest-xdist workers of the session."""
+    base = tmp_path_factory.getbasetemp()
+    if hasattr(request.config, "workerinput"):  # an xdist worker: basetemp is <session>/popen-gwN
+        base = base.parent
+    return str(base / "torch-runs")
+
+
+def wrapped_run(path: Path, cache_dir: str) -> torch_harness.RunResult:
+    return torch_harness.cached_run(read(path), path.name, True, cache_dir)
+
+
+def _api(call):
+    try:
+        return call()
+    except NotImplementedError:
+        pytest.skip("detachify's analysis is not implemented yet")
+
+
+def _describe(result: torch_harness.RunResult) -> str:
+    return f"exit {result.returncode}\n--- stdout ---\n{result.stdout[-1500:]}\n--- stderr ---\n{result.stderr[-3000:]}"
+
+
+def test_fixture_corpus_is_discovered():
+    assert FIXTURE_FILES, f"no fixtures under {FIXTURES}"
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=_id)
+def test_labels_are_proven_by_torch(path, run_cache_dir):
+    if not runnable(path):
+        pytest.skip("fixture marked no-run")
+    result = wrapped_run(path, run_cache_dir)
+    assert result.returncode == 0, f"{_id(path)} did not run to the end under the harness: {_describe(result)}"
+    labelled = raising_labels(path)
+    raised = set(result.raising_lines)
+    assert raised == labelled, (
+        f"{_id(path)}: torch raised on lines {sorted(raised)}, labels say {sorted(labelled)}; "
+        f"raised but unlabelled: {sorted(raised - labelled)}, labelled but did not raise: {sorted(labelled - raised)}"
+    )
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=_id)
+def test_detachify_reports_exactly_the_annotated_lines(path):
+    source = read(path)
+    findings = _api(lambda: detachify.check_source(source, str(path)))
+    expected = expectations(path)
+    reported = {(f.line, f.code) for f in findings}
+    assert reported == set(expected), (
+        f"{_id(path)}: missing {sorted(set(expected) - reported)}, unexpected {sorted(reported - set(expected))}"
+    )
+    for finding in findings:
+        key = (finding.line, finding.code)
+        if finding.code in REQUIRES_GRAD_CODES:
+            assert finding.fix is not None, f"{_id(path)}:{finding.line}: {finding.code} without a fix"
+            assert finding.fix.safe == expected[key], (
+                f"{_id(path)}:{finding.line}: fix is {'safe' if finding.fix.safe else 'unsafe'}, "
+                f"label says {'safe' if expected[key] else 'unsafe'}"
+            )
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=_id)
+def test_fixed_program_runs_and_prints_the_same(path, run_cache_dir):
+    source = read(path)
+    fixed = _api(lambda: detachify.fix_source(source, str(path), unsafe=True))
+    compile(fixed, str(path), "exec")  # the fix always yields code that parses
+    assert detachify.fix_source(fixed, str(path), unsafe=True) == fixed, f"{_id(path)}: fixing twice changed the code"
+    if not runnable(path):
+        return
+    original = wrapped_run(path, run_cache_dir)
+    assert original.returncode == 0, f"{_id(path)} does not run under the harness: {_describe(original)}"
+    if fixed == source and not original.raising_lines:
+        return  # nothing raised, so the wrapper never intervened: the plain run is the run we already have
+    after = torch_harness.cached_run(fixed, path.name, False, run_cache_dir)
+    assert not after.requires_grad_error, f"{_id(path)}: the fixed program still raises: {_describe(after)}"
+    assert after.returncode == 0, f"{_id(path)}: the fixed program fails: {_describe(after)}"
+    assert after.stdout == original.stdout, f"{_id(path)}: the fixed program prints something else"
