@@ -25,7 +25,7 @@ def check_source(source: str, filename: str = "<string>", settings: Optional[Set
     if not may_contain_findings(source, settings):
         return []
     module = cst.parse_module(source)
-    findings = evaluate(analyse(module), settings, filename)
+    findings = evaluate(analyse(module, source), settings, filename)
     if respect_noqa and findings:
         suppressions = Suppressions(source)
         findings = [f for f in findings if not suppressions.suppressed(f.line, f.code)]

@@ -1,12 +1,17 @@
 """A text test that skips files which cannot hold a finding, before anything is parsed.
 
-Conservative by construction: every finding needs a `.numpy(` call (TNP001) and torch evidence in the same
-module, so a file without both words cannot produce one.
+Conservative by construction: a TNP001 finding needs a `.numpy` attribute (possibly split over lines) and torch
+evidence, which needs the word `torch` somewhere in the module (an import of torch or of something from it).
 """
 from __future__ import annotations
 
+import re
+
 from .settings import Settings
+
+# `.numpy`, also as `.\n    numpy` or `. \\\n numpy`; the word boundary keeps `.numpy_array` out.
+NUMPY_ATTRIBUTE = re.compile(r"\.[\s\\]*numpy\b")
 
 
 def may_contain_findings(source: str, settings: Settings) -> bool:
-    return "numpy" in source and "torch" in source
+    return "torch" in source and NUMPY_ATTRIBUTE.search(source) is not None

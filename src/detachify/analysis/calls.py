@@ -1,6 +1,7 @@
 """Evaluating calls: torch functions, tensor and module methods, and functions/classes of the module itself."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Dict, List, Optional
 
 import libcst as cst
@@ -356,8 +357,7 @@ class Calls:
     def call_function(self, info: FunctionInfo, positional, keywords, node, frame,
                       self_value: Optional[Value] = None, want_frame: bool = False):
         mode = info.decorator_mode or frame.state.mode
-        call_line = self.line_of(node)
-        bound = self.bind_parameters(info, positional, keywords, call_line)
+        bound = self.bind_parameters(info, positional, keywords, node)
         key = (info, mode, tuple(bound.items()))
         memo = self.call_memo.get(key)
         if memo is not None:
@@ -374,11 +374,13 @@ class Calls:
         self.call_memo[key] = (result, callee)
         return (result, callee) if want_frame else result
 
-    def bind_parameters(self, info: FunctionInfo, positional, keywords, call_line) -> Dict[str, Value]:
+    def bind_parameters(self, info: FunctionInfo, positional, keywords, call_node) -> Dict[str, Value]:
         params = info.node.params
         bound: Dict[str, Value] = {}
         ordered = list(params.posonly_params) + list(params.params)
-        label = f"passed to `{info.name}` at line {call_line}"
+        # Positions cost a pass over the module: computed only when a grad value is passed.
+        label = (lambda: f"passed to `{info.name}` at line {self.line_of(call_node)}") if call_node is not None \
+            else (lambda: "")
         for index, param in enumerate(ordered):
             name = param.name.value
             if index < len(positional):
@@ -411,7 +413,7 @@ class Calls:
         if info.is_lambda:
             return self.eval(info.node.body, frame)
         self.exec_block(info.node.body, frame)
-        if info.is_generator:
+        if frame.yield_modes:  # it yielded: a generator
             # Grad mode is thread state: a generator suspended inside `with torch.no_grad()` leaves it off
             # for the loop (or `with` block) that consumes it.
             mode = None
@@ -550,10 +552,11 @@ class Calls:
         return result
 
 
-def _label(value: Value, label: str) -> Value:
+def _label(value: Value, label) -> Value:
+    """Name the call site in the reason: a finding inside a helper says which call gave it a grad tensor."""
     if value.grad is Grad.YES and value.why and "passed to" not in value.why:
-        from dataclasses import replace
-        return replace(value, why=f"{value.why}, {label}")
+        text = label()
+        return replace(value, why=f"{value.why} ({text})") if text else value
     return value
 
 

@@ -42,8 +42,9 @@ class ModuleAnalysis(Statements, Expressions, Calls):
     _statement_handlers = STATEMENT_HANDLERS
     _expression_handlers = {**EXPRESSION_HANDLERS, cst.Call: Calls.x_Call}
 
-    def __init__(self, module: cst.Module):
+    def __init__(self, module: cst.Module, source: Optional[str] = None):
         self.module = module
+        self.source = source
         self.functions: Dict[cst.CSTNode, FunctionInfo] = {}
         self.classes: Dict[cst.ClassDef, ClassInfo] = {}
         self.conversions: Dict[cst.Call, Conversion] = {}
@@ -55,13 +56,12 @@ class ModuleAnalysis(Statements, Expressions, Calls):
         self.imports = set()
         self._positions = None
         self._default_instances: Dict[ClassInfo, Value] = {}
-        _collect_definitions(module, self)
 
     # orchestration ---------------------------------------------------------------------------------------
     def run(self) -> List[Conversion]:
         top = Frame(State(mode=Mode.ON))
         self.exec_block(self.module, top)
-        called, referenced_otherwise = reference_kinds(self.module)
+        called, referenced_otherwise = reference_kinds(self.module.code if self.source is None else self.source)
         infos = [info for info in self.functions.values() if not info.is_lambda]
         # Functions nobody in this module calls run first, with grad on: their callers are elsewhere
         # (a framework, another module). Those called here are judged by their call sites; leftovers last.
@@ -79,7 +79,7 @@ class ModuleAnalysis(Statements, Expressions, Calls):
         if info.owner is not None and params and not info.is_static:
             positional.append(self.default_instance(info.owner))
         frame = Frame(State(mode=info.decorator_mode or Mode.ON), parent=info.closure, function=info)
-        frame.state.vars.update(self.bind_parameters(info, positional, {}, 0))
+        frame.state.vars.update(self.bind_parameters(info, positional, {}, None))
         self.call_stack.append(info)
         try:
             self.run_body(info, frame)
@@ -96,7 +96,7 @@ class ModuleAnalysis(Statements, Expressions, Calls):
         if init is None or init.closure is None:
             return placeholder
         frame = Frame(State(mode=Mode.ON), parent=init.closure, function=init)
-        frame.state.vars.update(self.bind_parameters(init, [placeholder], {}, 0))
+        frame.state.vars.update(self.bind_parameters(init, [placeholder], {}, None))
         self.call_stack.append(init)
         try:
             self.run_body(init, frame)
@@ -146,37 +146,8 @@ class ModuleAnalysis(Statements, Expressions, Calls):
         return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-class _DefinitionCollector(cst.CSTVisitor):
-    def __init__(self, analysis: ModuleAnalysis):
-        self.analysis = analysis
-        self.class_stack: List[Optional[ClassInfo]] = []
-
-    def visit_ClassDef(self, node):
-        info = ClassInfo(node)
-        self.analysis.classes[node] = info
-        self.class_stack.append(info)
-
-    def leave_ClassDef(self, original_node):
-        self.class_stack.pop()
-
-    def visit_FunctionDef(self, node):
-        owner = self.class_stack[-1] if self.class_stack else None
-        info = FunctionInfo(node, node.name.value, owner)
-        self.analysis.functions[node] = info
-        if owner is not None:
-            owner.methods.setdefault(node.name.value, info)
-        self.class_stack.append(None)  # a def inside a method is not a method
-
-    def leave_FunctionDef(self, original_node):
-        self.class_stack.pop()
-
-
-def _collect_definitions(module: cst.Module, analysis: ModuleAnalysis):
-    module.visit(_DefinitionCollector(analysis))
-
-
-def analyse(module: cst.Module) -> ModuleAnalysis:
-    analysis = ModuleAnalysis(module)
+def analyse(module: cst.Module, source: Optional[str] = None) -> ModuleAnalysis:
+    analysis = ModuleAnalysis(module, source)
     analysis.run()
     return analysis
 

@@ -26,7 +26,7 @@ GRAD_MODE_SETTERS = {
 TENSOR_FACTORIES = frozenset({
     "tensor", "as_tensor", "from_numpy", "zeros", "ones", "empty", "full", "rand", "randn", "randint",
     "randperm", "arange", "linspace", "logspace", "eye", "zeros_like", "ones_like", "empty_like",
-    "full_like", "rand_like", "randn_like", "randint_like", "normal", "asarray", "scalar_tensor",
+    "full_like", "rand_like", "randn_like", "randint_like", "asarray", "scalar_tensor",
 })
 # Of those, the ones that return their tensor argument itself when given one (so its grad carries over).
 FACTORIES_PASSING_TENSORS = frozenset({"as_tensor", "asarray"})
@@ -38,7 +38,7 @@ NON_DIFFERENTIABLE_OPS = frozenset({
     "isnan", "isinf", "isfinite", "isposinf", "isneginf", "isclose", "isin", "signbit",
     "logical_and", "logical_or", "logical_not", "logical_xor",
     "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
-    "all", "any", "bucketize", "searchsorted", "bincount", "histc", "floor_divide",
+    "all", "any", "bucketize", "searchsorted", "histc",
     "zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like", "randint_like",
 })
 # Tensor methods (not torch functions) that cast to an integer or bool dtype, or build an unrelated tensor.
@@ -52,7 +52,7 @@ DETACHING_ATTRIBUTES = frozenset({"data", "grad"})
 # Tensor attributes that are not tensors.
 NON_TENSOR_ATTRIBUTES = frozenset({
     "shape", "dtype", "device", "ndim", "requires_grad", "is_cuda", "is_leaf", "grad_fn", "layout", "is_sparse",
-    "itemsize", "nbytes", "names",
+    "itemsize", "nbytes",
 })
 # Tensor methods that return plain Python values (never a tensor, never an error).
 NON_TENSOR_METHODS = frozenset({
@@ -64,7 +64,7 @@ NON_TENSOR_METHODS = frozenset({
 # The value is whether the op returns the pair without a `dim` argument too.
 VALUES_INDICES_OPS = {
     "max": False, "min": False, "median": False, "nanmedian": False,
-    "mode": True, "kthvalue": True, "topk": True, "sort": True, "cummax": True, "cummin": True,
+    "mode": True, "kthvalue": True, "topk": True, "sort": True, "cummax": False, "cummin": False,
 }
 # Integer and bool dtypes: `.to(dtype)` / `.type(dtype)` to one of these cuts the graph.
 INTEGER_DTYPES = frozenset({
@@ -107,9 +107,9 @@ MODEL_CONSTRUCTOR_PREFIXES = (
     "timm.create_model",
     "torch.hub.load",
 )
-# transformers / diffusers / sentence-transformers classes are models when built this way.
+# transformers / diffusers classes are models when built this way.
 MODEL_FACTORY_METHODS = frozenset({"from_pretrained", "from_config"})
-MODEL_LIBRARIES = ("transformers", "diffusers", "peft", "sentence_transformers", "open_clip")
+MODEL_LIBRARIES = ("transformers", "diffusers")
 
 # Base classes that make a class of the module an nn.Module.
 MODULE_BASES = frozenset({

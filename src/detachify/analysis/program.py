@@ -1,7 +1,12 @@
-"""The static shape of a module: its functions and classes, and the names each function binds locally."""
+"""The static shape of a module: its functions and classes, and the names each function binds locally.
+
+Nothing here walks expressions with libcst's visitors: on large files those traversals cost more than the
+analysis itself, so local names come from a walk over statements and call sites from one regex pass.
+"""
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Set
+import re
+from typing import Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
@@ -15,7 +20,6 @@ class FunctionInfo:
         self.owner = owner
         self.is_lambda = isinstance(node, cst.Lambda)
         self.local_names, self.global_names = _local_names(node)
-        self.is_generator = not self.is_lambda and _contains_yield(node.body)
         self.analysed = False  # set once any analysis (by call or standalone) has run its body
         self.decorator_mode = None  # grad mode forced by a decorator, set when the def executes
         self.closure = None  # the frame the def executed in: where free names are looked up
@@ -26,8 +30,7 @@ class FunctionInfo:
     @property
     def cuts_gradients(self) -> bool:
         """Detaching here would silently cut gradients the author may want (forward passes, losses)."""
-        lowered = self.name.lower()
-        return self.name == "forward" or "loss" in lowered
+        return self.name == "forward" or "loss" in self.name.lower()
 
     def __repr__(self):
         return f"<function {self.name}>"
@@ -43,13 +46,15 @@ class ClassInfo:
         self.torch_base = None  # "Linear" for `class MyLinear(nn.Linear)`
         self.class_attrs = {}  # names bound in the class body (methods included)
 
-    def find_method(self, name: str) -> Optional[FunctionInfo]:
+    def find_method(self, name: str, _seen=None) -> Optional[FunctionInfo]:
         if name in self.methods:
             return self.methods[name]
+        seen = _seen or set()
+        seen.add(self)
         for base in self.bases:
             info = base.target
-            if isinstance(info, ClassInfo) and info is not self:
-                found = info.find_method(name)
+            if isinstance(info, ClassInfo) and info not in seen:
+                found = info.find_method(name, seen)
                 if found is not None:
                     return found
         return None
@@ -58,89 +63,7 @@ class ClassInfo:
         return f"<class {self.name}>"
 
 
-class _Binder(cst.CSTVisitor):
-    """Names a function body binds (Python's rule: assigned anywhere in the body → local everywhere)."""
-
-    def __init__(self):
-        self.bound: Set[str] = set()
-        self.declared_global: Set[str] = set()
-
-    def visit_FunctionDef(self, node):
-        self.bound.add(node.name.value)
-        return False  # its body is its own scope
-
-    def visit_ClassDef(self, node):
-        self.bound.add(node.name.value)
-        return False
-
-    def visit_Lambda(self, node):
-        return False
-
-    def visit_Name(self, node):
-        return None
-
-    def visit_AssignTarget(self, node):
-        self._targets(node.target)
-
-    def visit_AnnAssign(self, node):
-        self._targets(node.target)
-
-    def visit_AugAssign(self, node):
-        self._targets(node.target)
-
-    def visit_For(self, node):
-        self._targets(node.target)
-
-    def visit_AsName(self, node):
-        self._targets(node.name)
-
-    def visit_NamedExpr(self, node):
-        self._targets(node.target)
-
-    def visit_ImportAlias(self, node):
-        if node.asname is not None:
-            self._targets(node.asname.name)
-        else:
-            name = node.name
-            while isinstance(name, cst.Attribute):
-                name = name.value
-            self._targets(name)
-
-    def visit_Global(self, node):
-        self.declared_global.update(item.name.value for item in node.names)
-
-    def visit_Nonlocal(self, node):
-        self.declared_global.update(item.name.value for item in node.names)
-
-    def visit_CompFor(self, node):
-        return None
-
-    def _targets(self, target):
-        if isinstance(target, cst.Name):
-            self.bound.add(target.value)
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                self._targets(element.value)
-        elif isinstance(target, cst.StarredElement):
-            self._targets(target.value)
-
-
-def _local_names(node):
-    binder = _Binder()
-    if isinstance(node, cst.Lambda):
-        body = [node.body]
-        params = node.params
-    else:
-        body = [node.body]
-        params = node.params
-    for param in _all_params(params):
-        binder.bound.add(param.name.value)
-    for part in body:
-        part.visit(binder)
-    return frozenset(binder.bound - binder.declared_global), frozenset(binder.declared_global)
-
-
-def _all_params(params: cst.Parameters) -> List[cst.Param]:
+def param_list(params: cst.Parameters) -> List[cst.Param]:
     found = list(params.posonly_params) + list(params.params) + list(params.kwonly_params)
     for star in (params.star_arg, params.star_kwarg):
         if isinstance(star, cst.Param):
@@ -148,65 +71,106 @@ def _all_params(params: cst.Parameters) -> List[cst.Param]:
     return found
 
 
-class _YieldFinder(cst.CSTVisitor):
-    def __init__(self):
-        self.found = False
-
-    def visit_Yield(self, node):
-        self.found = True
-
-    def visit_FunctionDef(self, node):
-        return False
-
-    def visit_Lambda(self, node):
-        return False
+def _local_names(node) -> Tuple[frozenset, frozenset]:
+    """Python's rule: a name assigned anywhere in the body is local everywhere in it (unless declared global)."""
+    bound: Set[str] = {param.name.value for param in param_list(node.params)}
+    declared: Set[str] = set()
+    if not isinstance(node, cst.Lambda):
+        _bind_statements(_body(node), bound, declared)
+    return frozenset(bound - declared), frozenset(declared)
 
 
-def _contains_yield(body) -> bool:
-    finder = _YieldFinder()
-    body.visit(finder)
-    return finder.found
+def _body(node) -> list:
+    body = node.body
+    return list(body.body) if isinstance(body, (cst.IndentedBlock, cst.SimpleStatementSuite)) else [body]
 
 
-class _ReferenceCounter(cst.CSTVisitor):
-    """How each name is used: as the callee of a call, or otherwise (passed as a callback, stored, ...)."""
-
-    def __init__(self):
-        self.called: Set[str] = set()
-        self.other: Set[str] = set()
-        self._callees: Set[int] = set()
-
-    def visit_Call(self, node):
-        self._callees.add(id(node.func))
-
-    def visit_Name(self, node):
-        (self.called if id(node) in self._callees else self.other).add(node.value)
-
-    def visit_Attribute(self, node):
-        (self.called if id(node) in self._callees else self.other).add(node.attr.value)
-        node.value.visit(self)
-        return False
-
-    def visit_FunctionDef(self, node):
-        # The def's own name is a binding, not a reference; visit everything else.
-        for decorator in node.decorators:
-            decorator.visit(self)
-        node.params.visit(self)
-        node.body.visit(self)
-        return False
-
-    def visit_ClassDef(self, node):
-        for part in (*node.decorators, *node.bases, *node.keywords):
-            part.visit(self)
-        node.body.visit(self)
-        return False
+def _bind_statements(statements, bound: Set[str], declared: Set[str]):
+    for statement in statements:
+        if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            for small in statement.body:
+                _bind_small(small, bound, declared)
+        elif isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            bound.add(statement.name.value)
+        else:
+            if isinstance(statement, cst.For):
+                _bind_target(statement.target, bound)
+            elif isinstance(statement, cst.With):
+                for item in statement.items:
+                    if item.asname is not None:
+                        _bind_target(item.asname.name, bound)
+            elif isinstance(statement, (cst.Try, cst.TryStar)):
+                for handler in statement.handlers:
+                    if handler.name is not None:
+                        _bind_target(handler.name.name, bound)
+                    _bind_statements(_body(handler), bound, declared)
+            for block in _blocks_of(statement):
+                _bind_statements(block, bound, declared)
 
 
-def reference_kinds(module: cst.Module):
-    counter = _ReferenceCounter()
-    module.visit(counter)
-    return counter.called, counter.other
+def _blocks_of(statement):
+    """The statement lists nested in a compound statement (handlers are done by the caller)."""
+    body = getattr(statement, "body", None)
+    if isinstance(body, (cst.IndentedBlock, cst.SimpleStatementSuite)):
+        yield list(body.body)
+    if isinstance(statement, cst.Match):
+        for case in statement.cases:
+            yield _body(case)
+    orelse = getattr(statement, "orelse", None)
+    while orelse is not None:
+        if isinstance(orelse, cst.If):
+            yield _body(orelse)
+            orelse = orelse.orelse
+        else:
+            yield _body(orelse)
+            orelse = None
+    final = getattr(statement, "finalbody", None)
+    if final is not None:
+        yield _body(final)
 
 
-def param_list(params: cst.Parameters) -> List[cst.Param]:
-    return _all_params(params)
+def _bind_small(small, bound: Set[str], declared: Set[str]):
+    if isinstance(small, cst.Assign):
+        for target in small.targets:
+            _bind_target(target.target, bound)
+    elif isinstance(small, (cst.AnnAssign, cst.AugAssign)):
+        _bind_target(small.target, bound)
+    elif isinstance(small, (cst.Import, cst.ImportFrom)) and not isinstance(small.names, cst.ImportStar):
+        for alias in small.names:
+            if alias.asname is not None:
+                _bind_target(alias.asname.name, bound)
+            else:
+                name = alias.name
+                while isinstance(name, cst.Attribute):
+                    name = name.value
+                _bind_target(name, bound)
+    elif isinstance(small, (cst.Global, cst.Nonlocal)):
+        declared.update(item.name.value for item in small.names)
+
+
+def _bind_target(target, bound: Set[str]):
+    if isinstance(target, cst.Name):
+        bound.add(target.value)
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for element in target.elements:
+            _bind_target(element.value, bound)
+    elif isinstance(target, cst.StarredElement):
+        _bind_target(target.value, bound)
+
+
+_IDENTIFIER = re.compile(r"(\b(?:def|class)\s+)?\b([A-Za-z_]\w*)(\s*\()?")
+
+
+def reference_kinds(source: str):
+    """Names used as callees (`name(`) and names used any other way (passed along, stored), from the text.
+
+    Text, not tree: strings and comments may add spurious uses, which only make a function look referenced
+    elsewhere, i.e. analysed on its own with grad on: the default.
+    """
+    called: Set[str] = set()
+    other: Set[str] = set()
+    for match in _IDENTIFIER.finditer(source):
+        if match.group(1):
+            continue  # the definition itself
+        (called if match.group(3) else other).add(match.group(2))
+    return called, other

@@ -7,6 +7,7 @@ from libcst.helpers import get_full_name_for_node
 from . import knowledge as K
 from .calls import grad_mode_set_by
 from .expressions import place_key
+from .program import ClassInfo, FunctionInfo
 from .state import Frame, State
 from .values import (
     OTHER, UNKNOWN, Grad, Kind, Mode, Value, container, grad_tensor, join, join_all, module, qualname, tensor,
@@ -292,7 +293,12 @@ class Statements:
         return UNKNOWN
 
     def s_FunctionDef(self, statement: cst.FunctionDef, frame):
-        info = self.functions[statement]
+        info = self.functions.get(statement)
+        if info is None:
+            owner = getattr(frame, "class_info", None)
+            info = self.functions[statement] = FunctionInfo(statement, statement.name.value, owner)
+            if owner is not None:
+                owner.methods[info.name] = info
         info.closure = frame.parent if getattr(frame, "is_class_body", False) else frame
         for decorator in statement.decorators:
             value = self.eval(decorator.decorator, frame)
@@ -310,7 +316,9 @@ class Statements:
         self.bind(statement.name.value, self.function_value(info, frame), frame)
 
     def s_ClassDef(self, statement: cst.ClassDef, frame):
-        info = self.classes[statement]
+        info = self.classes.get(statement)
+        if info is None:
+            info = self.classes[statement] = ClassInfo(statement)
         info.bases = [self.eval(base.value, frame) for base in statement.bases]
         for base in info.bases:
             if base.kind is Kind.QUALNAME and base.qname in K.MODULE_BASES:
@@ -324,6 +332,7 @@ class Statements:
                 info.torch_base = info.torch_base or base.target.torch_base
         body = Frame(State(mode=frame.state.mode), parent=frame, depth=frame.depth)
         body.is_class_body = True
+        body.class_info = info
         self.exec_block(statement.body, body)
         info.class_attrs = dict(body.state.vars)
         self.bind(statement.name.value, Value(Kind.CLASS, Grad.NO, qname=info.name, target=info), frame)
