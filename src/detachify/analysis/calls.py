@@ -11,7 +11,7 @@ from .expressions import place_key
 from .program import ClassInfo, FunctionInfo, param_list
 from .state import Frame, State
 from .values import (
-    OTHER, UNKNOWN, Grad, Kind, Mode, Value, container, grad_tensor, join, join_all, module, tensor,
+    OTHER, UNKNOWN, Grad, Kind, Mode, Value, container, grad_tensor, join, join_all, module, store_item, tensor,
 )
 
 MAX_CALL_DEPTH = 6
@@ -151,7 +151,11 @@ class Calls:
         if name in K.NON_DIFFERENTIABLE_OPS or name in K.NON_DIFFERENTIABLE_METHODS:
             return tensor(Grad.NO, gpu=receiver.gpu)
         if name in K.NON_TENSOR_METHODS:
+            if name == "backward" and args.constant("create_graph") is True:
+                self.graph_kept_by_backward = True
             return OTHER
+        if name in K.DISTRIBUTION_SAMPLERS and receiver.qname == "torch.distributions":
+            return tensor(Grad.NO, gpu=receiver.gpu)
         if name in K.VALUES_INDICES_OPS and (K.VALUES_INDICES_OPS[name] or args.positional or "dim" in args.keywords):
             values = self.op_result([receiver], frame)
             return container(values, (values, tensor(Grad.NO, gpu=receiver.gpu)), ("values", "indices"))
@@ -189,6 +193,20 @@ class Calls:
             if args.constant("requires_grad", 1) is False:
                 return tensor(Grad.NO)
             return grad_tensor("an `nn.Parameter`")
+        if head == "torch.nn.utils":
+            if last in K.NON_DIFFERENTIABLE_NN_UTILS:
+                return tensor(Grad.NO)
+            return self.op_result(args.all(), frame)
+        if qname.startswith("torch.distributions.") and last[:1].isupper():
+            # A distribution carries the grad of its parameters into rsample/log_prob/entropy.
+            distribution = self.op_result(args.all(), frame)
+            return replace(distribution, qname="torch.distributions")
+        if qname in ("torch.autograd.grad", "torch.autograd.functional.jacobian", "torch.autograd.functional.hessian"):
+            if args.constant("create_graph") is True:
+                return container(grad_tensor("a gradient computed with `create_graph=True`"))
+            return container(tensor(Grad.NO))
+        if qname in ("copy.deepcopy", "copy.copy"):
+            return args.first()
         if head in ("torch.nn", "torch.nn.modules") and last[:1].isupper():
             return self.torch_module(last, args)
         if qname in ("torch.utils.data.TensorDataset", "torch.utils.data.dataset.TensorDataset"):
@@ -331,20 +349,23 @@ class Calls:
 
     # containers ------------------------------------------------------------------------------------------
     def container_method(self, receiver: Value, name: str, args: Args, node, frame) -> Value:
-        key = place_key(node.func.value)
         if name in ("append", "add", "insert", "appendleft"):
             added = args.positional[-1] if args.positional else UNKNOWN
-            self.rebind_place(key, container(join(receiver.elem, added) if receiver.elem else added), frame)
+            self.store_into(node.func.value, receiver, added, frame)
             return OTHER
         if name in ("extend", "update"):
             added = self.element_of(args.first()) if args.positional else join_all(args.keywords.values())
-            self.rebind_place(key, container(join(receiver.elem, added) if receiver.elem else added), frame)
+            self.store_into(node.func.value, receiver, added, frame)
             return OTHER
         if name in ("values", "copy"):
             return container(receiver.elem or UNKNOWN)
         if name == "items":
             elem = receiver.elem or UNKNOWN
             return container(container(join(OTHER, elem), (OTHER, elem)))
+        if name == "setdefault" and len(args.positional) == 2:
+            # `d.setdefault(k, []).append(v)` stores into d: hand back a view that writes through.
+            return receiver.elem if receiver.elem is not None and receiver.elem.kind is Kind.CONTAINER \
+                else args.positional[1]
         if name in ("get", "pop", "setdefault", "popleft"):
             return receiver.elem or UNKNOWN
         if name == "keys":
@@ -352,6 +373,24 @@ class Calls:
         if name in ("index", "count"):
             return OTHER
         return UNKNOWN
+
+    def store_into(self, target, current: Value, added: Value, frame):
+        """`lst.append(v)`, `d["k"].append(v)`, `d.setdefault(k, []).append(v)`: the container now may hold v."""
+        grown = container(join(current.elem, added) if current.elem is not None else added)
+        key = place_key(target)
+        if key is not None:
+            self.rebind_place(key, grown, frame)
+            return
+        if isinstance(target, cst.Subscript):
+            outer = self.eval(target.value, frame)
+            if outer.kind is Kind.CONTAINER:
+                updated = store_item(outer, self.subscript_key(target, frame), grown)
+                self.rebind_place(place_key(target.value), updated, frame)
+        elif isinstance(target, cst.Call) and isinstance(target.func, cst.Attribute) \
+                and target.func.attr.value == "setdefault":
+            outer = self.eval(target.func.value, frame)
+            if outer.kind is Kind.CONTAINER:
+                self.store_into(target.func.value, outer, grown, frame)
 
     # functions and classes of the module -----------------------------------------------------------------
     def call_function(self, info: FunctionInfo, positional, keywords, node, frame,
@@ -533,7 +572,10 @@ class Calls:
             if forward is None:
                 return self.module_output(Value(Kind.MODULE, Grad.NO, has_params=instance.has_params,
                                                 gpu=instance.gpu), args, node, frame)
-            result = self.call_function(forward, [instance, *args.positional], args.keywords, node, frame)
+            result, callee = self.call_function(forward, [instance, *args.positional], args.keywords, node, frame,
+                                                want_frame=True)
+            if callee is not None:
+                self.write_back_attributes(instance, forward, callee, node.func, frame)
             return self.module_result(instance, result, node, frame)
         method = info.find_method("__call__")
         if method is not None:

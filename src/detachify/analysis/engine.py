@@ -13,7 +13,7 @@ from .expressions import EXPRESSION_HANDLERS, Expressions
 from .program import ClassInfo, FunctionInfo, param_list, reference_kinds
 from .state import Frame, State
 from .statements import STATEMENT_HANDLERS, Statements
-from .values import UNKNOWN, Grad, Kind, Mode, Value
+from .values import Grad, Kind, Mode, Value
 
 # Beyond these, calls are not followed any more (their results stay unknown): bounds the cost on huge files.
 MAX_CALL_ANALYSES = 3000
@@ -54,6 +54,7 @@ class ModuleAnalysis(Statements, Expressions, Calls):
         self.calls_analysed = 0
         self.statements_run = 0
         self.imports = set()
+        self.graph_kept_by_backward = False  # some `.backward(create_graph=True)`: `.grad` may require grad
         self._positions = None
         self._default_instances: Dict[ClassInfo, Value] = {}
 

@@ -8,7 +8,7 @@ import libcst as cst
 
 from . import knowledge as K
 from .values import (
-    NDARRAY, OTHER, UNKNOWN, Grad, Kind, Value, constant, container, grad_tensor, join, join_all, module, qualname,
+    OTHER, UNKNOWN, Grad, Kind, Value, constant, container, grad_tensor, join, join_all, module, qualname,
     tensor,
 )
 
@@ -108,6 +108,8 @@ class Expressions:
             return base
         if kind in (Kind.TENSOR, Kind.UNKNOWN):
             if name in K.DETACHING_ATTRIBUTES:
+                if name == "grad" and self.graph_kept_by_backward:
+                    return grad_tensor("a gradient from `backward(create_graph=True)`", gpu=base.gpu)
                 return tensor(Grad.NO, gpu=base.gpu)
             if name in K.NON_TENSOR_ATTRIBUTES:
                 return OTHER
@@ -235,7 +237,9 @@ class Expressions:
         return OTHER
 
     def x_IfExp(self, node, frame):
-        self.eval(node.test, frame)
+        test = self.eval(node.test, frame)
+        if test.const:
+            return self.eval(node.body if test.const[0] else node.orelse, frame)
         before = frame.state
         results = []
         for branch, outcome in ((node.body, True), (node.orelse, False)):

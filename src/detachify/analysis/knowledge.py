@@ -41,6 +41,10 @@ NON_DIFFERENTIABLE_OPS = frozenset({
     "all", "any", "bucketize", "searchsorted", "histc",
     "zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like", "randint_like",
 })
+# Functions of torch.nn.utils whose results never require grad (they work on `.grad` under no_grad).
+NON_DIFFERENTIABLE_NN_UTILS = frozenset({"clip_grad_norm_", "clip_grad_value_", "get_total_norm"})
+# torch.distributions: methods of a distribution that draw without a graph (`rsample` keeps it).
+DISTRIBUTION_SAMPLERS = frozenset({"sample", "sample_n"})
 # Tensor methods (not torch functions) that cast to an integer or bool dtype, or build an unrelated tensor.
 NON_DIFFERENTIABLE_METHODS = frozenset({
     "long", "int", "short", "char", "byte", "bool",

@@ -10,7 +10,7 @@ from .expressions import place_key
 from .program import ClassInfo, FunctionInfo
 from .state import Frame, State
 from .values import (
-    OTHER, UNKNOWN, Grad, Kind, Mode, Value, container, grad_tensor, join, join_all, module, qualname, tensor,
+    OTHER, UNKNOWN, Grad, Kind, Mode, Value, container, grad_tensor, module, qualname, store_item, tensor,
 )
 
 MAX_LOOP_ROUNDS = 3
@@ -140,13 +140,21 @@ class Statements:
         if key is None:
             return
         if base.kind is Kind.CONTAINER:
-            self.rebind_place(key, _store_item(base, index, value), frame)
+            self.rebind_place(key, store_item(base, index, value), frame)
         elif base.kind is Kind.TENSOR and value.grad > base.grad and frame.state.mode is Mode.ON:
             self.rebind_place(key, tensor(value.grad, value.why, True, base.gpu), frame)
 
     # compound statements ---------------------------------------------------------------------------------
     def s_If(self, statement: cst.If, frame):
-        self.eval(statement.test, frame)
+        test = self.eval(statement.test, frame)
+        if test.const:  # `if DEBUG:` with DEBUG a known constant: only one branch runs
+            if test.const[0]:
+                self.exec_block(statement.body, frame)
+            elif isinstance(statement.orelse, cst.If):
+                self.s_If(statement.orelse, frame)
+            elif isinstance(statement.orelse, cst.Else):
+                self.exec_block(statement.orelse.body, frame)
+            return
         before = frame.state
         frame.state = before.copy()
         self.refine(statement.test, True, frame)
@@ -351,20 +359,6 @@ class Statements:
 def _is_literal_sequence(value: Value) -> bool:
     return (value.kind is Kind.CONTAINER and value.items is not None and 0 < len(value.items) <= 8
             and value.names is None and all(item.const for item in value.items))
-
-
-def _store_item(base: Value, index, value: Value) -> Value:
-    """`d["k"] = v` replaces what a keyed dict held under "k"; any other store joins into the elements."""
-    names = base.names
-    if isinstance(index, str) and (names is not None or base.items == ()) and base.items is not None:
-        names = names or ()
-        items = list(base.items)
-        if index in names:
-            items[names.index(index)] = value
-        else:
-            names, items = names + (index,), items + [value]
-        return container(join_all(items), tuple(items), tuple(names))
-    return container(join(base.elem, value) if base.elem else value)
 
 
 def _grad_mode_of(instance: Value):

@@ -173,3 +173,17 @@ def _join_attrs(a, b):
     for key, value in b:
         names[key] = join(names[key], value) if key in names else value
     return tuple(sorted(names.items(), key=lambda kv: kv[0]))
+
+
+def store_item(base: Value, index, value: Value) -> Value:
+    """`d["k"] = v` replaces what a keyed dict held under "k"; any other store joins into the elements."""
+    names = base.names
+    if isinstance(index, str) and (names is not None or base.items == ()) and base.items is not None:
+        names = names or ()
+        items = list(base.items)
+        if index in names:
+            items[names.index(index)] = value
+        else:
+            names, items = names + (index,), items + [value]
+        return container(join_all(items), tuple(items), tuple(names))
+    return container(join(base.elem, value) if base.elem else value)
