@@ -11,7 +11,8 @@ from .expressions import place_key
 from .program import ClassInfo, FunctionInfo, param_list
 from .state import Frame, State
 from .values import (
-    OTHER, UNKNOWN, Grad, Kind, Mode, Value, container, grad_tensor, join, join_all, module, store_item, tensor,
+    OTHER, UNKNOWN, Grad, Kind, Mode, Value, constant, container, grad_tensor, join, join_all, module, store_item,
+    tensor,
 )
 
 MAX_CALL_DEPTH = 6
@@ -427,11 +428,11 @@ class Calls:
             elif name in keywords:
                 value = keywords[name]
             else:
-                value = self.default_value(param, info)
+                value = self.default_value(param, call_node)
             bound[name] = _label(value, label) if not (index == 0 and info.owner) else value
         for param in params.kwonly_params:
             name = param.name.value
-            bound[name] = _label(keywords[name], label) if name in keywords else self.default_value(param, info)
+            bound[name] = _label(keywords[name], label) if name in keywords else self.default_value(param, call_node)
         if isinstance(params.star_arg, cst.Param):
             extra = positional[len(ordered):]
             bound[params.star_arg.name.value] = container(join_all(extra) if extra else UNKNOWN, tuple(extra))
@@ -441,11 +442,12 @@ class Calls:
             bound[params.star_kwarg.name.value] = container(join_all(extra) if extra else UNKNOWN)
         return bound
 
-    def default_value(self, param: cst.Param, info: FunctionInfo) -> Value:
-        if param.default is None:
+    def default_value(self, param: cst.Param, call_node) -> Value:
+        """A call that omits the argument gets the literal default; analysed on its own, callers are unknown."""
+        if param.default is None or call_node is None:
             return UNKNOWN
         literal = _literal(param.default)
-        return OTHER if literal is not ... else UNKNOWN
+        return constant(literal) if literal is not ... else UNKNOWN
 
     def run_body(self, info: FunctionInfo, frame: Frame) -> Value:
         info.analysed = True

@@ -371,7 +371,9 @@ def _grad_mode_of(instance: Value):
 
 def _disables_grad_of(body, name: str) -> bool:
     for line in body.body:
-        for small in getattr(line, "body", ()):
+        if not isinstance(line, cst.SimpleStatementLine):
+            continue
+        for small in line.body:
             if isinstance(small, cst.Assign) and _literal_bool(small.value) is False and any(
                     place_key(t.target) == f"{name}.requires_grad" for t in small.targets):
                 return True
