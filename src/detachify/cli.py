@@ -220,8 +220,8 @@ def _lint(args) -> int:
         progress.update()
 
     try:
-        with interruptible():
-            run(tasks, args.jobs or default_jobs(), on_result)
+        with interruptible() as stop:
+            run(tasks, args.jobs or default_jobs(), on_result, stop)
     except KeyboardInterrupt as exc:
         progress.close()
         written = sum(1 for r in results if r.fixed and not r.error) if mode == FIX else 0

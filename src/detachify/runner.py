@@ -1,7 +1,7 @@
 """Running files through ``files.process_file``: in this process, or a pool for big runs; progress; signals.
 
 Workers only compute. Every write happens here in the main process, one atomic ``os.replace`` at a time,
-so an interrupt can stop the run between two files but never inside one.
+so an interrupt can stop the run between two files but never leave one half written.
 """
 from __future__ import annotations
 
@@ -45,32 +45,56 @@ def _work(task: Task) -> FileResult:
     return process_file(*task)
 
 
-def run(tasks: Sequence[Task], jobs: int, on_result: Callable[[FileResult], None]) -> None:
+def run(tasks: Sequence[Task], jobs: int, on_result: Callable[[FileResult], None],
+        stop: Optional["StopRequest"] = None) -> None:
+    stop = stop or StopRequest()
     if jobs <= 1 or len(tasks) < MIN_PARALLEL:
         for task in tasks:
+            stop.check()
             on_result(process_file(*task))
         return
     jobs = min(jobs, len(tasks))
     # Chunks amortise the pickling round trips; several per worker keep the load even at the end.
     chunksize = max(1, min(16, len(tasks) // (jobs * 4)))
     with multiprocessing.get_context().Pool(jobs, initializer=_init_worker) as pool:  # exit terminates it
+        stop.immediate = True  # this process only waits and writes (atomically): safe to unwind anywhere
+        stop.check()
         for result in pool.imap_unordered(_work, tasks, chunksize):
             on_result(result)
 
 
+class StopRequest:
+    """Set by SIGINT/SIGTERM. While the engine runs in this process the stop waits for the file in hand:
+    an exception raised at an arbitrary point inside the analysis (libcst included) is not reliably an
+    interrupt by the time it surfaces. A second signal stops at once."""
+
+    def __init__(self):
+        self.signum: Optional[int] = None
+        self.immediate = False
+
+    def check(self) -> None:
+        if self.signum is not None:
+            raise Interrupted(self.signum)
+
+
 @contextmanager
-def interruptible() -> Iterator[None]:
+def interruptible() -> Iterator[StopRequest]:
     """SIGTERM behaves like Ctrl-C: the run unwinds (temporary files removed, pool ended) instead of dying."""
+    stop = StopRequest()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield stop
         return
 
     def handler(signum, frame):
-        raise Interrupted(signum)
+        again = stop.signum is not None
+        stop.signum = signum
+        if stop.immediate or again:
+            raise Interrupted(signum)
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield stop
+        stop.check()  # a signal during the last file still ends the run as interrupted
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
