@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from detachify import fix_source
+from detachify import check_source, fix_source
 from test_precommit import make_repo, pre_commit, snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,7 +63,8 @@ def test_flake8_config(tmp_path, config_name):
     proc = subprocess.run([sys.executable, "-m", "flake8", "--select", "TNP", "."], cwd=tmp_path,
                           capture_output=True, text=True)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert [line.split(" ")[0] for line in proc.stdout.splitlines()] == ["./bad.py:4:7:"]
+    expected = [f"./bad.py:{f.line}:{f.column + 1}:" for f in check_source(BAD, "bad.py")]
+    assert [line.split(" ")[0] for line in proc.stdout.splitlines()] == expected  # tests/ is per-file-ignored
 
 
 @pytest.mark.slow
