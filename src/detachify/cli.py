@@ -174,11 +174,11 @@ def _overrides(args, warnings: List[str]) -> Overrides:
 
 def _display(path: str) -> str:
     """Paths under the working directory are shown relative to it, as ruff does; others as given."""
-    try:
-        relative = os.path.relpath(os.path.abspath(path))
-    except ValueError:
-        return path
-    return path if relative == os.pardir or relative.startswith(os.pardir + os.sep) else relative
+    absolute, cwd = os.path.abspath(path), os.getcwd()
+    prefix = cwd if cwd.endswith(os.sep) else cwd + os.sep
+    if absolute.startswith(prefix):
+        return absolute[len(prefix):]
+    return path
 
 
 def _lint(args) -> int:
@@ -200,12 +200,14 @@ def _lint(args) -> int:
     if not args.quiet:
         for directory in found.empty_dirs:
             print(f"detachify: warning: no Python files found under {directory}", file=sys.stderr)
+    tasks = [(path, _display(path), resolver.project_for(path).settings_for(path), mode) for path in found.files]
     if args.show_files:
-        for path in sorted(found.files, key=_display):
-            print(_display(path))
+        for display in sorted(task[1] for task in tasks):
+            print(display)
+        for path, message in found.errors:
+            print(f"{path}: error: {message}", file=sys.stderr)
         return EXIT_ERROR if found.errors else EXIT_CLEAN
 
-    tasks = [(path, _display(path), resolver.project_for(path).settings_for(path), mode) for path in found.files]
     results: List[FileResult] = []
     progress = Progress(len(tasks), enabled=not args.quiet)
 

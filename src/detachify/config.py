@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-from .discovery import DEFAULT_EXCLUDE, PathPattern
+from .discovery import DEFAULT_EXCLUDE, PathMatcher
 from .rules.registry import RULES
 from .settings import FIX_STYLES, Settings
 
@@ -177,14 +177,15 @@ class Project:
         self.settings = Settings(select=select, ignore=config.ignore + overrides.ignore, extend_select=extend,
                                  fix_style=fix_style, unsafe_fixes=unsafe)
         base = config.exclude if config.exclude is not None else DEFAULT_EXCLUDE
-        self.exclude = tuple(PathPattern(p, config.root) for p in base + config.extend_exclude) + tuple(
-            PathPattern(p, cwd) for p in overrides.exclude)
-        self.per_file_ignores = tuple((PathPattern(glob, config.root), codes)
-                                      for glob, codes in config.per_file_ignores) + tuple(
-            (PathPattern(glob, cwd), codes) for glob, codes in overrides.per_file_ignores)
+        self.exclude = PathMatcher([(p, config.root) for p in base + config.extend_exclude]
+                                   + [(p, cwd) for p in overrides.exclude])
+        self.per_file_ignores = tuple(
+            (PathMatcher([(glob, root)]), codes)
+            for root, table in ((config.root, config.per_file_ignores), (cwd, overrides.per_file_ignores))
+            for glob, codes in table)
 
     def excluded(self, path: str, is_dir: bool = False) -> bool:
-        return any(pattern.matches(path) for pattern in self.exclude)
+        return self.exclude.matches(path)
 
     def settings_for(self, path: str) -> Settings:
         extra: Codes = ()

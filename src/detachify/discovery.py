@@ -67,26 +67,41 @@ def glob_regex(pattern: str) -> "re.Pattern[str]":
     return re.compile("".join(out) + r"\Z", re.DOTALL)
 
 
-@dataclass(frozen=True)
-class PathPattern:
-    """An exclude or per-file-ignores glob, ruff's way: without a '/' it matches an entry's name anywhere;
-    with one it matches the path relative to ``root`` (the directory of the config that wrote it)."""
+class PathMatcher:
+    """Exclude or per-file-ignores globs, ruff's way: a glob without '/' matches an entry's name anywhere;
+    one with '/' matches the path relative to its root (the directory of the config that wrote it, or the
+    working directory for the command line), or the absolute path if it is absolute.
 
-    pattern: str
-    root: str
+    Name globs are joined into one regex: every walked entry is tested against all of them.
+    """
+
+    def __init__(self, patterns: Iterable[Tuple[str, str]]):  # (glob, root)
+        names, self._anchored = [], []
+        for pattern, root in patterns:
+            pattern = pattern.replace(os.sep, "/")
+            if pattern.startswith("./"):
+                pattern = pattern[2:]
+            pattern = pattern.rstrip("/") or pattern
+            if "/" not in pattern:
+                names.append(f"(?:{glob_regex(pattern).pattern})")
+            else:
+                self._anchored.append((None if os.path.isabs(pattern) else os.path.abspath(root),
+                                       glob_regex(pattern)))
+        self._names = re.compile("|".join(names), re.DOTALL) if names else None
+
+    def __bool__(self) -> bool:
+        return bool(self._names or self._anchored)
 
     def matches(self, path: str) -> bool:
-        pattern = self.pattern.replace(os.sep, "/")
-        if pattern.startswith("./"):
-            pattern = pattern[2:]
-        pattern = pattern.rstrip("/") or pattern
-        if "/" not in pattern:
-            return bool(glob_regex(pattern).match(os.path.basename(path)))
-        absolute = os.path.abspath(path)
-        if os.path.isabs(pattern):
-            return bool(glob_regex(pattern).match(absolute.replace(os.sep, "/")))
-        relative = _relative(absolute, self.root)
-        return relative is not None and bool(glob_regex(pattern).match(relative))
+        if self._names is not None and self._names.match(os.path.basename(path)):
+            return True
+        if self._anchored:
+            absolute = os.path.abspath(path)
+            for root, regex in self._anchored:
+                target = absolute.replace(os.sep, "/") if root is None else _relative(absolute, root)
+                if target is not None and regex.match(target):
+                    return True
+        return False
 
 
 def _relative(absolute: str, root: str) -> Optional[str]:
