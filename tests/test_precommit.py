@@ -160,3 +160,17 @@ def test_hook_args_are_appended(tmp_path, hook_repo, pre_commit_home):
     project = make_repo(tmp_path / "project", {"bad.py": BAD})
     proc = run_hooks(project, hook_repo, pre_commit_home, ["detachify"], ["bad.py"], args=["--ignore", "TNP001"])
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_project_excludes_apply_to_named_files(tmp_path, hook_repo, pre_commit_home):
+    # pre-commit names every file explicitly; --force-exclude in the entry keeps pyproject.toml's excludes working.
+    project = make_repo(tmp_path / "project", {
+        "pyproject.toml": '[tool.detachify]\nextend-exclude = ["generated/"]\n',
+        "generated/bad.py": BAD, "bad.py": BAD,
+    })
+    proc = run_hooks(project, hook_repo, pre_commit_home, ["detachify"], ["generated/bad.py", "bad.py"])
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "bad.py:4:" in proc.stdout and "generated/bad.py" not in proc.stdout
+    proc = run_hooks(project, hook_repo, pre_commit_home, ["detachify-fix"], ["generated/bad.py"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (project / "generated" / "bad.py").read_text() == BAD
