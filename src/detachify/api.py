@@ -9,7 +9,7 @@ from .analysis.engine import analyse
 from .findings import Edit, Finding
 from .noqa import Suppressions
 from .prefilter import may_contain_findings
-from .rules import evaluate
+from .rules import enabled_codes, evaluate
 from .settings import DEFAULT_SETTINGS, Settings
 
 MAX_FIX_ROUNDS = 4
@@ -22,7 +22,8 @@ def check_source(source: str, filename: str = "<string>", settings: Optional[Set
     Raises ``libcst.ParserSyntaxError`` if the source does not parse.
     """
     settings = settings or DEFAULT_SETTINGS
-    if not may_contain_findings(source, settings):
+    codes = enabled_codes(settings)
+    if not codes or not may_contain_findings(source, codes):
         return []
     module = cst.parse_module(source)
     findings = evaluate(analyse(module, source), settings, filename)
@@ -63,7 +64,7 @@ def apply_edits(source: str, edits: Iterable[Edit]) -> str:
         start = line_starts[edit.start_line - 1] + edit.start_column
         end = line_starts[edit.end_line - 1] + edit.end_column
         spans.append((start, end, edit.text))
-    spans.sort()
+    spans = sorted(set(spans))  # two findings sharing one fix (TNP001 + TNP002) insert it once
     pieces, cursor, last_end = [], 0, -1
     for start, end, text in spans:
         if start < last_end or (start == last_end and start != end):

@@ -1,7 +1,7 @@
 """What every front end receives: findings with positions and optional fixes."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional, Tuple
 
 
@@ -46,7 +46,6 @@ class Finding:
     filename: str = "<string>"
     end_line: int = 0
     end_column: int = 0
-    codes: Tuple[str, ...] = field(default=())
 
     def sort_key(self):
         return (self.filename, self.line, self.column, self.code)

@@ -1,42 +1,94 @@
-"""Fixes as text edits: insert `.detach().cpu()` (or `force=True`) into a conversion chain, nothing else."""
+"""Fixes as text edits: small insertions into conversion chains and arguments, nothing else.
+
+Every fix is an insertion, so comments and layout around it stay exactly as they were.
+"""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import libcst as cst
 
+from .analysis.engine import Conversion
 from .findings import Edit, Fix
 
+# Expressions that can take a method call without parentheses: `x.detach()`, `f(x).detach()`, `x[0].detach()`.
+_ATOMIC = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.List, cst.Tuple, cst.Dict, cst.ListComp,
+           cst.DictComp, cst.SetComp, cst.Set)
 
-def conversion_fix(call: cst.Call, positions, style: str, unsafe_reason: Optional[str]) -> Optional[Fix]:
-    """The fix for `receiver.numpy()`: minimal insertions, so comments and layout around it stay as they were."""
+
+def unsafe_reason(conversion: Conversion) -> Optional[str]:
+    """Why a fix could change what the program computes (None: the fix only turns a crash into working code)."""
+    if conversion.flows_back:
+        return "the converted value flows back into torch, where detaching changes what is computed"
+    function = conversion.function
+    if function is not None and function.cuts_gradients:
+        return f"detaching inside `{function.name}` would cut the gradient through this value"
+    return None
+
+
+def method_fix(conversion: Conversion, positions, style: str, detach: bool, reason: Optional[str]) -> Optional[Fix]:
+    """`t.numpy()` → `t.detach().cpu().numpy()` (`.cpu()` alone when only the device is wrong)."""
+    call = conversion.node
     attribute = call.func
-    if not isinstance(attribute, cst.Attribute):
-        return None
     receiver = attribute.value
     if style == "force":
         if call.args:
             return None  # `.numpy(force=False)` and friends: leave them to a human
         end = positions[call].end
         edit = Edit(end.line, end.column - 1, end.line, end.column - 1, "force=True")
-        description = "Use `.numpy(force=True)`"
-    elif _is_method_call(receiver, "cpu"):
+        return _fix("Use `.numpy(force=True)`", (edit,), reason)
+    if detach and _is_method_call(receiver, "cpu"):
         # `.cpu().numpy()` still raises: detach before the copy.
-        dot = _dot_position(receiver.func, positions)
-        edit = Edit(dot.line, dot.column, dot.line, dot.column, ".detach()")
-        description = "Insert `.detach()` before `.cpu()`"
-    else:
-        dot = _dot_position(attribute, positions)
-        edit = Edit(dot.line, dot.column, dot.line, dot.column, ".detach().cpu()")
-        description = "Insert `.detach().cpu()` before `.numpy()`"
-    return Fix(description, (edit,), safe=unsafe_reason is None, unsafe_reason=unsafe_reason)
+        dot = positions[receiver.func.dot].start
+        return _fix("Insert `.detach()` before `.cpu()`", (_insert(dot, ".detach()"),), reason)
+    text = ".detach().cpu()" if detach else ".cpu()"
+    return _fix(f"Insert `{text}` before `.numpy()`", (_insert(positions[attribute.dot].start, text),), reason)
+
+
+def argument_fix(conversion: Conversion, positions, style: str, detach: bool,
+                 reason: Optional[str]) -> Optional[Fix]:
+    """`plt.plot(x, y)` → `plt.plot(x, y.detach().cpu().numpy())`; a list of tensors is fixed where it is filled."""
+    value = conversion.value
+    if value.kind.value == "container":
+        return _store_fix(value, positions, detach, reason)
+    chain = ".numpy(force=True)" if style == "force" else (".detach().cpu().numpy()" if detach else ".cpu().numpy()")
+    return _fix(f"Convert with `{chain}`", _append(conversion.node, chain, positions), reason)
+
+
+def _store_fix(value, positions, detach: bool, reason: Optional[str]) -> Optional[Fix]:
+    """Fix where the tensors enter the list: `losses.append(loss.item())` for numbers, `.detach()` otherwise."""
+    if not value.stores:
+        return None  # we do not know where the tensors came in: no fix rather than a guess
+    edits = []
+    for node, scalar in sorted(value.stores, key=lambda site: _start(site[0], positions)):
+        suffix = ".item()" if scalar else (".detach()" if detach else "") + (".cpu()" if value.gpu else "")
+        edits.extend(_append(node, suffix, positions))
+    description = "Store `.item()` / `.detach()` values instead of tensors that require grad"
+    return _fix(description, tuple(edits), reason)
+
+
+def _append(node, suffix: str, positions) -> Tuple[Edit, ...]:
+    """Edits that make `node` read `node<suffix>`, parenthesised when precedence needs it."""
+    end = positions[node.rpar[-1]].end if node.rpar else positions[node].end
+    if node.lpar or isinstance(node, _ATOMIC):
+        return (_insert(end, suffix),)
+    start = positions[node].start
+    return (_insert(start, "("), _insert(end, ")" + suffix))
+
+
+def _start(node, positions):
+    start = positions[node.lpar[0]].start if getattr(node, "lpar", None) else positions[node].start
+    return (start.line, start.column)
+
+
+def _insert(position, text: str) -> Edit:
+    return Edit(position.line, position.column, position.line, position.column, text)
+
+
+def _fix(description: str, edits, reason: Optional[str]) -> Fix:
+    return Fix(description, tuple(edits), safe=reason is None, unsafe_reason=reason)
 
 
 def _is_method_call(node, name: str) -> bool:
     return (isinstance(node, cst.Call) and not node.args and isinstance(node.func, cst.Attribute)
             and node.func.attr.value == name)
-
-
-def _dot_position(attribute: cst.Attribute, positions):
-    """Where the `.` of `.attr` starts (the receiver's own range excludes its parentheses, the dot's does not)."""
-    return positions[attribute.dot].start

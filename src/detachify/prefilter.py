@@ -1,17 +1,23 @@
 """A text test that skips files which cannot hold a finding, before anything is parsed.
 
-Conservative by construction: a TNP001 finding needs a `.numpy` attribute (possibly split over lines) and torch
-evidence, which needs the word `torch` somewhere in the module (an import of torch or of something from it).
+Conservative by construction: every finding needs torch evidence or, for the strict rule, a torch import — so the
+word `torch` — and a conversion: a `.numpy` attribute (possibly split over lines) for `.numpy()` rules, the name of
+a converting library for implicit conversions.
 """
 from __future__ import annotations
 
 import re
 
-from .settings import Settings
-
 # `.numpy`, also as `.\n    numpy` or `. \\\n numpy`; the word boundary keeps `.numpy_array` out.
 NUMPY_ATTRIBUTE = re.compile(r"\.[\s\\]*numpy\b")
+# Implicit conversions need one of these libraries imported (matplotlib covers pyplot and pylab users).
+CONVERTING_LIBRARIES = re.compile(r"numpy|matplotlib|pandas|seaborn|scipy|sklearn")
+IMPLICIT_CODES = ("TNP002", "TNP003", "TNP901")
 
 
-def may_contain_findings(source: str, settings: Settings) -> bool:
-    return "torch" in source and NUMPY_ATTRIBUTE.search(source) is not None
+def may_contain_findings(source: str, codes) -> bool:
+    if "torch" not in source:
+        return False
+    if NUMPY_ATTRIBUTE.search(source):
+        return True
+    return any(code in IMPLICIT_CODES for code in codes) and CONVERTING_LIBRARIES.search(source) is not None

@@ -6,13 +6,14 @@ from typing import Dict, List, Optional
 
 import libcst as cst
 
+from . import converters as C
 from . import knowledge as K
 from .expressions import place_key
 from .program import ClassInfo, FunctionInfo, param_list
 from .state import Frame, State
 from .values import (
-    OTHER, UNKNOWN, Grad, Kind, Mode, Value, constant, container, grad_tensor, join, join_all, module, store_item,
-    tensor,
+    OTHER, UNKNOWN, Grad, Kind, Mode, Value, constant, container, grad_tensor, join, join_all, module, qualname,
+    store_item, stored, tensor,
 )
 
 MAX_CALL_DEPTH = 6
@@ -31,6 +32,23 @@ def grad_mode_set_by(qname: str, args: Optional["Args"]) -> Mode:
     return Mode.ON if bool(flag) == (kind == "flag") else Mode.OFF
 
 
+AXES = "matplotlib.axes.Axes"
+FIGURE = "matplotlib.figure.Figure"
+AXES_REORDERING = frozenset({"flatten", "ravel", "reshape", "squeeze", "transpose"})
+# `step` is left out: `scheduler.step(val_loss)` is far more common than `ax.step(...)` on an unknown receiver.
+AXES_METHODS_ON_UNKNOWN = C.AXES_METHODS - {"step"}
+
+
+def is_converter(qname: str) -> bool:
+    module, _, name = qname.rpartition(".")
+    if module == AXES:
+        return name in C.AXES_METHODS
+    for library, names in C.CONVERTING_FUNCTIONS.items():
+        if qname.startswith(library + ".") and qname[len(library) + 1:] in names:
+            return True
+    return False
+
+
 class Args:
     """Evaluated call arguments: positional values, keyword values, and whether `*`/`**` made them partial."""
 
@@ -39,6 +57,11 @@ class Args:
         self.keywords = keywords
         self.partial = partial
         self.nodes = nodes
+        self.values: List[Value] = []  # one per node, as evaluated (star args unexpanded)
+
+    @property
+    def positional_nodes(self):
+        return [arg.value for arg in self.nodes if arg.keyword is None and not arg.star]
 
     def all(self):
         return [*self.positional, *self.keywords.values()]
@@ -77,8 +100,10 @@ class Calls:
 
     def eval_args(self, node: cst.Call, frame) -> Args:
         positional, keywords, partial = [], {}, False
+        values = []
         for arg in node.args:
             value = self.eval(arg.value, frame)
+            values.append(value)
             if arg.star == "*":
                 partial = True
                 positional.append(self.element_of(value))
@@ -88,7 +113,9 @@ class Calls:
                 keywords[arg.keyword.value] = value
             else:
                 positional.append(value)
-        return Args(positional, keywords, partial, node.args)
+        result = Args(positional, keywords, partial, node.args)
+        result.values = values
+        return result
 
     # dispatch --------------------------------------------------------------------------------------------
     def call_method(self, receiver: Value, name: str, args: Args, node, frame) -> Value:
@@ -97,6 +124,9 @@ class Calls:
             return self.call_qualname(f"{receiver.qname}.{name}", args, node, frame)
         if kind is Kind.INSTANCE:
             return self.instance_method(receiver, name, args, node, frame)
+        if kind is Kind.UNKNOWN and name in AXES_METHODS_ON_UNKNOWN and "matplotlib" in self.imports:
+            # `def show(ax, w): ax.imshow(w)`: an unknown receiver of a plotting method is almost surely Axes.
+            return self.convert_arguments(args, node, frame)
         if name == "numpy":
             return self.convert_by_method(receiver, args, node, frame)
         if kind is Kind.MODULE:
@@ -135,6 +165,19 @@ class Calls:
         self.record_conversion(node, node.func.value, receiver, frame, force)
         return Value(Kind.NDARRAY, Grad.NO, origins=frozenset({node}))
 
+    def convert_arguments(self, args: Args, node, frame) -> Value:
+        """`np.asarray(t)`, `plt.plot(x, losses)`: each data argument goes through `Tensor.__array__`."""
+        callee = self.code(node.func)
+        origins = set()
+        for arg, value in zip(args.nodes, args.values):
+            if arg.star or (arg.keyword is not None and arg.keyword.value in C.NON_DATA_KEYWORDS):
+                continue
+            origins |= value.origins
+            if value.kind in (Kind.TENSOR, Kind.UNKNOWN, Kind.CONTAINER):
+                self.record_conversion(arg.value, arg.value, value, frame, False, "implicit", callee)
+                origins.add(arg.value)
+        return Value(Kind.NDARRAY, Grad.NO, origins=frozenset(origins))
+
     # tensors ---------------------------------------------------------------------------------------------
     def tensor_method(self, receiver: Value, name: str, args: Args, node, frame) -> Value:
         key = place_key(node.func.value)
@@ -162,6 +205,9 @@ class Calls:
             return container(values, (values, tensor(Grad.NO, gpu=receiver.gpu)), ("values", "indices"))
         if name in ("to", "type") and any(v.qname in K.INTEGER_DTYPES for v in args.all()):
             return tensor(Grad.NO, gpu=receiver.gpu)
+        if name in K.FULL_REDUCTIONS and not args.positional and "dim" not in args.keywords \
+                and receiver.kind is Kind.TENSOR:
+            return replace(self.op_result([receiver, *args.all()], frame), scalar=True)
         if receiver.kind is Kind.UNKNOWN and receiver.grad is not Grad.YES:
             return UNKNOWN  # not known to be a tensor: `.cpu()` of anything tells us nothing
         result = self.op_result([receiver, *args.all()], frame)
@@ -180,6 +226,15 @@ class Calls:
     def call_qualname(self, qname: str, args: Args, node, frame) -> Value:
         if qname.startswith("builtins."):
             return self.call_builtin(qname[9:], args, node, frame)
+        if is_converter(qname):
+            return self.convert_arguments(args, node, frame)
+        if qname in C.AXES_FACTORIES or qname.rpartition(".")[0] in (FIGURE, AXES) and (
+                qname.rpartition(".")[2] in C.FIGURE_AXES_METHODS or qname.rpartition(".")[2] in AXES_REORDERING):
+            axes = qualname(AXES)
+            return container(join(qualname(FIGURE), axes), (qualname(FIGURE), axes)) \
+                if qname.endswith("subplots") else axes
+        if qname == "matplotlib.pyplot.figure":
+            return qualname(FIGURE)
         if qname in K.GRAD_MODE_SETTERS:
             return Value(Kind.GRAD_MODE, Grad.NO, qname=qname, mode=grad_mode_set_by(qname, args))
         for prefix in K.MODEL_CONSTRUCTOR_PREFIXES:
@@ -241,8 +296,13 @@ class Calls:
             if second.kind is not Kind.TENSOR:  # torch.max(a, b) is elementwise, not a (values, indices) pair
                 values = self.op_result([args.first()], frame)
                 return container(values, (values, tensor(Grad.NO)), ("values", "indices"))
+        if (name in K.FULL_REDUCTIONS and len(args.positional) == 1 and "dim" not in args.keywords) or (
+                name in K.FUNCTIONAL_LOSSES and args.constant("reduction") != "none"):
+            return replace(self.op_result(args.all(), frame), scalar=True)
+        if name == "device":
+            return Value(Kind.OTHER, Grad.NO, gpu=any(v.gpu for v in args.all()))
         if name in ("is_tensor", "is_grad_enabled", "manual_seed", "save", "numel", "get_default_dtype",
-                    "set_default_dtype", "set_printoptions", "is_floating_point", "device"):
+                    "set_default_dtype", "set_printoptions", "is_floating_point"):
             return OTHER
         if name == "load":
             return UNKNOWN
@@ -264,8 +324,8 @@ class Calls:
     def mark_flowing_back(self, args: Args):
         """A NumPy value passed back into torch: a fix of its conversion would change what torch computes."""
         for value in args.all():
-            for origin in value.origins:
-                self.flows_back.add(origin)
+            self.flows_back.update(value.origins)
+            self.flows_back.update(site for site, _ in value.stores)
 
     def call_builtin(self, name: str, args: Args, node, frame) -> Value:
         first = args.first()
@@ -305,7 +365,8 @@ class Calls:
     # modules ---------------------------------------------------------------------------------------------
     def module_output(self, callee: Value, args: Args, node, frame) -> Value:
         if not callee.has_params:
-            return self.op_result(args.all(), frame)
+            result = self.op_result(args.all(), frame)
+            return replace(result, scalar=True) if callee.qname.endswith("Loss") else result
         mode = frame.state.mode
         gpu = callee.gpu or any(v.gpu for v in args.all())
         if mode is Mode.ON:
@@ -352,11 +413,13 @@ class Calls:
     def container_method(self, receiver: Value, name: str, args: Args, node, frame) -> Value:
         if name in ("append", "add", "insert", "appendleft"):
             added = args.positional[-1] if args.positional else UNKNOWN
-            self.store_into(node.func.value, receiver, added, frame)
+            sites = stored(args.positional_nodes[-1], added) if args.positional else frozenset()
+            self.store_into(node.func.value, receiver, added, frame, sites)
             return OTHER
         if name in ("extend", "update"):
             added = self.element_of(args.first()) if args.positional else join_all(args.keywords.values())
-            self.store_into(node.func.value, receiver, added, frame)
+            sites = args.first().stores if args.positional else frozenset()
+            self.store_into(node.func.value, receiver, added, frame, sites)
             return OTHER
         if name in ("values", "copy"):
             return container(receiver.elem or UNKNOWN)
@@ -375,9 +438,10 @@ class Calls:
             return OTHER
         return UNKNOWN
 
-    def store_into(self, target, current: Value, added: Value, frame):
+    def store_into(self, target, current: Value, added: Value, frame, sites: frozenset = frozenset()):
         """`lst.append(v)`, `d["k"].append(v)`, `d.setdefault(k, []).append(v)`: the container now may hold v."""
-        grown = container(join(current.elem, added) if current.elem is not None else added)
+        grown = container(join(current.elem, added) if current.elem is not None else added,
+                          stores=current.stores | sites)
         key = place_key(target)
         if key is not None:
             self.rebind_place(key, grown, frame)
@@ -385,7 +449,7 @@ class Calls:
         if isinstance(target, cst.Subscript):
             outer = self.eval(target.value, frame)
             if outer.kind is Kind.CONTAINER:
-                updated = store_item(outer, self.subscript_key(target, frame), grown)
+                updated = store_item(outer, self.subscript_key(target, frame), grown, grown.stores)
                 self.rebind_place(place_key(target.value), updated, frame)
         elif isinstance(target, cst.Call) and isinstance(target.func, cst.Attribute) \
                 and target.func.attr.value == "setdefault":
@@ -407,6 +471,7 @@ class Calls:
         self.call_stack.append(info)
         self.calls_analysed += 1
         callee = Frame(State(dict(bound), mode), parent=info.closure, function=info, depth=frame.depth + 1)
+        callee.call_node = node
         try:
             result = self.run_body(info, callee)
         finally:

@@ -22,20 +22,36 @@ MAX_STATEMENTS = 400_000
 
 @dataclass
 class Conversion:
-    """A `.numpy()` call and the worst the analysis saw there over every context that reaches it."""
+    """A conversion site and the worst the analysis saw there over every context that reaches it.
 
-    node: cst.Call
+    `kind` is "method" for `receiver.numpy()` (node: the call) and "implicit" for a value handed to a library
+    function that converts it (node: the argument expression, `callee`: the function as written).
+    """
+
+    node: cst.CSTNode
     receiver: cst.BaseExpression
     value: Value
     mode: Mode
     force: bool
     function: Optional[FunctionInfo]  # the function it sits in (None: module level)
-    flows_back: bool = False  # the NumPy result is handed back to torch
+    kind: str = "method"
+    callee: str = ""
+    call_site: Optional[cst.CSTNode] = None  # the call that analysed its function, when it ran for a caller
+    flows_back: bool = False  # the NumPy result (or a container's elements) is handed back to torch
 
     @property
     def raises(self) -> bool:
         """torch raises here: the tensor requires grad and grad mode is on."""
         return self.value.grad is Grad.YES and self.mode is Mode.ON and not self.force
+
+    @property
+    def severity(self) -> int:
+        """Which observation to keep when several contexts reach the site: raising beats maybe beats safe."""
+        if self.raises:
+            return 3
+        if self.value.gpu and not self.force:
+            return 2
+        return 1 if self.value.grad is Grad.UNKNOWN and self.mode is not Mode.OFF else 0
 
 
 class ModuleAnalysis(Statements, Expressions, Calls):
@@ -71,7 +87,8 @@ class ModuleAnalysis(Statements, Expressions, Calls):
             if not info.analysed and info.closure is not None and not self.over_budget():
                 self.analyse_standalone(info)
         for conversion in self.conversions.values():
-            conversion.flows_back = conversion.node in self.flows_back
+            conversion.flows_back = conversion.node in self.flows_back or any(
+                site in self.flows_back for site, _ in conversion.value.stores)
         return list(self.conversions.values())
 
     def analyse_standalone(self, info: FunctionInfo):
@@ -111,14 +128,15 @@ class ModuleAnalysis(Statements, Expressions, Calls):
         return self.calls_analysed > MAX_CALL_ANALYSES or self.statements_run > MAX_STATEMENTS
 
     # recording -------------------------------------------------------------------------------------------
-    def record_conversion(self, node, receiver_node, value: Value, frame: Frame, force: bool):
-        new = Conversion(node, receiver_node, value, frame.state.mode, force, self.current_function(frame))
+    def record_conversion(self, node, receiver_node, value: Value, frame: Frame, force: bool,
+                          kind: str = "method", callee: str = ""):
+        new = Conversion(node, receiver_node, value, frame.state.mode, force, frame.function, kind, callee,
+                         frame.call_node)
         old = self.conversions.get(node)
-        if old is None or (new.raises and not old.raises):
+        if old is None or new.severity > old.severity:
             self.conversions[node] = new
-
-    def current_function(self, frame: Frame) -> Optional[FunctionInfo]:
-        return frame.function
+        elif new.severity == old.severity and new.value.gpu and not old.value.gpu:
+            self.conversions[node] = new
 
     # functions as values ---------------------------------------------------------------------------------
     def function_info(self, node, name: str) -> FunctionInfo:

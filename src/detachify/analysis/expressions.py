@@ -8,7 +8,7 @@ import libcst as cst
 
 from . import knowledge as K
 from .values import (
-    OTHER, UNKNOWN, Grad, Kind, Value, constant, container, grad_tensor, join, join_all, module, qualname,
+    OTHER, UNKNOWN, Grad, Kind, Value, constant, container, grad_tensor, join, join_all, module, qualname, stored,
     tensor,
 )
 
@@ -95,6 +95,8 @@ class Expressions:
     def get_attribute(self, base: Value, name: str, node, frame) -> Value:
         kind = base.kind
         if kind is Kind.QUALNAME:
+            if name == "flat" and base.qname == "matplotlib.axes.Axes":
+                return base
             return qualname(f"{base.qname}.{name}")
         if base.names and name in base.names:
             return base.items[base.names.index(name)]
@@ -167,8 +169,8 @@ class Expressions:
             return base.elem if base.elem is not None else UNKNOWN
         if kind is Kind.MODULE:
             return module(base.qname, base.has_params, base.gpu)
-        if kind is Kind.NDARRAY:
-            return base
+        if kind is Kind.NDARRAY or (kind is Kind.QUALNAME and base.qname == "matplotlib.axes.Axes"):
+            return base  # arrays index to arrays, arrays of Axes to Axes
         if kind is Kind.INSTANCE:
             method = base.target.find_method("__getitem__")
             if method is not None:
@@ -187,7 +189,10 @@ class Expressions:
             if isinstance(operator, _BIT_OPERATORS) or (
                     isinstance(operator, cst.FloorDivide) and "floor_divide" in K.NON_DIFFERENTIABLE_OPS):
                 return tensor(Grad.NO, gpu=left.gpu or right.gpu)
-            return self.op_result((left, right), frame)
+            result = self.op_result((left, right), frame)
+            if all(v.scalar or v.kind is Kind.OTHER for v in (left, right)):
+                result = Value(result.kind, result.grad, result.why, result.derived, result.gpu, scalar=True)
+            return result
         if Kind.CONTAINER in kinds and isinstance(operator, cst.Add):
             return join(left, right)
         if Kind.NDARRAY in kinds and Kind.UNKNOWN not in kinds:
@@ -266,29 +271,32 @@ class Expressions:
         return OTHER
 
     def x_sequence(self, node, frame):
-        values, starred = [], False
+        values, starred, sites = [], False, frozenset()
         for element in node.elements:
             value = self.eval(element.value, frame)
+            sites |= stored(element.value, value)
             if isinstance(element, cst.StarredElement):
                 starred = True
                 value = self.element_of(value)
             values.append(value)
         items = None if starred or isinstance(node, cst.Set) else tuple(values)
-        return container(join_all(values) if values else UNKNOWN, items)
+        return container(join_all(values) if values else UNKNOWN, items, stores=sites)
 
     def x_Dict(self, node, frame):
-        values, keys = [], []
+        values, keys, sites = [], [], frozenset()
         for element in node.elements:
+            value = self.eval(element.value, frame)
+            sites |= stored(element.value, value)
             if isinstance(element, cst.DictElement):
                 key = self.eval(element.key, frame)
                 keys.append(key.const[0] if key.const and isinstance(key.const[0], str) else None)
-                values.append(self.eval(element.value, frame))
+                values.append(value)
             else:
                 keys.append(None)
-                values.append(self.element_of(self.eval(element.value, frame)))
+                values.append(self.element_of(value))
         if values and None not in keys:  # {"logits": ..., "pred": ...}: keep each key's value apart
-            return container(join_all(values), tuple(values), tuple(keys))
-        return container(join_all(values) if values else UNKNOWN)
+            return container(join_all(values), tuple(values), tuple(keys), stores=sites)
+        return container(join_all(values) if values else UNKNOWN, stores=sites)
 
     def x_comprehension(self, node, frame):
         saved = frame.state
@@ -297,12 +305,13 @@ class Expressions:
             self._bind_comprehension(node.for_in, frame)
             if isinstance(node, cst.DictComp):
                 self.eval(node.key, frame)
-                elem = self.eval(node.value, frame)
+                element_node = node.value
             else:
-                elem = self.eval(node.elt, frame)
+                element_node = node.elt
+            elem = self.eval(element_node, frame)
         finally:
             frame.state = saved
-        return container(elem)
+        return container(elem, stores=stored(element_node, elem))
 
     def _bind_comprehension(self, for_in: cst.CompFor, frame):
         while for_in is not None:
@@ -339,7 +348,7 @@ class Expressions:
             return tensor(value.grad, value.why, value.derived, value.gpu)  # rows keep grad
         if kind is Kind.MODULE:
             return module(value.qname, value.has_params, value.gpu)
-        if kind is Kind.NDARRAY:
+        if kind is Kind.NDARRAY or (kind is Kind.QUALNAME and value.qname == "matplotlib.axes.Axes"):
             return value
         return UNKNOWN
 

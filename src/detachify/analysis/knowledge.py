@@ -70,6 +70,15 @@ VALUES_INDICES_OPS = {
     "max": False, "min": False, "median": False, "nanmedian": False,
     "mode": True, "kthvalue": True, "topk": True, "sort": True, "cummax": False, "cummin": False,
 }
+# Reductions that give a single number when called without a dimension (`loss.mean()`, `torch.sum(x)`).
+FULL_REDUCTIONS = frozenset({"mean", "sum", "norm", "prod", "std", "var", "amax", "amin", "logsumexp", "nansum"})
+# torch.nn.functional losses that reduce to a single number unless `reduction="none"`.
+FUNCTIONAL_LOSSES = frozenset({
+    "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "kl_div", "cosine_embedding_loss", "margin_ranking_loss",
+    "triplet_margin_loss", "poisson_nll_loss", "gaussian_nll_loss", "hinge_embedding_loss", "soft_margin_loss",
+    "multilabel_soft_margin_loss", "multi_margin_loss", "ctc_loss",
+})
 # Integer and bool dtypes: `.to(dtype)` / `.type(dtype)` to one of these cuts the graph.
 INTEGER_DTYPES = frozenset({
     "torch.long", "torch.int64", "torch.int", "torch.int32", "torch.short", "torch.int16", "torch.int8",

@@ -42,6 +42,7 @@ class Frame:
         self.depth = depth
         self.yield_modes = []  # grad mode at each `yield` (a @contextmanager that yields under no_grad)
         self.yielded: Optional[Value] = None  # join of the yielded values
+        self.call_node = None  # the call this frame analyses the function for (None: standalone or module)
 
     def owns(self, name: str) -> bool:
         if self.function is None:

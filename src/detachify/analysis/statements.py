@@ -10,7 +10,7 @@ from .expressions import place_key
 from .program import ClassInfo, FunctionInfo
 from .state import Frame, State
 from .values import (
-    OTHER, UNKNOWN, Grad, Kind, Mode, Value, container, grad_tensor, module, qualname, store_item, tensor,
+    OTHER, UNKNOWN, Grad, Kind, Mode, Value, container, grad_tensor, module, qualname, store_item, stored, tensor,
 )
 
 MAX_LOOP_ROUNDS = 3
@@ -100,7 +100,7 @@ class Statements:
         elif isinstance(target, cst.Attribute):
             self.assign_attribute(target, value, frame, value_node)
         elif isinstance(target, cst.Subscript):
-            self.assign_item(target, value, frame)
+            self.assign_item(target, value, frame, value_node)
         elif isinstance(target, cst.StarredElement):
             self.assign(target.value, self.container_of(value), frame)
 
@@ -133,14 +133,15 @@ class Statements:
         else:
             self.eval(target.value, frame)
 
-    def assign_item(self, target: cst.Subscript, value: Value, frame):
+    def assign_item(self, target: cst.Subscript, value: Value, frame, value_node=None):
         base = self.eval(target.value, frame)
         index = self.subscript_key(target, frame)
         key = place_key(target.value)
         if key is None:
             return
         if base.kind is Kind.CONTAINER:
-            self.rebind_place(key, store_item(base, index, value), frame)
+            sites = stored(value_node, value) if value_node is not None else frozenset()
+            self.rebind_place(key, store_item(base, index, value, sites), frame)
         elif base.kind is Kind.TENSOR and value.grad > base.grad and frame.state.mode is Mode.ON:
             self.rebind_place(key, tensor(value.grad, value.why, True, base.gpu), frame)
 

@@ -58,6 +58,8 @@ class Value:
     mode: Optional[Mode] = None  # GRAD_MODE: the mode it sets
     origins: frozenset = frozenset()  # NDARRAY: the conversion nodes it came from
     const: tuple = ()  # OTHER: (literal,) when the value is a known constant (`"train"`, `False`, `3`)
+    scalar: bool = False  # TENSOR: a single number (a loss, a full reduction): `.item()` can stand for it
+    stores: frozenset = frozenset()  # CONTAINER: the expressions whose values were put into it (fix sites)
 
     @property
     def is_tensorish(self) -> bool:
@@ -91,9 +93,20 @@ def grad_tensor(why: str, derived: bool = False, gpu: bool = False) -> Value:
     return Value(Kind.TENSOR, Grad.YES, why, derived, gpu)
 
 
-def container(elem: Value, items: Optional[Tuple[Value, ...]] = None, names=None, mode=None) -> Value:
+def container(elem: Value, items: Optional[Tuple[Value, ...]] = None, names=None, mode=None,
+              stores: frozenset = frozenset()) -> Value:
     return Value(Kind.CONTAINER, elem.grad, elem.why, elem.derived, elem.gpu, elem=elem, items=items, names=names,
-                 mode=mode)
+                 mode=mode, stores=stores)
+
+
+def stored(node, value: Value) -> frozenset:
+    """The fix sites a value brings into a container: the expression itself if it is a tensor that may need
+    detaching, plus whatever sites a container value already carries (`lists.extend(other)`)."""
+    if value.kind is Kind.CONTAINER:
+        return value.stores
+    if value.grad is not Grad.NO or value.gpu:
+        return frozenset({(node, value.scalar)})
+    return frozenset()
 
 
 def constant(literal) -> Value:
@@ -155,6 +168,8 @@ def join(a: Value, b: Value) -> Value:
         a.mode.join(b.mode) if a.mode and b.mode else (a.mode or b.mode),
         a.origins | b.origins,
         a.const if a.const == b.const else (),
+        a.scalar and b.scalar,
+        a.stores | b.stores,
     )
 
 
@@ -175,7 +190,7 @@ def _join_attrs(a, b):
     return tuple(sorted(names.items(), key=lambda kv: kv[0]))
 
 
-def store_item(base: Value, index, value: Value) -> Value:
+def store_item(base: Value, index, value: Value, sites: frozenset = frozenset()) -> Value:
     """`d["k"] = v` replaces what a keyed dict held under "k"; any other store joins into the elements."""
     names = base.names
     if isinstance(index, str) and (names is not None or base.items == ()) and base.items is not None:
@@ -185,5 +200,5 @@ def store_item(base: Value, index, value: Value) -> Value:
             items[names.index(index)] = value
         else:
             names, items = names + (index,), items + [value]
-        return container(join_all(items), tuple(items), tuple(names))
-    return container(join(base.elem, value) if base.elem else value)
+        return container(join_all(items), tuple(items), tuple(names), stores=base.stores | sites)
+    return container(join(base.elem, value) if base.elem else value, stores=base.stores | sites)

@@ -3,16 +3,13 @@ from __future__ import annotations
 
 from typing import List
 
-from ..analysis.engine import ModuleAnalysis
+from ..analysis.engine import ModuleAnalysis, imports_other_tensor_library_only
 from ..findings import Finding
 from ..settings import Settings
-from . import tnp001
+from .conversions import CONVERSION_CHECKS
 from .registry import RULES, Rule, all_rules
 
-__all__ = ["RULES", "Rule", "all_rules", "evaluate"]
-
-# code → check(conversion, report) -> Finding | None
-CONVERSION_CHECKS = {"TNP001": tnp001.check}
+__all__ = ["RULES", "Rule", "all_rules", "evaluate", "enabled_codes"]
 
 
 class Report:
@@ -30,18 +27,35 @@ class Report:
     def code(self, node) -> str:
         return self.analysis.code(node)
 
+    def line_of(self, node) -> int:
+        return self.analysis.line_of(node)
+
     def finding(self, code: str, message: str, conversion, fix) -> Finding:
-        dot = self.positions[conversion.node.func.dot]
-        return Finding(code, message, dot.start.line, dot.start.column, fix, self.filename,
-                       dot.start.line, dot.start.column + 1 + len("numpy"))
+        """Method conversions are reported at the `.` of `.numpy` (so `# noqa` on that line works),
+        implicit ones at the argument."""
+        node = conversion.node
+        if conversion.kind == "method":
+            start = self.positions[node.func.dot].start
+            end_line, end_column = start.line, start.column + len(".numpy")
+        else:
+            start = self.positions[node.lpar[0] if node.lpar else node].start
+            end = self.positions[node.rpar[-1] if node.rpar else node].end
+            end_line, end_column = end.line, end.column
+        return Finding(code, message, start.line, start.column, fix, self.filename, end_line, end_column)
+
+
+def enabled_codes(settings: Settings) -> List[str]:
+    return [code for code in CONVERSION_CHECKS if settings.is_enabled(code, RULES[code].default_on)]
 
 
 def evaluate(analysis: ModuleAnalysis, settings: Settings, filename: str) -> List[Finding]:
+    if imports_other_tensor_library_only(analysis):
+        return []  # TensorFlow, JAX, Paddle... tensors also have `.numpy()`, with other rules
     report = Report(analysis, settings, filename)
-    enabled = [check for code, check in CONVERSION_CHECKS.items() if settings.is_enabled(code, RULES[code].default_on)]
+    checks = [CONVERSION_CHECKS[code] for code in enabled_codes(settings)]
     findings = []
     for conversion in analysis.conversions.values():
-        for check in enabled:
+        for check in checks:
             finding = check(conversion, report)
             if finding is not None:
                 findings.append(finding)

@@ -78,8 +78,129 @@ print(out.detach().cpu().numpy())
     ),
 )
 
-RULES: Dict[str, Rule] = {rule.code: rule for rule in (TNP001,)}
+TNP002 = Rule(
+    code="TNP002",
+    name="numpy-on-gpu-tensor",
+    summary="`.numpy()` or an implicit conversion of a tensor that may live on a GPU, without `.cpu()`",
+    default_on=True,
+    fix_availability="always",
+    what_it_does=(
+        "Checks for conversions to NumPy of tensors that may live on a GPU: moved with `.cuda()` or "
+        "`.to(device)` where the device may be CUDA (`\"cuda\"`, `torch.device(\"cuda\" if ... else \"cpu\")`, a "
+        "`device` variable), created with `device=`, or produced by a module moved to a GPU."
+    ),
+    why_is_this_bad=(
+        "NumPy arrays live in host memory: torch raises `TypeError: can't convert cuda:0 device type tensor to "
+        "numpy. Use Tensor.cpu() to copy the tensor to host memory first.` The code works on a laptop and "
+        "crashes on the training machine."
+    ),
+    example="""
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+with torch.no_grad():
+    logits = model.to(device)(images.to(device))
+print(logits.numpy())
+""",
+    use_instead="""
+device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+with torch.no_grad():
+    logits = model.to(device)(images.to(device))
+print(logits.cpu().numpy())
+""",
+    fix_safety=(
+        "The fix inserts `.cpu()` before `.numpy()` (`.detach().cpu()` when the tensor also requires grad: one "
+        "fix for both codes), or wraps an implicitly converted argument. On a CPU tensor `.cpu()` returns the "
+        "tensor itself, so the fix is safe on every machine."
+    ),
+    known_problems=(
+        "A GPU can't be proven absent statically: any `.to(device)` whose device may be CUDA counts. This rule's "
+        "labels are not executed in the test suite (it runs on CPU machines)."
+    ),
+)
+
+TNP003 = Rule(
+    code="TNP003",
+    name="implicit-conversion-of-grad-tensor",
+    summary="a tensor that requires grad (or a list of them) passed to NumPy, matplotlib, pandas, ...",
+    default_on=True,
+    fix_availability="sometimes",
+    what_it_does=(
+        "Checks for tensors that require grad — or lists, tuples and dicts of them, such as the per-step losses "
+        "collected in a training loop — handed to a function that converts its arguments to NumPy arrays: "
+        "`np.asarray`, `np.array`, `np.concatenate`, `np.savetxt`, matplotlib's `plt.plot`/`ax.scatter`/"
+        "`imshow`/`hist`, `pd.DataFrame`, seaborn, scipy.stats and sklearn.metrics functions."
+    ),
+    why_is_this_bad=(
+        "These functions call `Tensor.__array__`, which calls `.numpy()`: the same `RuntimeError: Can't call "
+        "numpy() on Tensor that requires grad`, raised from deep inside the plotting library."
+    ),
+    example="""
+losses = []
+for x, y in loader:
+    loss = criterion(model(x), y)
+    ...
+    losses.append(loss)
+plt.plot(losses)
+""",
+    use_instead="""
+losses = []
+for x, y in loader:
+    loss = criterion(model(x), y)
+    ...
+    losses.append(loss.item())
+plt.plot(losses)
+""",
+    fix_safety=(
+        "A tensor argument is wrapped: `plt.plot(x, y)` becomes `plt.plot(x, y.detach().cpu().numpy())`, with "
+        "parentheses where precedence needs them. A list of tensors is fixed where the tensors are stored: "
+        "`losses.append(loss.item())` for single numbers such as losses, `.detach()` otherwise; when the "
+        "analysis does not know every place the list is filled, no fix is offered. Fixes are unsafe where the "
+        "list or the converted value also flows back into torch."
+    ),
+)
+
+TNP901 = Rule(
+    code="TNP901",
+    name="conversion-of-unknown-tensor",
+    summary="strict: `.numpy()` or an implicit conversion of a tensor whose grad is unknown (off by default)",
+    default_on=False,
+    fix_availability="always",
+    what_it_does=(
+        "Checks for conversions of values the analysis cannot prove safe: function parameters, values from other "
+        "modules, anything whose grad it cannot follow, in a module that imports torch."
+    ),
+    why_is_this_bad=(
+        "A helper such as `def to_numpy(t): return t.numpy()` works until someone passes it a model output. Teams "
+        "that want the house style \"always detach before converting\" turn this rule on."
+    ),
+    why_off_by_default=(
+        "It reports code that may well be correct: the default rules report only what has evidence of grad, so "
+        "that every finding is worth acting on."
+    ),
+    example="""
+def to_numpy(t):
+    return t.numpy()
+""",
+    use_instead="""
+def to_numpy(t):
+    return t.detach().cpu().numpy()
+""",
+    fix_safety=(
+        "Same rewrite as TNP001. Marked unsafe when the value is not known to be a torch tensor (another "
+        "library's tensor has no `.detach()`)."
+    ),
+)
+
+RULES: Dict[str, Rule] = {rule.code: rule for rule in (TNP001, TNP002, TNP003, TNP901)}
 
 
 def all_rules() -> Tuple[Rule, ...]:
     return tuple(RULES[code] for code in sorted(RULES))
+
+
+def markdown_table() -> str:
+    """The README's rule table (tests/test_readme.py fails when the README's copy drifts from this)."""
+    lines = ["| Code | Name | What it reports | Default | Fix |", "| --- | --- | --- | --- | --- |"]
+    for rule in all_rules():
+        lines.append(f"| `{rule.code}` | {rule.name} | {rule.summary} | {'on' if rule.default_on else 'off'} "
+                     f"| {rule.fix_availability} |")
+    return "\n".join(lines)

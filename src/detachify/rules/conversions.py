@@ -1,0 +1,79 @@
+"""The conversion rules: each turns what the analysis saw at one conversion site into at most one finding.
+
+TNP001 `.numpy()` on a grad tensor · TNP002 a maybe-GPU tensor without `.cpu()` · TNP003 an implicit
+conversion (NumPy, matplotlib, pandas, ...) of a grad tensor or a list of them · TNP901 strict: unknown provenance.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from ..analysis.engine import Conversion
+from ..analysis.values import Grad, Kind, Mode
+from ..findings import Finding
+from ..fixes import argument_fix, method_fix, unsafe_reason
+
+
+def check_tnp001(conversion: Conversion, report) -> Optional[Finding]:
+    if conversion.kind != "method" or not conversion.raises:
+        return None  # no grad evidence, grad mode off, or force=True
+    message = f"`{report.code(conversion.receiver)}` {_why(conversion, report)} and grad mode is on"
+    return report.finding("TNP001", message, conversion, method_fix(
+        conversion, report.positions, report.settings.fix_style, True, unsafe_reason(conversion)))
+
+
+def check_tnp002(conversion: Conversion, report) -> Optional[Finding]:
+    if not conversion.value.gpu or conversion.force:
+        return None
+    what = "`.numpy()`" if conversion.kind == "method" else f"`{conversion.callee}`"
+    message = f"`{report.code(conversion.receiver)}` may live on a GPU and {what} needs a CPU tensor"
+    return report.finding("TNP002", message, conversion, _fix(conversion, report, detach=conversion.raises))
+
+
+def check_tnp003(conversion: Conversion, report) -> Optional[Finding]:
+    if conversion.kind != "implicit" or not conversion.raises:
+        return None
+    message = (f"`{report.code(conversion.receiver)}` {_why(conversion, report)} and grad mode is on; "
+               f"`{conversion.callee}` converts it to NumPy")
+    return report.finding("TNP003", message, conversion, _fix(conversion, report, detach=True))
+
+
+def check_tnp901(conversion: Conversion, report) -> Optional[Finding]:
+    value = conversion.value
+    if conversion.force or conversion.mode is Mode.OFF or value.grad is not Grad.UNKNOWN:
+        return None  # proven either way: the default rules decide
+    if "torch" not in report.analysis.imports:
+        return None  # not torch code: `.numpy()` belongs to someone else
+    tensor = value.kind is Kind.TENSOR or (value.kind is Kind.CONTAINER and value.elem is not None
+                                           and value.elem.kind is Kind.TENSOR)
+    if conversion.kind == "implicit" and not tensor:
+        return None  # unknown values handed to NumPy are mostly lists of numbers
+    what = "`.numpy()`" if conversion.kind == "method" else f"`{conversion.callee}`"
+    message = (f"`{report.code(conversion.receiver)}` may require grad (its provenance is unknown here); "
+               f"detach it before {what}")
+    reason = unsafe_reason(conversion) or (None if tensor else "the value may not be a torch tensor")
+    return report.finding("TNP901", message, conversion, _fix(conversion, report, detach=True, reason=reason))
+
+
+def _fix(conversion: Conversion, report, detach: bool, reason: Optional[str] = None):
+    build = method_fix if conversion.kind == "method" else argument_fix
+    return build(conversion, report.positions, report.settings.fix_style, detach,
+                 reason or unsafe_reason(conversion))
+
+
+def _why(conversion: Conversion, report) -> str:
+    value = conversion.value
+    if value.kind is Kind.CONTAINER:
+        text = "holds tensors that " + ("depend on " if value.derived else "are ") + value.why
+    else:
+        text = value.describe()
+    if conversion.call_site is not None and "passed to" not in text:
+        text += f" (when called at line {report.line_of(conversion.call_site)})"
+    return text
+
+
+CONVERSION_CHECKS = {
+    "TNP001": check_tnp001,
+    "TNP002": check_tnp002,
+    "TNP003": check_tnp003,
+    "TNP901": check_tnp901,
+}
