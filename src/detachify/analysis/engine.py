@@ -98,11 +98,25 @@ class ModuleAnalysis(Statements, Expressions, Calls):
             positional.append(self.default_instance(info.owner))
         frame = Frame(State(mode=info.decorator_mode or Mode.ON), parent=info.closure, function=info)
         frame.state.vars.update(self.bind_parameters(info, positional, {}, None))
+        frame.state.vars.update(self.annotated_parameters(info))
         self.call_stack.append(info)
         try:
             self.run_body(info, frame)
         finally:
             self.call_stack.pop()
+
+    def annotated_parameters(self, info: FunctionInfo) -> Dict[str, Value]:
+        """`t: torch.Tensor` is a tensor (grad unknown); `model: nn.Module` a module with parameters."""
+        found = {}
+        for param in param_list(info.node.params):
+            if param.annotation is None:
+                continue
+            annotation = self.eval(param.annotation.annotation, Frame(State(), parent=info.closure))
+            if annotation.qname in K.TENSOR_TYPES:
+                found[param.name.value] = Value(Kind.TENSOR, Grad.UNKNOWN)
+            elif annotation.qname in K.MODULE_BASES:
+                found[param.name.value] = Value(Kind.MODULE, Grad.NO, qname=annotation.qname, has_params=True)
+        return found
 
     def default_instance(self, info: ClassInfo) -> Value:
         """`self` when a method is analysed on its own: attributes as `__init__` sets them with unknown arguments."""

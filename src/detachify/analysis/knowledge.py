@@ -130,6 +130,9 @@ MODULE_BASES = frozenset({
     "lightning.LightningModule", "lightning.pytorch.LightningModule", "pytorch_lightning.core.LightningModule",
 })
 
+# Annotations that make a parameter a torch tensor.
+TENSOR_TYPES = frozenset({"torch.Tensor", "torch.FloatTensor", "torch.nn.Parameter", "torch.nn.parameter.Parameter"})
+
 # Tensor libraries whose tensors also have `.numpy()` but no autograd-on-numpy() error (false-positive guard).
 OTHER_TENSOR_LIBRARIES = frozenset({
     "tensorflow", "keras", "paddle", "mindspore", "oneflow", "jax", "tinygrad", "mxnet", "cupy",

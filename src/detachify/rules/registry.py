@@ -55,11 +55,15 @@ TNP001 = Rule(
         "The program crashes, often only at the end of a long training run, when it plots or logs."
     ),
     example="""
+import torch
+
 model = torch.nn.Linear(4, 2)
 out = model(torch.randn(8, 4))
 print(out.numpy())
 """,
     use_instead="""
+import torch
+
 model = torch.nn.Linear(4, 2)
 out = model(torch.randn(8, 4))
 print(out.detach().cpu().numpy())
@@ -95,15 +99,21 @@ TNP002 = Rule(
         "crashes on the training machine."
     ),
     example="""
+import torch
+
 device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+model = torch.nn.Linear(4, 2).to(device)
 with torch.no_grad():
-    logits = model.to(device)(images.to(device))
+    logits = model(torch.randn(8, 4, device=device))
 print(logits.numpy())
 """,
     use_instead="""
+import torch
+
 device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+model = torch.nn.Linear(4, 2).to(device)
 with torch.no_grad():
-    logits = model.to(device)(images.to(device))
+    logits = model(torch.randn(8, 4, device=device))
 print(logits.cpu().numpy())
 """,
     fix_safety=(
@@ -134,18 +144,34 @@ TNP003 = Rule(
         "numpy() on Tensor that requires grad`, raised from deep inside the plotting library."
     ),
     example="""
+import matplotlib.pyplot as plt
+import torch
+from torch import nn
+
+model, criterion = nn.Linear(3, 1), nn.MSELoss()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
 losses = []
-for x, y in loader:
-    loss = criterion(model(x), y)
-    ...
+for step in range(10):
+    loss = criterion(model(torch.randn(8, 3)), torch.randn(8, 1))
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
     losses.append(loss)
 plt.plot(losses)
 """,
     use_instead="""
+import matplotlib.pyplot as plt
+import torch
+from torch import nn
+
+model, criterion = nn.Linear(3, 1), nn.MSELoss()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
 losses = []
-for x, y in loader:
-    loss = criterion(model(x), y)
-    ...
+for step in range(10):
+    loss = criterion(model(torch.randn(8, 3)), torch.randn(8, 1))
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
     losses.append(loss.item())
 plt.plot(losses)
 """,
@@ -177,11 +203,17 @@ TNP901 = Rule(
         "that every finding is worth acting on."
     ),
     example="""
-def to_numpy(t):
+import torch
+
+
+def to_numpy(t: torch.Tensor):
     return t.numpy()
 """,
     use_instead="""
-def to_numpy(t):
+import torch
+
+
+def to_numpy(t: torch.Tensor):
     return t.detach().cpu().numpy()
 """,
     fix_safety=(
@@ -204,3 +236,7 @@ def markdown_table() -> str:
         lines.append(f"| `{rule.code}` | {rule.name} | {rule.summary} | {'on' if rule.default_on else 'off'} "
                      f"| {rule.fix_availability} |")
     return "\n".join(lines)
+
+
+if __name__ == "__main__":  # `python -m detachify.rules.registry` prints the README's rule table
+    print(markdown_table())

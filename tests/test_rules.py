@@ -1,0 +1,45 @@
+"""Each rule carries its own example (Fixit style): the example is reported, the fix turns it into the
+documented "use instead", and that reports nothing."""
+from __future__ import annotations
+
+import pytest
+
+import detachify
+from detachify.rules import RULES, all_rules
+from detachify.settings import Settings
+
+CODES = [rule.code for rule in all_rules()]
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_example_is_reported(code):
+    rule = RULES[code]
+    findings = detachify.check_source(rule.example.lstrip(), settings=Settings(select=(code,)))
+    assert [f.code for f in findings] == [code]
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_fix_turns_example_into_use_instead(code):
+    rule = RULES[code]
+    fixed = detachify.fix_source(rule.example.lstrip(), settings=Settings(select=(code,)), unsafe=True)
+    assert fixed == rule.use_instead.lstrip()
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_use_instead_is_clean(code):
+    rule = RULES[code]
+    assert detachify.check_source(rule.use_instead.lstrip(), settings=Settings(select=(code,))) == []
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_documentation_has_every_section(code):
+    text = RULES[code].documentation()
+    for heading in ("## What it does", "## Why is this bad?", "## Example", "Use instead:", "## Fix safety"):
+        assert heading in text
+
+
+def test_opinionated_rules_are_off_by_default_and_say_why():
+    for rule in all_rules():
+        assert rule.default_on == (not rule.code.startswith("TNP9"))
+        if not rule.default_on:
+            assert rule.why_off_by_default
