@@ -109,3 +109,10 @@ def test_config_file_route(tmp_path):
                            "--hide-progress", "-j", "1", "bad.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "bad.py").read_text() == fix_source(BAD, "bad.py")
+
+
+def test_byte_order_mark_is_kept(tmp_path):
+    # `detachify fix` keeps a UTF-8 BOM; so must the runner's bytes -> Module -> bytes round trip.
+    (tmp_path / "bom.py").write_bytes(b"\xef\xbb\xbf" + BAD.encode())
+    assert codemod("-j", "1", "bom.py", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "bom.py").read_bytes() == b"\xef\xbb\xbf" + fix_source(BAD, "bom.py").encode()

@@ -237,3 +237,17 @@ def test_off_by_default_semantics_match_settings():
     assert not Settings(select=("TNP0",)).is_enabled("TNP901", default_on=False)
     assert Settings(extend_select=("TNP",)).is_enabled("TNP901", default_on=False)
     assert not Settings(select=("E",), extend_select=("TNP0",)).is_enabled("TNP901", default_on=False)
+
+
+def test_stdin(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "flake8", "--isolated", "--select", "TNP", "--stdin-display-name",
+                           "piped.py", "-"], input=BAD, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert [line.split(" ")[:2] for line in proc.stdout.splitlines()] == \
+        [[f"piped.py:{f.line}:{f.column + 1}:", f.code] for f in check_source(BAD, "piped.py")]
+
+
+def test_crlf_and_bom_columns(tmp_path):
+    (tmp_path / "crlf.py").write_bytes(b"\xef\xbb\xbf" + BAD.replace("\n", "\r\n").encode())
+    _, results, _ = flake8("--select", "TNP", "crlf.py", cwd=tmp_path)
+    assert [(p, r, c, code) for p, r, c, code, _ in results] == detachify_check("crlf.py", cwd=tmp_path)
+    assert codes(results) == [(4, "TNP001")]
