@@ -494,6 +494,19 @@ def test_gitignore_in_a_git_work_tree(project, capsys):
     assert out.split() == ["a.py", "untracked.py", "x.gen.py"]
 
 
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_a_gitignored_directory_named_explicitly_is_checked(project, capsys):
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True, env=env)
+    write(project, ".gitignore", "scratch/\n")
+    write(project, "scratch/.gitignore", "*.tmp.py\n")
+    for name in ["a.py", "scratch/b.py", "scratch/sub/c.py", "scratch/d.tmp.py"]:
+        write(project, name, BAD)
+    assert run_main(capsys, "check", "--show-files")[1].split() == ["a.py"]
+    _, out, err = run_main(capsys, "check", "--show-files", "scratch")
+    assert out.split() == [os.path.join("scratch", "b.py"), os.path.join("scratch", "sub", "c.py")] and err == ""
+
+
 def test_directory_symlinks_are_not_followed(project, capsys):
     write(project, "real/a.py", BAD)
     os.symlink(project / "real", project / "link")

@@ -265,10 +265,15 @@ def _wanted(name: str, suffixes: Set[str]) -> bool:
 def _walk(root: str, suffixes: Set[str], excluded: Excluded, respect_gitignore: bool,
           add: Callable[[str], None], errors: List[Tuple[str, str]]) -> None:
     listed = _git_files(root) if respect_gitignore else None
+    inherited = respect_gitignore
     if listed is not None:
-        _filter_git_listing(root, listed, suffixes, excluded, respect_gitignore, add, errors)
-        return
-    stack = [(root, _inherited_rules(root) if respect_gitignore else [])]
+        if listed or not _git_ignores(root):
+            _filter_git_listing(root, listed, suffixes, excluded, respect_gitignore, add, errors)
+            return
+        # A directory named on the command line is checked even when git ignores it (as ruff does): walk
+        # it, honouring only the .gitignore files inside it.
+        inherited = False
+    stack = [(root, _inherited_rules(root) if inherited else [])]
     while stack:
         directory, rules = stack.pop()
         if respect_gitignore:
@@ -324,17 +329,24 @@ def _filter_git_listing(root: str, listed: List[str], suffixes: Set[str], exclud
             add(path)
 
 
-def _git_files(directory: str) -> Optional[List[str]]:
-    """Paths under ``directory`` (relative, '/'-separated) that git does not ignore; None outside a work tree."""
+def _git(directory: str, *args: str) -> Optional[subprocess.CompletedProcess]:
     # A hook or `git commit` may have set these for another repository or a temporary index.
     env = {k: v for k, v in os.environ.items() if k not in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_PREFIX")}
     try:
-        proc = subprocess.run(
-            ["git", "-C", directory, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "."],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env, timeout=120,
-        )
+        return subprocess.run(["git", "-C", directory, *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              stdin=subprocess.DEVNULL, env=env, timeout=120)
     except (OSError, subprocess.SubprocessError):
         return None  # no git, or it hung: the fallback walker still gives an answer
-    if proc.returncode != 0:
+
+
+def _git_files(directory: str) -> Optional[List[str]]:
+    """Paths under ``directory`` (relative, '/'-separated) that git does not ignore; None outside a work tree."""
+    proc = _git(directory, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", ".")
+    if proc is None or proc.returncode != 0:
         return None  # not a work tree (or one git refuses to read, e.g. "dubious ownership")
     return [p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p]
+
+
+def _git_ignores(directory: str) -> bool:
+    proc = _git(directory, "check-ignore", "-q", ".")
+    return proc is not None and proc.returncode == 0
