@@ -2,44 +2,81 @@
 
 Handing them a tensor that requires grad, or a list/tuple/dict of such tensors, raises the same
 "Can't call numpy() on Tensor that requires grad" error. Data, not code: every entry is proven by
-tests/test_converters.py, which calls the real library on a requires-grad tensor.
+tests/test_converters.py, which calls the real library on a requires-grad tensor (and on the same tensor
+detached, which must not raise).
+
+Not here, because torch disproves them (see the non-converter cases in the test): NumPy functions that hand
+the tensor to its own method instead of converting it (`np.sum`, `np.mean`, `np.max`, `np.std`, `np.var`,
+`np.prod`, `np.any`, `np.all`, `np.squeeze`, `np.shape`, `np.split`, `np.flip`, ...), `np.array_equal`
+(it swallows the error and returns False), `seaborn.regplot` (it indexes the tensor and fails another way).
 """
 from __future__ import annotations
 
 # module (fully qualified) -> function names under it (dotted for submodules: "linalg.eigvalsh")
 CONVERTING_FUNCTIONS = {
     "numpy": frozenset({
-        "array", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "concatenate", "stack",
-        "vstack", "hstack", "dstack", "column_stack", "savetxt", "save", "savez", "savez_compressed",
+        # building arrays
+        "array", "asarray", "asanyarray", "ascontiguousarray", "asfortranarray", "copy", "atleast_1d",
+        "atleast_2d", "atleast_3d", "zeros_like", "ones_like", "full_like",
+        # joining
+        "concatenate", "stack", "vstack", "hstack", "dstack", "column_stack", "append",
+        # saving
+        "savetxt", "save", "savez", "savez_compressed",
+        # statistics
         "corrcoef", "cov", "histogram", "histogram2d", "percentile", "quantile", "nanpercentile", "nanquantile",
-        "median", "nanmedian", "nanmean", "nanstd", "nanvar", "nansum", "nanmax", "nanmin", "average",
-        "allclose", "isclose", "array_equal", "unique", "sort", "argsort", "diff", "gradient", "convolve",
-        "correlate", "interp", "polyfit", "polyval", "outer", "inner", "dot", "matmul", "einsum", "kron",
-        "where", "nan_to_num", "isnan", "isinf", "isfinite", "abs", "absolute", "exp", "log", "sqrt", "square",
-        "sin", "cos", "tanh", "maximum", "minimum", "add", "subtract", "multiply", "divide", "power",
+        "median", "nanmedian", "nanmean", "nanstd", "nanvar", "nansum", "nanmax", "nanmin", "average", "ptp",
+        "bincount", "digitize", "count_nonzero", "trapezoid",
+        # comparing
+        "allclose", "isclose", "isnan", "isinf", "isfinite", "isin",
+        # sorting, searching
+        "unique", "sort", "argsort", "argmax", "argmin", "nanargmax", "nanargmin", "searchsorted", "where",
+        # reshaping
+        "reshape", "ravel", "transpose", "expand_dims", "tile", "repeat", "roll", "triu", "tril", "fliplr",
+        "flipud", "rot90", "pad", "take",
+        # element-wise and friends
+        "abs", "absolute", "exp", "log", "log1p", "log2", "log10", "sqrt", "square", "sin", "cos", "tanh",
+        "sign", "floor", "ceil", "round", "around", "clip", "nan_to_num", "maximum", "minimum", "add",
+        "subtract", "multiply", "divide", "power", "cumsum", "cumprod", "diff", "gradient", "convolve",
+        "correlate", "interp", "polyfit", "polyval",
+        # products
+        "outer", "inner", "dot", "matmul", "einsum", "kron", "cross", "trace",
+        # submodules
         "linalg.norm", "linalg.eig", "linalg.eigh", "linalg.eigvals", "linalg.eigvalsh", "linalg.svd",
-        "linalg.inv", "linalg.det", "linalg.solve", "linalg.pinv", "linalg.qr", "linalg.cholesky",
-        "fft.fft", "fft.rfft", "fft.ifft", "testing.assert_allclose", "testing.assert_array_equal",
-        "testing.assert_array_almost_equal", "copy", "triu", "tril", "flip", "tile", "repeat", "roll",
-        "expand_dims", "atleast_1d", "atleast_2d", "cumsum", "cumprod", "argmax", "argmin",
+        "linalg.inv", "linalg.det", "linalg.slogdet", "linalg.solve", "linalg.lstsq", "linalg.pinv",
+        "linalg.qr", "linalg.cholesky", "linalg.matrix_rank",
+        "fft.fft", "fft.rfft", "fft.ifft", "fft.irfft", "fft.fft2", "fft.fftshift",
+        "testing.assert_allclose", "testing.assert_array_equal", "testing.assert_array_almost_equal",
+        "testing.assert_almost_equal", "testing.assert_equal", "testing.assert_array_less",
     }),
     "matplotlib.pyplot": frozenset({
         "plot", "scatter", "hist", "hist2d", "imshow", "bar", "barh", "fill_between", "fill_betweenx",
         "errorbar", "semilogx", "semilogy", "loglog", "step", "stem", "contour", "contourf", "pcolormesh",
         "pcolor", "hexbin", "boxplot", "violinplot", "pie", "matshow", "quiver", "stackplot", "stairs",
-        "specgram", "tricontourf", "spy",
+        "specgram", "tricontour", "tricontourf", "tripcolor", "triplot", "spy", "axhline", "axvline", "hlines",
+        "vlines", "ecdf", "eventplot", "psd", "imsave",
     }),
     "pandas": frozenset({"DataFrame", "Series"}),
     "seaborn": frozenset({
         "lineplot", "scatterplot", "histplot", "kdeplot", "heatmap", "barplot", "boxplot", "violinplot",
-        "regplot", "ecdfplot", "displot", "relplot", "stripplot", "swarmplot", "clustermap",
+        "boxenplot", "pointplot", "countplot", "ecdfplot", "rugplot", "displot", "relplot", "catplot",
+        "jointplot", "stripplot", "swarmplot", "clustermap",
     }),
-    "scipy.stats": frozenset({"pearsonr", "spearmanr", "kendalltau", "ttest_ind", "ttest_rel", "zscore", "entropy"}),
-    "scipy.special": frozenset({"softmax", "expit", "logsumexp"}),
+    "scipy.stats": frozenset({
+        "pearsonr", "spearmanr", "kendalltau", "linregress", "ttest_ind", "ttest_rel", "ttest_1samp",
+        "mannwhitneyu", "wilcoxon", "ks_2samp", "wasserstein_distance", "zscore", "entropy", "describe",
+        "rankdata", "sem", "skew", "kurtosis",
+    }),
+    "scipy.special": frozenset({"softmax", "log_softmax", "expit", "logit", "logsumexp"}),
+    "scipy.spatial.distance": frozenset({"cdist", "pdist", "cosine", "euclidean", "jensenshannon"}),
+    "scipy.optimize": frozenset({"linear_sum_assignment"}),
     "sklearn.metrics": frozenset({
-        "accuracy_score", "f1_score", "precision_score", "recall_score", "roc_auc_score", "mean_squared_error",
-        "mean_absolute_error", "r2_score", "confusion_matrix", "average_precision_score", "log_loss",
-        "precision_recall_curve", "roc_curve", "balanced_accuracy_score", "classification_report",
+        "accuracy_score", "balanced_accuracy_score", "f1_score", "precision_score", "recall_score",
+        "jaccard_score", "matthews_corrcoef", "cohen_kappa_score", "confusion_matrix", "classification_report",
+        "roc_auc_score", "average_precision_score", "top_k_accuracy_score", "log_loss", "brier_score_loss",
+        "precision_recall_curve", "roc_curve", "auc", "mean_squared_error", "root_mean_squared_error",
+        "mean_absolute_error", "mean_absolute_percentage_error", "r2_score", "explained_variance_score",
+        "silhouette_score", "adjusted_rand_score", "normalized_mutual_info_score", "pairwise_distances",
+        "pairwise.cosine_similarity",
     }),
 }
 
@@ -47,7 +84,8 @@ CONVERTING_FUNCTIONS = {
 AXES_METHODS = frozenset({
     "plot", "scatter", "hist", "hist2d", "imshow", "bar", "barh", "fill_between", "fill_betweenx", "errorbar",
     "semilogx", "semilogy", "loglog", "step", "stem", "contour", "contourf", "pcolormesh", "pcolor", "hexbin",
-    "boxplot", "violinplot", "pie", "matshow", "quiver", "stackplot", "stairs", "specgram", "spy",
+    "boxplot", "violinplot", "pie", "matshow", "quiver", "stackplot", "stairs", "specgram", "spy", "tricontour",
+    "tricontourf", "tripcolor", "triplot", "axhline", "axvline", "hlines", "vlines", "ecdf", "eventplot", "psd",
 })
 
 # Calls that hand back matplotlib Axes (or arrays of them), so their methods above are known to convert.
