@@ -92,9 +92,17 @@ def parse_sarif(out, base):
 PARSERS = {"concise": parse_concise, "json": parse_json, "github": parse_github, "sarif": parse_sarif}
 
 
+# Each door's way of saying "default rules" and "every rule, off-by-default ones (TNP9xx) included".
+SELECTIONS = {
+    "default": {"flake8": [], "cli": [], "api": Settings()},
+    "all": {"flake8": ["--select", "TNP"], "cli": ["--select", "TNP"], "api": Settings(select=("TNP",))},
+}
+DOORS = ["flake8", "cli:concise", "cli:json", "cli:github", "cli:sarif"]
+
+
 @pytest.fixture(scope="session")
-def reports(tree) -> Dict[str, Found]:
-    """Every door's findings, keyed by door name; computed lazily, once per session."""
+def reports(tree) -> Dict[Tuple[str, str], Found]:
+    """Every door's findings, keyed by (door, selection); computed lazily, once per session."""
     return Reports(tree)
 
 
@@ -103,49 +111,54 @@ class Reports(dict):
         super().__init__()
         self.tree = tree
 
-    def __missing__(self, door: str) -> Found:
+    def __missing__(self, key: Tuple[str, str]) -> Found:
+        door, selection = key
         if door == "api":
-            self[door] = self._api()
+            self[key] = self._api(SELECTIONS[selection]["api"])
         elif door == "flake8":
-            self[door] = self._flake8()
+            self[key] = self._flake8(SELECTIONS[selection]["flake8"])
         else:  # "cli:FORMAT"
             fmt = door.split(":", 1)[1]
-            self[door] = PARSERS[fmt](self._cli(fmt), self.tree)
-        return self[door]
+            self[key] = PARSERS[fmt](self._cli(fmt, SELECTIONS[selection]["cli"]), self.tree)
+        return self[key]
 
-    def _api(self) -> Found:
+    def _api(self, settings: Settings) -> Found:
         found: Found = {}
         for name in FIXTURE_FILES:
-            for f in check_source(read(self.tree / name), name):
+            for f in check_source(read(self.tree / name), name, settings):
                 found.setdefault(name, set()).add((f.line, f.column + 1, f.code))
         return found
 
-    def _flake8(self) -> Found:
-        out = run([sys.executable, "-m", "flake8", "--isolated", "--select", "TNP", "--jobs", "2",
+    def _flake8(self, args) -> Found:
+        # Without --select flake8 also runs pycodestyle and pyflakes: keep the TNP rows only.
+        out = run([sys.executable, "-m", "flake8", "--isolated", *args, "--jobs", "2",
                    "--format", "%(path)s:%(row)d:%(col)d: %(code)s %(text)s", "."], self.tree)
-        return parse_concise(out, self.tree)
+        return {name: {row for row in rows if row[2].startswith("TNP")}
+                for name, rows in parse_concise(out, self.tree).items()}
 
-    def _cli(self, fmt: str) -> str:
-        return run([sys.executable, "-m", "detachify", "check", "--output-format", fmt, "."], self.tree)
+    def _cli(self, fmt: str, args) -> str:
+        return run([sys.executable, "-m", "detachify", "check", *args, "--output-format", fmt, "."], self.tree)
 
 
 def test_fixtures_exist_and_are_reported(reports):
     assert FIXTURE_FILES, "no fixtures under fixtures/"
     # Guard against agreeing on nothing: the fixtures carry `# expect:` labels, so the engine finds something.
-    assert reports["api"], "the API reports nothing on any fixture"
-    assert not set(reports["api"]) - set(FIXTURE_FILES)
+    assert reports["api", "default"], "the API reports nothing on any fixture"
+    assert not set(reports["api", "default"]) - set(FIXTURE_FILES)
 
 
-@pytest.mark.parametrize("door", ["flake8", "cli:concise", "cli:json", "cli:github", "cli:sarif"])
+@pytest.mark.parametrize("selection", sorted(SELECTIONS))
+@pytest.mark.parametrize("door", DOORS)
 @pytest.mark.parametrize("fixture", FIXTURE_FILES)
-def test_same_findings(reports, door, fixture):
-    assert reports[door].get(fixture, set()) == reports["api"].get(fixture, set())
+def test_same_findings(reports, door, selection, fixture):
+    assert reports[door, selection].get(fixture, set()) == reports["api", selection].get(fixture, set())
 
 
-@pytest.mark.parametrize("door", ["flake8", "cli:concise", "cli:json", "cli:github", "cli:sarif"])
-def test_no_findings_outside_fixtures(reports, door):
+@pytest.mark.parametrize("selection", sorted(SELECTIONS))
+@pytest.mark.parametrize("door", DOORS)
+def test_no_findings_outside_fixtures(reports, door, selection):
     # Notebook fixtures (`x.ipynb:cell N`) are the CLI's alone: flake8 and the codemod only read Python files.
-    assert {name for name in reports[door] if ".ipynb" not in name} <= set(FIXTURE_FILES)
+    assert {name for name in reports[door, selection] if ".ipynb" not in name} <= set(FIXTURE_FILES)
 
 
 VARIANTS = {
