@@ -726,8 +726,12 @@ def test_array_equal_swallows_the_grad_error_and_answers_false():
     assert np.array_equal(Tensors(detach=False).of([1.0, 2.0]), [1.0, 2.0]) is False
 
 
-@pytest.mark.parametrize("name", ["sum", "mean", "max", "std"])
-def test_numpy_reductions_convert_a_list_of_grad_tensors(name):
-    """Not tables entries (a tensor argument defers to its method), but a list of losses is converted."""
-    function = getattr(np, name)
+LIST_CASES = sorted(f"{module}.{name}" for module, names in C.LIST_CONVERTING_FUNCTIONS.items() for name in names)
+
+
+@pytest.mark.parametrize("qname", LIST_CASES)
+def test_list_converting_functions_convert_a_list_of_grad_tensors(qname):
+    """LIST_CONVERTING_FUNCTIONS: a tensor argument defers to its method, but a list of losses is converted."""
+    function = resolve(qname)
     assert_converts(lambda T: function([T(), T(), T()]))
+    assert_converts(lambda T: function((T(2), T(2))))

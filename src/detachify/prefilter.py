@@ -10,8 +10,14 @@ import re
 
 # `.numpy`, also as `.\n    numpy` or `. \\\n numpy`; the word boundary keeps `.numpy_array` out.
 NUMPY_ATTRIBUTE = re.compile(r"\.[\s\\]*numpy\b")
-# Implicit conversions need one of these libraries imported (matplotlib covers pyplot and pylab users).
-CONVERTING_LIBRARIES = re.compile(r"numpy|matplotlib|pandas|seaborn|scipy|sklearn")
+# Implicit conversions are calls the analysis resolves through an absolute import of a converting library
+# (`import numpy as np`, `import os, numpy`, `from matplotlib import pyplot`; a name imported from elsewhere
+# stays unknown), so a file without such an import statement cannot hold one.
+CONVERTING_LIBRARIES = re.compile(
+    r"(?:^|;)[ \t]*(?:from[ \t]+|import[ \t]+(?:[\w.]+(?:[ \t]+as[ \t]+\w+)?[ \t]*,[ \t]*)*)"
+    r"(?:numpy|matplotlib|pandas|seaborn|scipy|sklearn)\b",
+    re.M,
+)
 IMPLICIT_CODES = ("TNP002", "TNP003", "TNP901")
 
 

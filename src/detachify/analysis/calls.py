@@ -39,11 +39,11 @@ AXES_REORDERING = frozenset({"flatten", "ravel", "reshape", "squeeze", "transpos
 AXES_METHODS_ON_UNKNOWN = C.AXES_METHODS - {"step"}
 
 
-def is_converter(qname: str) -> bool:
+def is_converter(qname: str, table=C.CONVERTING_FUNCTIONS) -> bool:
     module, _, name = qname.rpartition(".")
     if module == AXES:
-        return name in C.AXES_METHODS
-    for library, names in C.CONVERTING_FUNCTIONS.items():
+        return name in C.AXES_METHODS and table is C.CONVERTING_FUNCTIONS
+    for library, names in table.items():
         if qname.startswith(library + ".") and qname[len(library) + 1:] in names:
             return True
     return False
@@ -165,15 +165,16 @@ class Calls:
         self.record_conversion(node, node.func.value, receiver, frame, force)
         return Value(Kind.NDARRAY, Grad.NO, origins=frozenset({node}))
 
-    def convert_arguments(self, args: Args, node, frame) -> Value:
+    def convert_arguments(self, args: Args, node, frame, containers_only: bool = False) -> Value:
         """`np.asarray(t)`, `plt.plot(x, losses)`: each data argument goes through `Tensor.__array__`."""
         callee = self.code(node.func)
         origins = set()
+        kinds = (Kind.CONTAINER,) if containers_only else (Kind.TENSOR, Kind.UNKNOWN, Kind.CONTAINER)
         for arg, value in zip(args.nodes, args.values):
             if arg.star or (arg.keyword is not None and arg.keyword.value in C.NON_DATA_KEYWORDS):
                 continue
             origins |= value.origins
-            if value.kind in (Kind.TENSOR, Kind.UNKNOWN, Kind.CONTAINER):
+            if value.kind in kinds:
                 self.record_conversion(arg.value, arg.value, value, frame, False, "implicit", callee)
                 origins.add(arg.value)
         return Value(Kind.NDARRAY, Grad.NO, origins=frozenset(origins))
@@ -214,7 +215,7 @@ class Calls:
         if name in ("cpu", "cuda", "to") and result.grad is receiver.grad:
             # A copy to another device is the same tensor as far as the user is concerned.
             result = Value(result.kind, result.grad, receiver.why, receiver.derived, result.gpu)
-        if name == "cpu":
+        if name == "cpu" or (name == "to" and _names_cpu(args)):
             return Value(result.kind, result.grad, result.why, result.derived, False)
         if name == "cuda" or (name == "to" and any(v.gpu for v in args.all())):
             return Value(result.kind, result.grad, result.why, result.derived, True)
@@ -228,6 +229,8 @@ class Calls:
             return self.call_builtin(qname[9:], args, node, frame)
         if is_converter(qname):
             return self.convert_arguments(args, node, frame)
+        if is_converter(qname, C.LIST_CONVERTING_FUNCTIONS):
+            return self.convert_arguments(args, node, frame, containers_only=True)
         if qname in C.AXES_FACTORIES or qname.rpartition(".")[0] in (FIGURE, AXES) and (
                 qname.rpartition(".")[2] in C.FIGURE_AXES_METHODS or qname.rpartition(".")[2] in AXES_REORDERING):
             axes = qualname(AXES)
@@ -300,7 +303,8 @@ class Calls:
                 name in K.FUNCTIONAL_LOSSES and args.constant("reduction") != "none"):
             return replace(self.op_result(args.all(), frame), scalar=True)
         if name == "device":
-            return Value(Kind.OTHER, Grad.NO, gpu=any(v.gpu for v in args.all()))
+            known = all(v.const for v in args.all())  # `torch.device("cpu")`, not `torch.device(name)`
+            return Value(Kind.OTHER, Grad.NO, gpu=any(v.gpu for v in args.all()), qname="torch.device" if known else "")
         if name in ("is_tensor", "is_grad_enabled", "manual_seed", "save", "numel", "get_default_dtype",
                     "set_default_dtype", "set_printoptions", "is_floating_point"):
             return OTHER
@@ -667,6 +671,12 @@ def _label(value: Value, label) -> Value:
         text = label()
         return replace(value, why=f"{value.why} ({text})") if text else value
     return value
+
+
+def _names_cpu(args: Args) -> bool:
+    """`.to("cpu")` / `.to(torch.device("cpu"))`: a device known not to be a GPU."""
+    first = args.keywords.get("device") or args.first()
+    return first.kind is Kind.OTHER and not first.gpu and (bool(first.const) or first.qname == "torch.device")
 
 
 def _callee(node):

@@ -80,6 +80,12 @@ CONVERTING_FUNCTIONS = {
     }),
 }
 
+# Functions that hand a single tensor to its own method (no conversion) but convert a list or tuple of them:
+# `np.mean(losses)` on a list of per-step losses raises the grad error, `np.mean(loss)` does not.
+LIST_CONVERTING_FUNCTIONS = {
+    "numpy": frozenset({"sum", "mean", "max", "min", "std", "var", "amax", "amin", "prod"}),
+}
+
 # matplotlib.axes.Axes methods that convert their data arguments (`ax.plot(x, y)`, `axes[0].imshow(w)`).
 AXES_METHODS = frozenset({
     "plot", "scatter", "hist", "hist2d", "imshow", "bar", "barh", "fill_between", "fill_betweenx", "errorbar",
