@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from detachify import check_source
+from detachify import Settings, check_source
 
 BAD = textwrap.dedent("""\
     import torch
@@ -189,48 +189,43 @@ def test_parallel_flake8(tmp_path):
     assert sorted((p, r) for p, r, *_ in results) == [(f"./bad{i}.py", 4) for i in range(4)]
 
 
-# The registry has no off-by-default rule yet; a stand-in one, plus an engine stub that reports it, checks the
-# default-ignore wiring through the real flake8 main (entry point loading included).
-OFF_BY_DEFAULT = textwrap.dedent("""\
-    import dataclasses, sys
-    from detachify import api, findings
-    from detachify.rules import registry
-    registry.RULES["TNP901"] = dataclasses.replace(registry.TNP001, code="TNP901", default_on=False)
-    real = api.check_source
-    def check_source(source, filename="<string>", settings=None, *, respect_noqa=True):
-        extra = findings.Finding("TNP901", "stand-in off-by-default finding", 1, 0, filename=filename)
-        return sorted(real(source, filename, settings, respect_noqa=respect_noqa) + [extra],
-                      key=lambda f: f.sort_key())
-    api.check_source = check_source
-    from flake8.main.cli import main
-    sys.exit(main(sys.argv[1:]))
-""")
+# TNP901 (off by default) flags `.numpy()` on a tensor of unknown provenance, like this parameter.
+UNKNOWN = BAD + "\n\ndef to_numpy(t):\n    return t.numpy()\n"
+
+
+def test_off_by_default_precondition():
+    from detachify.rules.registry import RULES
+
+    assert not RULES["TNP901"].default_on
+    assert [(f.line, f.code) for f in check_source(UNKNOWN, "u.py", Settings(select=("TNP",)))] == \
+        [(4, "TNP001"), (8, "TNP901")]
 
 
 @pytest.mark.parametrize("args, expected", [
     ((), ["TNP001"]),
-    (("--extend-select", "TNP901"), ["TNP901", "TNP001"]),
-    (("--extend-select", "TNP9"), ["TNP901", "TNP001"]),
+    (("--extend-select", "TNP901"), ["TNP001", "TNP901"]),
+    (("--extend-select", "TNP9"), ["TNP001", "TNP901"]),
     # An explicit --select replaces flake8's default ignore list, so a bare prefix enables TNP9xx too,
     # exactly as `detachify check --select TNP` does (asserted below against Settings).
-    (("--select", "TNP"), ["TNP901", "TNP001"]),
+    (("--select", "TNP"), ["TNP001", "TNP901"]),
     (("--select", "TNP0"), ["TNP001"]),
-    (("--extend-select", "TNP"), ["TNP901", "TNP001"]),
+    (("--extend-select", "TNP"), ["TNP001", "TNP901"]),
     (("--select", "E", "--extend-select", "TNP0"), ["TNP001"]),
     (("--extend-ignore", "TNP0", "--extend-select", "TNP901"), ["TNP901"]),
 ])
 def test_off_by_default_codes(tmp_path, args, expected):
-    write(tmp_path, "bad.py", BAD)
-    write(tmp_path, "run_flake8.py", OFF_BY_DEFAULT)
-    proc = subprocess.run([sys.executable, "run_flake8.py", "--isolated", "--jobs", "1", *args, "bad.py"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    found = [m["code"] for m in map(LINE.match, proc.stdout.splitlines()) if m and m["code"].startswith("TNP")]
-    assert found == expected, proc.stdout + proc.stderr
+    write(tmp_path, "u.py", UNKNOWN)
+    _, results, proc = flake8(*args, "u.py", cwd=tmp_path)
+    assert [code for *_, code, _ in results if code.startswith("TNP")] == expected, proc.stdout + proc.stderr
+    # The same options mean the same to `detachify check`, which spells flake8's --extend-ignore --ignore and
+    # rejects selectors of other tools (`--select E` there selects no TNP code, as leaving it out does).
+    cli_args = [{"--extend-ignore": "--ignore"}.get(a, a) for a in args]
+    if cli_args[:2] == ["--select", "E"]:
+        cli_args = cli_args[2:]
+    assert [c for *_, c in detachify_check(*cli_args, "u.py", cwd=tmp_path)] == expected
 
 
 def test_off_by_default_semantics_match_settings():
-    from detachify.settings import Settings
-
     assert not Settings().is_enabled("TNP901", default_on=False)
     assert Settings(extend_select=("TNP901",)).is_enabled("TNP901", default_on=False)
     assert Settings(select=("TNP",)).is_enabled("TNP901", default_on=False)
