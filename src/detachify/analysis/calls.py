@@ -1,7 +1,7 @@
 """Evaluating calls: torch functions, tensor and module methods, and functions/classes of the module itself."""
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Dict, List, Optional
 
 import libcst as cst
@@ -33,6 +33,7 @@ def grad_mode_set_by(qname: str, args: Optional["Args"]) -> Mode:
 
 
 AXES = "matplotlib.axes.Axes"
+OPTIMIZER = "torch.optim.Optimizer"
 FIGURE = "matplotlib.figure.Figure"
 AXES_REORDERING = frozenset({"flatten", "ravel", "reshape", "squeeze", "transpose"})
 # `step` is left out: `scheduler.step(val_loss)` is far more common than `ax.step(...)` on an unknown receiver.
@@ -47,6 +48,16 @@ def is_converter(qname: str, table=C.CONVERTING_FUNCTIONS) -> bool:
         if qname.startswith(library + ".") and qname[len(library) + 1:] in names:
             return True
     return False
+
+
+@dataclass(frozen=True)
+class GeneratorRun:
+    """How a generator object was made, so iterating it elsewhere can rerun its body in that grad mode."""
+
+    info: FunctionInfo
+    bound: tuple
+    mode: Mode
+    node: object
 
 
 class Args:
@@ -274,6 +285,8 @@ class Calls:
             return container(self.element_of(args.first()))
         if qname == "torch.device":
             return Value(Kind.OTHER, Grad.NO, gpu=any(v.gpu for v in args.all()))
+        if qname.startswith("torch.optim.") and last[:1].isupper() and "lr_scheduler" not in qname:
+            return Value(Kind.OTHER, Grad.NO, qname=OPTIMIZER, elem=self.element_of(args.first()))
         if qname.startswith(("torch.optim.", "torch.cuda.", "torch.backends.", "torch.nn.init.")):
             return OTHER
         if qname.startswith("numpy.") or qname == "numpy":
@@ -332,6 +345,8 @@ class Calls:
             self.flows_back.update(site for site, _ in value.stores)
 
     def call_builtin(self, name: str, args: Args, node, frame) -> Value:
+        if args.positional and name in ("list", "tuple", "sorted", "next", "sum", "max", "min", "enumerate", "zip"):
+            args.positional = [self.consume(value, frame) for value in args.positional]
         first = args.first()
         key = args.keywords.get("key")
         if key is not None and name in ("sorted", "min", "max"):
@@ -465,8 +480,18 @@ class Calls:
     def call_function(self, info: FunctionInfo, positional, keywords, node, frame,
                       self_value: Optional[Value] = None, want_frame: bool = False):
         mode = info.decorator_mode or frame.state.mode
-        bound = self.bind_parameters(info, positional, keywords, node)
-        key = (info, mode, tuple(bound.items()))
+        bound = tuple(self.bind_parameters(info, positional, keywords, node).items())
+        return self.analyse_call(info, bound, mode, node, frame, want_frame)
+
+    def consume(self, iterable: Value, frame) -> Value:
+        """Iterating a generator runs its body now, in the consumer's grad mode, not the creator's."""
+        run = iterable.target
+        if not isinstance(run, GeneratorRun) or run.mode is frame.state.mode:
+            return iterable
+        return self.analyse_call(run.info, run.bound, frame.state.mode, run.node, frame)
+
+    def analyse_call(self, info: FunctionInfo, bound, mode: Mode, node, frame, want_frame: bool = False):
+        key = (info, mode, bound)
         memo = self.call_memo.get(key)
         if memo is not None:
             return memo if want_frame else memo[0]
@@ -480,6 +505,8 @@ class Calls:
             result = self.run_body(info, callee)
         finally:
             self.call_stack.pop()
+        if callee.yield_modes and info.decorator_mode is None and not info.is_context_manager:
+            result = replace(result, target=GeneratorRun(info, bound, mode, node))
         self.call_memo[key] = (result, callee)
         return (result, callee) if want_frame else result
 

@@ -108,6 +108,8 @@ class Expressions:
             return self.module_attribute(base, name, node)
         if kind is Kind.NDARRAY:
             return base
+        if base.qname == "torch.optim.Optimizer":
+            return self.optimizer_attribute(base, name)
         if kind in (Kind.TENSOR, Kind.UNKNOWN):
             if name in K.DETACHING_ATTRIBUTES:
                 if name == "grad" and self.graph_kept_by_backward:
@@ -118,6 +120,15 @@ class Expressions:
             if kind is Kind.TENSOR or name in _KEEP_GRAD_ATTRIBUTES:
                 return base  # views (`.T`) keep grad; so do fields of model outputs (`out.logits`)
             return UNKNOWN
+        return UNKNOWN
+
+    def optimizer_attribute(self, optimizer: Value, name: str) -> Value:
+        """`optimizer.param_groups[0]["params"]` are the parameters; `optimizer.state[p]` holds plain tensors."""
+        params = container(optimizer.elem or UNKNOWN)
+        if name == "param_groups":
+            return container(container(params, (params,), ("params",)))
+        if name == "state":
+            return container(container(tensor(Grad.NO)))
         return UNKNOWN
 
     def module_attribute(self, base: Value, name: str, node) -> Value:
@@ -315,7 +326,7 @@ class Expressions:
 
     def _bind_comprehension(self, for_in: cst.CompFor, frame):
         while for_in is not None:
-            iterable = self.eval(for_in.iter, frame)
+            iterable = self.consume(self.eval(for_in.iter, frame), frame)
             self.assign(for_in.target, self.element_of(iterable), frame)
             for condition in for_in.ifs:
                 self.eval(condition.test, frame)

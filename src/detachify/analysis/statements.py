@@ -183,7 +183,7 @@ class Statements:
             frame.state.mode = Mode.ON if outcome else Mode.OFF
 
     def s_For(self, statement: cst.For, frame):
-        iterable = self.eval(statement.iter, frame)
+        iterable = self.consume(self.eval(statement.iter, frame), frame)
         element = self.element_of(iterable)
         saved_mode = frame.state.mode
 
