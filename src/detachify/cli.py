@@ -65,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     cfg.add_argument("--unsafe-fixes", action=argparse.BooleanOptionalAction, default=None,
                      help="also apply fixes that may change what the program computes")
     out = common.add_argument_group("output")
-    out.add_argument("--output-format", choices=FORMATS, default="concise")
+    out.add_argument("--output-format", choices=FORMATS, default="concise",
+                     help="concise: `path:line:col: CODE message` (default); json; github: workflow annotations; "
+                          "sarif: SARIF 2.1.0 with fixes")
     out.add_argument("--statistics", action="store_true", help="print the number of findings per code instead")
     out.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings remain")
     out.add_argument("-q", "--quiet", action="store_true", help="print findings only: no summary, no progress")
