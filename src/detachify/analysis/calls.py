@@ -514,9 +514,8 @@ class Calls:
         params = info.node.params
         bound: Dict[str, Value] = {}
         ordered = list(params.posonly_params) + list(params.params)
-        # Positions cost a pass over the module: computed only when a grad value is passed.
-        label = (lambda: f"passed to `{info.name}` at line {self.line_of(call_node)}") if call_node is not None \
-            else (lambda: "")
+        # Positions cost a pass over the module: the line is a marker resolved only if a message needs it.
+        label = f"passed to `{info.name}` at line {self.line_marker(call_node)}" if call_node is not None else ""
         for index, param in enumerate(ordered):
             name = param.name.value
             if index < len(positional):
@@ -692,11 +691,10 @@ class Calls:
         return result
 
 
-def _label(value: Value, label) -> Value:
+def _label(value: Value, label: str) -> Value:
     """Name the call site in the reason: a finding inside a helper says which call gave it a grad tensor."""
-    if value.grad is Grad.YES and value.why and "passed to" not in value.why:
-        text = label()
-        return replace(value, why=f"{value.why} ({text})") if text else value
+    if label and value.grad is Grad.YES and value.why and "passed to" not in value.why:
+        return replace(value, why=f"{value.why} ({label})")
     return value
 
 

@@ -1,6 +1,7 @@
 """Run the grad-flow analysis over one module and collect what it saw at every tensor→NumPy conversion."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
@@ -15,6 +16,7 @@ from .state import Frame, State
 from .statements import STATEMENT_HANDLERS, Statements
 from .values import Grad, Kind, Mode, Value
 
+_MARKER = re.compile("\x00(\\d+)\x00")
 # Beyond these, calls are not followed any more (their results stay unknown): bounds the cost on huge files.
 MAX_CALL_ANALYSES = 3000
 MAX_STATEMENTS = 400_000
@@ -72,6 +74,7 @@ class ModuleAnalysis(Statements, Expressions, Calls):
         self.imports = set()
         self.graph_kept_by_backward = False  # some `.backward(create_graph=True)`: `.grad` may require grad
         self._positions = None
+        self._marked: Dict[int, cst.CSTNode] = {}
         self._default_instances: Dict[ClassInfo, Value] = {}
 
     # orchestration ---------------------------------------------------------------------------------------
@@ -173,6 +176,16 @@ class ModuleAnalysis(Statements, Expressions, Calls):
     def line_of(self, node) -> int:
         position = self.positions().get(node)
         return position.start.line if position is not None else 0
+
+    def line_marker(self, node) -> str:
+        """A stand-in for `node`'s line inside a message, resolved by `render` (positions only when needed)."""
+        self._marked[id(node)] = node
+        return f"\x00{id(node)}\x00"
+
+    def render(self, text: str) -> str:
+        if "\x00" not in text:
+            return text
+        return _MARKER.sub(lambda m: str(self.line_of(self._marked[int(m.group(1))])), text)
 
     def code(self, node, limit: int = 40) -> str:
         text = " ".join(self.module.code_for_node(node).split())

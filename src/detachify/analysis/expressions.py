@@ -39,7 +39,7 @@ class Expressions:
     def eval_children(self, node, frame):
         """Evaluate sub-expressions we have no rule for, so conversions inside them are still seen."""
         for child in node.children:
-            if isinstance(child, cst.BaseExpression):
+            if type(child) in self._expression_handlers or isinstance(child, cst.BaseExpression):
                 self.eval(child, frame)
             elif isinstance(child, (cst.Arg, cst.SubscriptElement, cst.Index, cst.Slice, cst.Element,
                                     cst.FormattedStringExpression, cst.ComparisonTarget, cst.DictElement)):
@@ -272,10 +272,8 @@ class Expressions:
 
     # literals and displays -------------------------------------------------------------------------------
     def x_constant(self, node, frame):
-        try:
-            return constant(node.evaluated_value)
-        except Exception:  # noqa: BLE001 - a literal Python itself would reject; not our business
-            return OTHER
+        literal = _literal_value(node)
+        return OTHER if literal is ... else constant(literal)
 
     def x_formatted(self, node, frame):
         self.eval_children(node, frame)
@@ -362,6 +360,21 @@ class Expressions:
         if kind is Kind.NDARRAY or (kind is Kind.QUALNAME and value.qname == "matplotlib.axes.Axes"):
             return value
         return UNKNOWN
+
+
+def _literal_value(node):
+    """The value of a number or string literal; ``...`` when unknown (f-strings, bytes, odd escapes)."""
+    text = node.value
+    if isinstance(node, cst.SimpleString):
+        quote = text[-1]
+        if text[:1] in "'\"" and "\\" not in text and not text.startswith(quote * 3):
+            return text[1:-1]  # the common case, without the cost of ast.literal_eval
+    elif isinstance(node, cst.Integer) and text.isdigit():
+        return int(text)
+    try:
+        return node.evaluated_value
+    except Exception:  # noqa: BLE001 - a literal Python itself would reject: not ours to judge
+        return ...
 
 
 def _is_slice(node: cst.Subscript) -> bool:

@@ -18,9 +18,8 @@ MAX_LOOP_ROUNDS = 3
 
 class Statements:
     def exec_block(self, block, frame: Frame):
-        body = block.body if isinstance(block, (cst.IndentedBlock, cst.SimpleStatementSuite, cst.Module)) else block
-        if isinstance(body, cst.BaseSmallStatement):
-            body = [body]
+        # Exact type tests: isinstance against libcst's abstract base classes is slow on this hot path.
+        body = block.body if type(block) in _BLOCKS else block
         for statement in body:
             self.exec_statement(statement, frame)
 
@@ -398,6 +397,8 @@ def _literal_bool(node):
         return node.value == "True"
     return None
 
+
+_BLOCKS = frozenset({cst.IndentedBlock, cst.SimpleStatementSuite, cst.Module})
 
 STATEMENT_HANDLERS = {
     cst.SimpleStatementLine: Statements.s_line,

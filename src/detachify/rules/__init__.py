@@ -41,7 +41,8 @@ class Report:
             start = self.positions[node.lpar[0] if node.lpar else node].start
             end = self.positions[node.rpar[-1] if node.rpar else node].end
             end_line, end_column = end.line, end.column
-        return Finding(code, message, start.line, start.column, fix, self.filename, end_line, end_column)
+        return Finding(code, self.analysis.render(message), start.line, start.column, fix, self.filename,
+                       end_line, end_column)
 
 
 def enabled_codes(settings: Settings) -> List[str]:
