@@ -165,6 +165,7 @@ VARIANTS = {
     "default": ((), Settings()),
     "unsafe": (("--unsafe-fixes",), Settings(unsafe_fixes=True)),
     "force": (("--fix-style", "force"), Settings(fix_style="force")),
+    "all-unsafe": (("--select", "TNP", "--unsafe-fixes"), Settings(select=("TNP",), unsafe_fixes=True)),
 }
 
 

@@ -31,7 +31,7 @@ def codemod(*args, cwd):
 def test_in_process_matches_fix_source():
     for source in (BAD, UGLY):
         tree = libcst.parse_module(source)
-        assert DetachNumpy(CodemodContext(filename="bad.py")).transform_module(tree).code == fix_source(source, "bad.py")
+        assert DetachNumpy(CodemodContext(filename="bad.py"), isolated=True).transform_module(tree).code == fix_source(source, "bad.py")
     assert fix_source(BAD, "bad.py") != BAD  # the positive example really is rewritten
 
 
@@ -53,12 +53,17 @@ def test_runner_output_equals_fix_source(tmp_path, newline):
     (("--fix-style", "force"), Settings(fix_style="force")),
     (("--unsafe-fixes",), Settings(unsafe_fixes=True)),
     (("--unsafe-fixes", "--fix-style", "detach-cpu"), Settings(unsafe_fixes=True)),
+    (("--no-unsafe-fixes",), Settings()),
+    (("--select", "TNP"), Settings(select=("TNP",))),
+    (("--select", "TNP", "--unsafe-fixes"), Settings(select=("TNP",), unsafe_fixes=True)),
+    (("--extend-select", "TNP901", "--ignore", "TNP001"), Settings(extend_select=("TNP901",), ignore=("TNP001",))),
 ])
 def test_arguments_reach_the_engine(tmp_path, args, settings):
-    (tmp_path / "bad.py").write_text(BAD)
+    source = BAD + "\n\ndef to_numpy(t):\n    return t.numpy()  # TNP901 (off by default)\n"
+    (tmp_path / "bad.py").write_text(source)
     proc = codemod(*args, "-j", "1", "bad.py", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "bad.py").read_text() == fix_source(BAD, "bad.py", settings)
+    assert (tmp_path / "bad.py").read_text() == fix_source(source, "bad.py", settings)
 
 
 def test_help_lists_arguments(tmp_path):
@@ -116,3 +121,52 @@ def test_byte_order_mark_is_kept(tmp_path):
     (tmp_path / "bom.py").write_bytes(b"\xef\xbb\xbf" + BAD.encode())
     assert codemod("-j", "1", "bom.py", cwd=tmp_path).returncode == 0
     assert (tmp_path / "bom.py").read_bytes() == b"\xef\xbb\xbf" + fix_source(BAD, "bom.py").encode()
+
+
+def make_project(root):
+    files = {
+        "pyproject.toml": textwrap.dedent("""\
+            [tool.detachify]
+            fix-style = "force"
+            extend-exclude = ["generated/"]
+            per-file-ignores = { "tests/*" = ["TNP001"] }
+        """),
+        "app.py": BAD, "tests/test_app.py": BAD, "generated/gen.py": BAD, ".venv/lib/site.py": BAD,
+        "sub/pyproject.toml": '[tool.detachify]\nfix-style = "detach-cpu"\n', "sub/mod.py": BAD,
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return files
+
+
+def test_project_config_same_as_detachify_fix(tmp_path):
+    # In a configured project the codemod writes what `detachify fix` writes, file for file.
+    by_codemod, by_cli = tmp_path / "codemod", tmp_path / "cli"
+    files = make_project(by_codemod)
+    make_project(by_cli)
+    proc = codemod("-j", "1", ".", cwd=by_codemod)
+    assert proc.returncode == 0, proc.stderr
+    subprocess.run([sys.executable, "-m", "detachify", "fix", "-q", "."], cwd=by_cli, capture_output=True)
+    for name in files:
+        assert (by_codemod / name).read_text() == (by_cli / name).read_text(), name
+    assert (by_codemod / "app.py").read_text() == fix_source(BAD, "app.py", Settings(fix_style="force"))
+    assert (by_codemod / "sub/mod.py").read_text() == fix_source(BAD, "sub/mod.py")
+    for untouched in ("tests/test_app.py", "generated/gen.py", ".venv/lib/site.py"):
+        assert (by_codemod / untouched).read_text() == BAD, untouched
+
+
+def test_options_override_project_config(tmp_path):
+    make_project(tmp_path)
+    proc = codemod("--fix-style", "detach-cpu", "--ignore", "TNP001", "-j", "1", "app.py", cwd=tmp_path)
+    assert proc.returncode == 0 and (tmp_path / "app.py").read_text() == BAD
+    proc = codemod("--fix-style", "detach-cpu", "--select", "TNP001", "-j", "1", "app.py", cwd=tmp_path)
+    assert (tmp_path / "app.py").read_text() == fix_source(BAD, "app.py")
+    proc = codemod("--isolated", "-j", "1", "tests/test_app.py", cwd=tmp_path)
+    assert (tmp_path / "tests/test_app.py").read_text() == fix_source(BAD, "tests/test_app.py")
+
+
+def test_unknown_selector_is_a_usage_error(tmp_path):
+    (tmp_path / "bad.py").write_text(BAD)
+    proc = codemod("--select", "E501", "bad.py", cwd=tmp_path)
+    assert proc.returncode == 2 and "unknown rule selector" in proc.stderr
