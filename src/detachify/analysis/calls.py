@@ -12,8 +12,8 @@ from .expressions import place_key
 from .program import ClassInfo, FunctionInfo, param_list
 from .state import Frame, State
 from .values import (
-    OTHER, UNKNOWN, Grad, Kind, Mode, Value, constant, container, grad_tensor, join, join_all, module, qualname,
-    store_item, stored, tensor,
+    OTHER, UNKNOWN, Grad, Kind, Mode, Value, constant, container, empty_container, grad_tensor, join, join_all,
+    module, qualname, store_item, stored, tensor,
 )
 
 MAX_CALL_DEPTH = 6
@@ -176,7 +176,8 @@ class Calls:
         self.record_conversion(node, node.func.value, receiver, frame, force)
         return Value(Kind.NDARRAY, Grad.NO, origins=frozenset({node}))
 
-    def convert_arguments(self, args: Args, node, frame, containers_only: bool = False) -> Value:
+    def convert_arguments(self, args: Args, node, frame, containers_only: bool = False,
+                          shallow: bool = False) -> Value:
         """`np.asarray(t)`, `plt.plot(x, losses)`: each data argument goes through `Tensor.__array__`."""
         callee = self.code(node.func)
         origins = set()
@@ -185,6 +186,8 @@ class Calls:
             if arg.star or (arg.keyword is not None and arg.keyword.value in C.NON_DATA_KEYWORDS):
                 continue
             origins |= value.origins
+            if shallow and value.kind is Kind.CONTAINER and not _holds_arrays(value):
+                continue  # pandas keeps lists of single numbers as objects: nothing is converted
             if value.kind in kinds:
                 self.record_conversion(arg.value, arg.value, value, frame, False, "implicit", callee)
                 origins.add(arg.value)
@@ -239,7 +242,7 @@ class Calls:
         if qname.startswith("builtins."):
             return self.call_builtin(qname[9:], args, node, frame)
         if is_converter(qname):
-            return self.convert_arguments(args, node, frame)
+            return self.convert_arguments(args, node, frame, shallow=qname in C.SHALLOW_CONVERTERS)
         if is_converter(qname, C.LIST_CONVERTING_FUNCTIONS):
             return self.convert_arguments(args, node, frame, containers_only=True)
         if qname in C.AXES_FACTORIES or qname.rpartition(".")[0] in (FIGURE, AXES) and (
@@ -355,7 +358,7 @@ class Calls:
             self.call_value(first, Args([self.element_of(args.positional[1])], {}, False, ()), node, frame)
             return container(self.element_of(args.positional[1]))
         if name in ("list", "tuple", "sorted", "reversed", "iter", "set", "frozenset"):
-            return container(self.element_of(first)) if args.positional else container(UNKNOWN)
+            return container(self.element_of(first)) if args.positional else empty_container()
         if name == "next":
             return self.element_of(first)
         if name in ("enumerate",):
@@ -374,8 +377,10 @@ class Calls:
             function = args.positional[0]
             elements = [self.element_of(v) for v in args.positional[1:]]
             return container(self.call_value(function, Args(elements, {}, False, ()), node, frame))
-        if name in ("dict",):
-            return container(join_all([self.element_of(v) for v in args.positional] + list(args.keywords.values())))
+        if name == "dict":
+            # dict(pairs) holds the pairs' second items (`dict(model.named_parameters())`).
+            values = [_second(self.element_of(v)) for v in args.positional] + list(args.keywords.values())
+            return container(join_all(values)) if values else empty_container()
         if name in ("float", "int", "bool", "str", "len", "print", "isinstance", "hasattr", "range", "repr",
                     "format", "id", "type", "callable", "issubclass"):
             return OTHER
@@ -696,6 +701,18 @@ def _label(value: Value, label: str) -> Value:
     if label and value.grad is Grad.YES and value.why and "passed to" not in value.why:
         return replace(value, why=f"{value.why} ({label})")
     return value
+
+
+def _holds_arrays(value: Value) -> bool:
+    """A container whose elements are tensors with at least one dimension (not numbers, not lists)."""
+    elem = value.elem
+    return elem is not None and elem.kind is Kind.TENSOR and not elem.scalar
+
+
+def _second(pair: Value) -> Value:
+    if pair.items is not None and len(pair.items) == 2:
+        return pair.items[1]
+    return pair.elem if pair.kind is Kind.CONTAINER and pair.elem is not None else UNKNOWN
 
 
 def _names_cpu(args: Args) -> bool:

@@ -86,6 +86,10 @@ LIST_CONVERTING_FUNCTIONS = {
     "numpy": frozenset({"sum", "mean", "max", "min", "std", "var", "amax", "amin", "prod"}),
 }
 
+# Converters that keep a list of single numbers (0-d tensors) as objects: only tensors, and lists or dicts of
+# tensors with dimensions, are converted (`pd.DataFrame({"loss": losses})` of per-step losses is not).
+SHALLOW_CONVERTERS = frozenset({"pandas.DataFrame", "pandas.Series"})
+
 # matplotlib.axes.Axes methods that convert their data arguments (`ax.plot(x, y)`, `axes[0].imshow(w)`).
 AXES_METHODS = frozenset({
     "plot", "scatter", "hist", "hist2d", "imshow", "bar", "barh", "fill_between", "fill_betweenx", "errorbar",

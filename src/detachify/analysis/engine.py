@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Dict, List, Optional
 
 import libcst as cst
@@ -152,8 +152,11 @@ class ModuleAnalysis(Statements, Expressions, Calls):
         old = self.conversions.get(node)
         if old is None or new.severity > old.severity:
             self.conversions[node] = new
-        elif new.severity == old.severity and new.value.gpu and not old.value.gpu:
-            self.conversions[node] = new
+        elif new.severity == old.severity:
+            # Several contexts raise here (a helper called with two lists): fix every place they were filled.
+            kept = new if new.value.gpu and not old.value.gpu else old
+            kept.value = replace(kept.value, stores=old.value.stores | new.value.stores)
+            self.conversions[node] = kept
 
     # functions as values ---------------------------------------------------------------------------------
     def function_info(self, node, name: str) -> FunctionInfo:

@@ -8,14 +8,14 @@ import libcst as cst
 
 from . import knowledge as K
 from .values import (
-    OTHER, UNKNOWN, Grad, Kind, Value, constant, container, grad_tensor, join, join_all, module, qualname, stored,
-    tensor,
+    OTHER, UNKNOWN, Grad, Kind, Value, constant, container, empty_container, grad_tensor, join, join_all, module,
+    qualname, stored, tensor,
 )
 
 BUILTIN_NAMES = frozenset(dir(builtins))
 _NAMED_CONSTANTS = {"True": True, "False": False, "None": None}
 _KEEP_GRAD_ATTRIBUTES = frozenset({"T", "mT", "H", "mH", "real", "imag"})
-_BIT_OPERATORS = (cst.BitAnd, cst.BitOr, cst.BitXor, cst.LeftShift, cst.RightShift)
+_BIT_OPERATORS = frozenset({"BitAnd", "BitOr", "BitXor", "LeftShift", "RightShift"})
 
 
 def place_key(node) -> Optional[str]:
@@ -165,6 +165,8 @@ class Expressions:
         if isinstance(index, str):
             if base.names is not None and index in base.names:
                 return base.items[base.names.index(index)]
+            if base.names is not None and base.kind is Kind.CONTAINER:
+                return UNKNOWN  # a key this dict is not known to hold (`group["lr"]` next to "params")
             index = None
         elif base.names is not None and base.kind is Kind.CONTAINER and all(isinstance(n, str) for n in base.names) \
                 and base.names != ("values", "indices"):
@@ -196,15 +198,15 @@ class Expressions:
 
     def binary(self, left: Value, right: Value, operator, frame) -> Value:
         kinds = (left.kind, right.kind)
+        op = type(operator).__name__.replace("Assign", "")  # `+=` is AddAssign, `+` is Add
         if Kind.TENSOR in kinds:
-            if isinstance(operator, _BIT_OPERATORS) or (
-                    isinstance(operator, cst.FloorDivide) and "floor_divide" in K.NON_DIFFERENTIABLE_OPS):
+            if op in _BIT_OPERATORS or (op == "FloorDivide" and "floor_divide" in K.NON_DIFFERENTIABLE_OPS):
                 return tensor(Grad.NO, gpu=left.gpu or right.gpu)
             result = self.op_result((left, right), frame)
             if all(v.scalar or v.kind is Kind.OTHER for v in (left, right)):
                 result = Value(result.kind, result.grad, result.why, result.derived, result.gpu, scalar=True)
             return result
-        if Kind.CONTAINER in kinds and isinstance(operator, cst.Add):
+        if Kind.CONTAINER in kinds and op == "Add":
             return join(left, right)
         if Kind.NDARRAY in kinds and Kind.UNKNOWN not in kinds:
             return Value(Kind.NDARRAY, Grad.NO, origins=left.origins | right.origins)
@@ -288,8 +290,10 @@ class Expressions:
                 starred = True
                 value = self.element_of(value)
             values.append(value)
+        if not values:
+            return empty_container()
         items = None if starred or isinstance(node, cst.Set) else tuple(values)
-        return container(join_all(values) if values else UNKNOWN, items, stores=sites)
+        return container(join_all(values), items, stores=sites)
 
     def x_Dict(self, node, frame):
         values, keys, sites = [], [], frozenset()
@@ -303,9 +307,11 @@ class Expressions:
             else:
                 keys.append(None)
                 values.append(self.element_of(value))
-        if values and None not in keys:  # {"logits": ..., "pred": ...}: keep each key's value apart
+        if not values:
+            return empty_container()
+        if None not in keys:  # {"logits": ..., "pred": ...}: keep each key's value apart
             return container(join_all(values), tuple(values), tuple(keys), stores=sites)
-        return container(join_all(values) if values else UNKNOWN, stores=sites)
+        return container(join_all(values), stores=sites)
 
     def x_comprehension(self, node, frame):
         saved = frame.state

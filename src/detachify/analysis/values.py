@@ -93,6 +93,11 @@ def grad_tensor(why: str, derived: bool = False, gpu: bool = False) -> Value:
     return Value(Kind.TENSOR, Grad.YES, why, derived, gpu)
 
 
+def empty_container(names=None) -> Value:
+    """`[]`, `{}`: no elements yet (bottom), so the first `append` decides what it holds."""
+    return Value(Kind.CONTAINER, Grad.NO, items=(), names=names)
+
+
 def container(elem: Value, items: Optional[Tuple[Value, ...]] = None, names=None, mode=None,
               stores: frozenset = frozenset()) -> Value:
     return Value(Kind.CONTAINER, elem.grad, elem.why, elem.derived, elem.gpu, elem=elem, items=items, names=names,
