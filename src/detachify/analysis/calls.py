@@ -13,7 +13,7 @@ from .program import ClassInfo, FunctionInfo, param_list
 from .state import Frame, State
 from .values import (
     OTHER, UNKNOWN, Grad, Kind, Mode, Value, constant, container, empty_container, grad_tensor, join, join_all,
-    module, qualname, store_item, stored, tensor,
+    frozen, module, qualname, store_item, stored, tensor,
 )
 
 MAX_CALL_DEPTH = 6
@@ -233,8 +233,11 @@ class Calls:
             return Value(result.kind, result.grad, result.why, result.derived, False)
         if name == "cuda" or (name == "to" and any(v.gpu for v in args.all())):
             return Value(result.kind, result.grad, result.why, result.derived, True)
-        if name.endswith("_") and result.grad is Grad.YES and key:
-            self.rebind_place(key, result, frame)  # in-place op with a grad operand: the receiver now requires grad
+        if name.endswith("_"):
+            # In place: the tensor keeps requiring grad (a leaf under no_grad), and gains it from a grad operand.
+            result = join(receiver, result) if receiver.kind is Kind.TENSOR else result
+            if result.grad is Grad.YES and key:
+                self.rebind_place(key, result, frame)
         return result
 
     # torch and other libraries, by qualified name ---------------------------------------------------------
@@ -412,8 +415,9 @@ class Calls:
         if name == "forward":
             return self.module_output(receiver, args, node, frame)
         if name == "requires_grad_":
-            frozen = args.constant("requires_grad", 0) is False
-            result = Value(Kind.MODULE, Grad.NO, qname=receiver.qname, has_params=not frozen, gpu=receiver.gpu)
+            if args.constant("requires_grad", 0) is not False:
+                return receiver
+            result = frozen(receiver)
             self.rebind_place(place_key(node.func.value), result, frame)
             return result
         if name in ("cuda", "to"):
@@ -642,6 +646,10 @@ class Calls:
                                   gpu=instance.gpu)
                 if name in ("eval", "train", "to", "cuda", "cpu", "float", "double", "half"):
                     return instance
+                if name == "requires_grad_" and args.constant("requires_grad", 0) is False:
+                    result = frozen(instance)
+                    self.rebind_place(place_key(node.func.value), result, frame)
+                    return result
                 return self.module_method(as_module, name, args, node, frame)
             return UNKNOWN
         if method.is_static:

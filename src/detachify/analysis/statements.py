@@ -10,7 +10,7 @@ from .expressions import place_key
 from .program import ClassInfo, FunctionInfo
 from .state import Frame, State
 from .values import (
-    OTHER, UNKNOWN, Grad, Kind, Mode, Value, container, grad_tensor, module, qualname, store_item, stored, tensor,
+    OTHER, UNKNOWN, Grad, Kind, Mode, Value, container, frozen, grad_tensor, qualname, store_item, stored, tensor,
 )
 
 MAX_LOOP_ROUNDS = 3
@@ -50,6 +50,9 @@ class Statements:
         value = self.binary(current, self.eval(statement.value, frame), statement.operator, frame)
         if current.kind is Kind.CONTAINER:
             value = current if value.kind is not Kind.CONTAINER else value
+        elif current.kind is Kind.TENSOR and current.grad > value.grad:
+            # `w -= lr * w.grad` under no_grad updates w in place: a leaf that required grad still does.
+            value = current
         self.assign(statement.target, value, frame)
 
     def s_Expr(self, statement: cst.Expr, frame):
@@ -212,11 +215,8 @@ class Statements:
             return
         key = place_key(call.func.value)
         owner = self.eval(call.func.value, frame)
-        if key and owner.kind is Kind.MODULE:
-            self.rebind_place(key, module(owner.qname, False, owner.gpu), frame)
-        elif key and owner.kind is Kind.INSTANCE:
-            from dataclasses import replace
-            self.rebind_place(key, replace(owner, has_params=False), frame)
+        if key and owner.kind in (Kind.MODULE, Kind.INSTANCE):
+            self.rebind_place(key, frozen(owner), frame)
 
     def s_While(self, statement: cst.While, frame):
         def body():

@@ -207,3 +207,15 @@ def store_item(base: Value, index, value: Value, sites: frozenset = frozenset())
             names, items = names + (index,), items + [value]
         return container(join_all(items), tuple(items), tuple(names), stores=base.stores | sites)
     return container(join(base.elem, value) if base.elem else value, stores=base.stores | sites)
+
+
+def frozen(model: Value) -> Value:
+    """A model whose parameters no longer require grad: its submodules and parameters are frozen too."""
+    if model.kind is Kind.MODULE:
+        return module(model.qname, False, model.gpu)
+    if model.kind is Kind.INSTANCE:
+        attrs = tuple((name, frozen(value)) for name, value in model.attrs)
+        return replace(model, has_params=False, attrs=attrs)
+    if model.kind is Kind.TENSOR and model.grad is Grad.YES and not model.derived:
+        return tensor(Grad.NO, gpu=model.gpu)  # an nn.Parameter held by the model
+    return model
