@@ -10,6 +10,8 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from . import knowledge as K
 from .calls import Calls
+from .local_calls import LocalCalls
+from .torch_calls import TorchCalls
 from .expressions import EXPRESSION_HANDLERS, Expressions
 from .program import ClassInfo, FunctionInfo, param_list, reference_kinds
 from .state import Frame, State
@@ -56,7 +58,7 @@ class Conversion:
         return 1 if self.value.grad is Grad.UNKNOWN and self.mode is not Mode.OFF else 0
 
 
-class ModuleAnalysis(Statements, Expressions, Calls):
+class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls):
     _statement_handlers = STATEMENT_HANDLERS
     _expression_handlers = {**EXPRESSION_HANDLERS, cst.Call: Calls.x_Call}
 

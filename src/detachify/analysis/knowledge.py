@@ -71,7 +71,7 @@ VALUES_INDICES_OPS = {
     "mode": True, "kthvalue": True, "topk": True, "sort": True, "cummax": False, "cummin": False,
 }
 # Reductions that give a single number when called without a dimension (`loss.mean()`, `torch.sum(x)`).
-FULL_REDUCTIONS = frozenset({"mean", "sum", "norm", "prod", "std", "var", "amax", "amin", "logsumexp", "nansum"})
+FULL_REDUCTIONS = frozenset({"mean", "sum", "norm", "prod", "std", "var", "amax", "amin", "nansum"})
 # torch.nn.functional losses that reduce to a single number unless `reduction="none"`.
 FUNCTIONAL_LOSSES = frozenset({
     "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",

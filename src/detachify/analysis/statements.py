@@ -5,7 +5,7 @@ import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
 from . import knowledge as K
-from .calls import grad_mode_set_by
+from .torch_calls import grad_mode_set_by
 from .expressions import place_key
 from .program import ClassInfo, FunctionInfo
 from .state import Frame, State

@@ -1,0 +1,275 @@
+"""Calls into torch and other libraries, by qualified name: tensor and module methods, torch functions."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Optional
+
+import libcst as cst
+
+from . import converters as C
+from . import knowledge as K
+from .arguments import Args
+from .expressions import place_key
+from .values import (
+    OTHER, UNKNOWN, Grad, Kind, Mode, Value, container, grad_tensor, join, join_all,
+    frozen, module, qualname, tensor,
+)
+
+
+def grad_mode_set_by(qname: str, args: Optional["Args"]) -> Mode:
+    """The grad mode a setter from the knowledge table sets (args None: used bare, as `@torch.no_grad`)."""
+    kind = K.GRAD_MODE_SETTERS[qname]
+    if kind in ("on", "off"):
+        return Mode.ON if kind == "on" else Mode.OFF
+    flag = True if args is None else args.constant("mode", 0)
+    if flag is ... and args is not None and not args.nodes and kind == "not-flag":
+        flag = True  # inference_mode() defaults to mode=True
+    if not isinstance(flag, (bool, int)) or flag is None:
+        return Mode.UNKNOWN
+    return Mode.ON if bool(flag) == (kind == "flag") else Mode.OFF
+
+
+AXES = "matplotlib.axes.Axes"
+OPTIMIZER = "torch.optim.Optimizer"
+FIGURE = "matplotlib.figure.Figure"
+AXES_REORDERING = frozenset({"flatten", "ravel", "reshape", "squeeze", "transpose"})
+# `step` is left out: `scheduler.step(val_loss)` is far more common than `ax.step(...)` on an unknown receiver.
+AXES_METHODS_ON_UNKNOWN = C.AXES_METHODS - {"step"}
+
+
+def is_converter(qname: str, table=C.CONVERTING_FUNCTIONS) -> bool:
+    module, _, name = qname.rpartition(".")
+    if module == AXES:
+        return name in C.AXES_METHODS and table is C.CONVERTING_FUNCTIONS
+    for library, names in table.items():
+        if qname.startswith(library + ".") and qname[len(library) + 1:] in names:
+            return True
+    return False
+
+
+class TorchCalls:
+    # tensors ---------------------------------------------------------------------------------------------
+    def tensor_method(self, receiver: Value, name: str, args: Args, node, frame) -> Value:
+        key = place_key(node.func.value)
+        if name in K.DETACHING_METHODS:
+            result = tensor(Grad.NO, gpu=receiver.gpu)
+            if name == "detach_":
+                self.rebind_place(key, result, frame)
+            return result
+        if name == "requires_grad_":
+            wanted = args.constant("requires_grad", 0)
+            result = tensor(Grad.NO, gpu=receiver.gpu) if wanted is False else grad_tensor(
+                "a tensor with `requires_grad_()` called on it", gpu=receiver.gpu)
+            self.rebind_place(key, result, frame)
+            return result
+        if name in K.NON_DIFFERENTIABLE_OPS or name in K.NON_DIFFERENTIABLE_METHODS:
+            return tensor(Grad.NO, gpu=receiver.gpu)
+        if name in K.NON_TENSOR_METHODS:
+            if name == "backward" and args.constant("create_graph") is True:
+                self.graph_kept_by_backward = True
+            return OTHER
+        if name in K.DISTRIBUTION_SAMPLERS and receiver.qname == "torch.distributions":
+            return tensor(Grad.NO, gpu=receiver.gpu)
+        if name in K.VALUES_INDICES_OPS and (K.VALUES_INDICES_OPS[name] or args.positional or "dim" in args.keywords):
+            values = self.op_result([receiver], frame)
+            return container(values, (values, tensor(Grad.NO, gpu=receiver.gpu)), ("values", "indices"))
+        if name in ("to", "type") and any(v.qname in K.INTEGER_DTYPES for v in args.all()):
+            return tensor(Grad.NO, gpu=receiver.gpu)
+        if name in K.FULL_REDUCTIONS and not args.positional and "dim" not in args.keywords \
+                and receiver.kind is Kind.TENSOR:
+            return replace(self.op_result([receiver, *args.all()], frame), scalar=True)
+        if receiver.kind is Kind.UNKNOWN and receiver.grad is not Grad.YES:
+            return UNKNOWN  # not known to be a tensor: `.cpu()` of anything tells us nothing
+        result = self.op_result([receiver, *args.all()], frame)
+        if name in ("cpu", "cuda", "to") and result.grad is receiver.grad:
+            # A copy to another device is the same tensor as far as the user is concerned.
+            result = Value(result.kind, result.grad, receiver.why, receiver.derived, result.gpu)
+        if name == "cpu" or (name == "to" and _names_cpu(args)):
+            return Value(result.kind, result.grad, result.why, result.derived, False)
+        if name == "cuda" or (name == "to" and any(v.gpu for v in args.all())):
+            return Value(result.kind, result.grad, result.why, result.derived, True)
+        if name.endswith("_"):
+            # In place: the tensor keeps requiring grad (a leaf under no_grad), and gains it from a grad operand.
+            result = join(receiver, result) if receiver.kind is Kind.TENSOR else result
+            if result.grad is Grad.YES and key:
+                self.rebind_place(key, result, frame)
+        return result
+
+    # torch and other libraries, by qualified name ---------------------------------------------------------
+    def call_qualname(self, qname: str, args: Args, node, frame) -> Value:
+        if qname.startswith("builtins."):
+            return self.call_builtin(qname[9:], args, node, frame)
+        if is_converter(qname):
+            return self.convert_arguments(args, node, frame, shallow=qname in C.SHALLOW_CONVERTERS)
+        if is_converter(qname, C.LIST_CONVERTING_FUNCTIONS):
+            return self.convert_arguments(args, node, frame, containers_only=True)
+        if qname in C.AXES_FACTORIES or qname.rpartition(".")[0] in (FIGURE, AXES) and (
+                qname.rpartition(".")[2] in C.FIGURE_AXES_METHODS or qname.rpartition(".")[2] in AXES_REORDERING):
+            axes = qualname(AXES)
+            return container(join(qualname(FIGURE), axes), (qualname(FIGURE), axes)) \
+                if qname.endswith("subplots") else axes
+        if qname == "matplotlib.pyplot.figure":
+            return qualname(FIGURE)
+        if qname in K.GRAD_MODE_SETTERS:
+            return Value(Kind.GRAD_MODE, Grad.NO, qname=qname, mode=grad_mode_set_by(qname, args))
+        for prefix in K.MODEL_CONSTRUCTOR_PREFIXES:
+            if qname.startswith(prefix):
+                return module(qname, True)
+        head, _, last = qname.rpartition(".")
+        if last in K.MODEL_FACTORY_METHODS and _is_model_class(head):
+            return module(head, True)
+        if head in ("torch", "torch.nn.functional", "torch.special", "torch.linalg", "torch.fft", "torch.func"):
+            return self.torch_function(last, args, node, frame, head)
+        if qname in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
+            if args.constant("requires_grad", 1) is False:
+                return tensor(Grad.NO)
+            return grad_tensor("an `nn.Parameter`")
+        if head == "torch.nn.utils":
+            if last in K.NON_DIFFERENTIABLE_NN_UTILS:
+                return tensor(Grad.NO)
+            return self.op_result(args.all(), frame)
+        if qname.startswith("torch.distributions.") and last[:1].isupper():
+            # A distribution carries the grad of its parameters into rsample/log_prob/entropy.
+            distribution = self.op_result(args.all(), frame)
+            return replace(distribution, qname="torch.distributions")
+        if qname in ("torch.autograd.grad", "torch.autograd.functional.jacobian", "torch.autograd.functional.hessian"):
+            if args.constant("create_graph") is True:
+                return container(grad_tensor("a gradient computed with `create_graph=True`"))
+            return container(tensor(Grad.NO))
+        if qname in ("copy.deepcopy", "copy.copy"):
+            return args.first()
+        if head in ("torch.nn", "torch.nn.modules") and last[:1].isupper():
+            return self.torch_module(last, args)
+        if qname in ("torch.utils.data.TensorDataset", "torch.utils.data.dataset.TensorDataset"):
+            return container(container(join_all(args.positional), tuple(args.positional)))
+        if qname in ("torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"):
+            return container(self.element_of(args.first()))
+        if qname == "torch.device":
+            return Value(Kind.OTHER, Grad.NO, gpu=any(v.gpu for v in args.all()))
+        if qname.startswith("torch.optim.") and last[:1].isupper() and "lr_scheduler" not in qname:
+            return Value(Kind.OTHER, Grad.NO, qname=OPTIMIZER, elem=self.element_of(args.first()))
+        if qname.startswith(("torch.optim.", "torch.cuda.", "torch.backends.", "torch.nn.init.")):
+            return OTHER
+        if qname.startswith("numpy.") or qname == "numpy":
+            origins = frozenset().union(*(v.origins for v in args.all())) if args.all() else frozenset()
+            return Value(Kind.NDARRAY, Grad.NO, origins=origins)
+        return UNKNOWN
+
+    def torch_function(self, name: str, args: Args, node, frame, namespace: str) -> Value:
+        gpu = any(v.gpu for v in args.keywords.values())
+        self.mark_flowing_back(args)
+        if namespace == "torch" and name in K.TENSOR_FACTORIES:
+            if args.constant("requires_grad") is True:
+                return grad_tensor("a tensor created with `requires_grad=True`", gpu=gpu)
+            first = args.first()
+            if name in K.FACTORIES_PASSING_TENSORS and first.kind is Kind.TENSOR:
+                return first
+            return tensor(Grad.NO, gpu=gpu)
+        if name in K.NON_DIFFERENTIABLE_OPS or name == "one_hot":
+            return tensor(Grad.NO, gpu=any(v.gpu for v in args.all()))
+        if name in K.VALUES_INDICES_OPS and (K.VALUES_INDICES_OPS[name] or len(args.positional) > 1
+                                             or "dim" in args.keywords):
+            second = args.positional[1] if len(args.positional) > 1 else OTHER
+            if second.kind is not Kind.TENSOR:  # torch.max(a, b) is elementwise, not a (values, indices) pair
+                values = self.op_result([args.first()], frame)
+                return container(values, (values, tensor(Grad.NO)), ("values", "indices"))
+        if (name in K.FULL_REDUCTIONS and len(args.positional) == 1 and "dim" not in args.keywords) or (
+                name in K.FUNCTIONAL_LOSSES and args.constant("reduction") != "none"):
+            return replace(self.op_result(args.all(), frame), scalar=True)
+        if name == "device":
+            known = all(v.const for v in args.all())  # `torch.device("cpu")`, not `torch.device(name)`
+            return Value(Kind.OTHER, Grad.NO, gpu=any(v.gpu for v in args.all()), qname="torch.device" if known else "")
+        if name in ("is_tensor", "is_grad_enabled", "manual_seed", "save", "numel", "get_default_dtype",
+                    "set_default_dtype", "set_printoptions", "is_floating_point"):
+            return OTHER
+        if name == "load":
+            return UNKNOWN
+        return self.op_result(args.all(), frame)
+
+    def torch_module(self, name: str, args: Args) -> Value:
+        if name in K.PARAMETER_FREE_MODULES:
+            return module(f"torch.nn.{name}", False)
+        if name in K.MODULE_CONTAINERS:
+            children = args.positional
+            if len(children) == 1 and children[0].kind is Kind.CONTAINER:
+                children = list(children[0].items or [children[0].elem or UNKNOWN])
+            has_params = any(c.has_params or c.kind not in (Kind.MODULE, Kind.INSTANCE) for c in children)
+            items = tuple(children) if name == "Sequential" and not args.partial else None
+            return Value(Kind.MODULE, Grad.NO, qname=f"torch.nn.{name}", items=items, has_params=has_params,
+                         elem=join_all(children) if children else None)
+        return module(f"torch.nn.{name}", True)
+
+    # modules ---------------------------------------------------------------------------------------------
+    def module_output(self, callee: Value, args: Args, node, frame) -> Value:
+        if not callee.has_params:
+            result = self.op_result(args.all(), frame)
+            return replace(result, scalar=True) if callee.qname.endswith("Loss") else result
+        mode = frame.state.mode
+        gpu = callee.gpu or any(v.gpu for v in args.all())
+        if mode is Mode.ON:
+            return grad_tensor(f"the output of module `{self.code(_callee(node))}`", gpu=gpu)
+        return tensor(Grad.NO if mode is Mode.OFF else Grad.UNKNOWN, gpu=gpu)
+
+    def module_method(self, receiver: Value, name: str, args: Args, node, frame) -> Value:
+        owner = self.code(node.func.value)
+        if name in ("parameters", "named_parameters"):
+            param = grad_tensor(f"a parameter of `{owner}`", gpu=receiver.gpu) if receiver.has_params \
+                else tensor(Grad.NO)
+            return container(param if name == "parameters" else container(join(OTHER, param), (OTHER, param)))
+        if name in ("state_dict", "buffers"):
+            return container(tensor(Grad.NO, gpu=receiver.gpu))
+        if name == "named_buffers":
+            return container(container(OTHER, (OTHER, tensor(Grad.NO))))
+        if name in ("children", "modules"):
+            return container(module(receiver.qname, receiver.has_params, receiver.gpu))
+        if name == "forward":
+            return self.module_output(receiver, args, node, frame)
+        if name == "requires_grad_":
+            if args.constant("requires_grad", 0) is not False:
+                return receiver
+            result = frozen(receiver)
+            self.rebind_place(place_key(node.func.value), result, frame)
+            return result
+        if name in ("cuda", "to"):
+            gpu = name == "cuda" or any(v.gpu for v in args.all())
+            return Value(Kind.MODULE, Grad.NO, qname=receiver.qname, has_params=receiver.has_params, gpu=gpu,
+                         items=receiver.items)
+        if name in ("eval", "train", "cpu", "float", "double", "half", "bfloat16", "share_memory"):
+            return receiver
+        if name == "register_forward_hook" and args.positional:
+            # The hook sees the layer's output during a forward pass of the whole model: it requires grad
+            # when the model has parameters (earlier layers feed it) and grad mode is on.
+            model = self.eval(_root_of(node.func.value), frame)
+            output = UNKNOWN
+            if receiver.has_params or model.has_params:
+                output = self.module_output(module(receiver.qname, True), Args([], {}, False, ()), node, frame)
+            self.call_value(args.positional[0], Args([receiver, UNKNOWN, output], {}, False, ()), node, frame)
+            return OTHER
+        return UNKNOWN
+
+
+def _names_cpu(args: Args) -> bool:
+    """`.to("cpu")` / `.to(torch.device("cpu"))`: a device known not to be a GPU."""
+    first = args.keywords.get("device") or args.first()
+    return first.kind is Kind.OTHER and not first.gpu and (bool(first.const) or first.qname == "torch.device")
+
+
+def _callee(node):
+    func = node.func
+    if isinstance(func, cst.Attribute) and func.attr.value in ("forward", "register_forward_hook"):
+        return func.value
+    return func
+
+
+def _root_of(node):
+    while isinstance(node, (cst.Attribute, cst.Subscript)):
+        node = node.value
+    return node
+
+
+def _is_model_class(dotted: str) -> bool:
+    library = dotted.split(".", 1)[0]
+    if library not in K.MODEL_LIBRARIES:
+        return False
+    name = dotted.rsplit(".", 1)[-1]
+    return "Model" in name or "For" in name
