@@ -1,0 +1,1176 @@
+"""Every entry of `detachify.analysis.knowledge`, proven by running torch on it.
+
+One parametrized test per table, one case per entry; then the torch facts the analysis relies on outside the
+tables. An entry that torch disproves is removed from its table, and `test_disproven_entries_stay_out_of_the_tables`
+(with the peft / sentence-transformers / open_clip tests) keeps it out.
+
+Third-party libraries are not test dependencies: their cases skip where the library is missing or fails to import.
+lightning, transformers, diffusers, peft and sentence-transformers install beside torch 2.13.0+cpu (install them to
+run those cases); the torchvision wheels on PyPI do not load their operators with this CPU build, so the
+torchvision, timm and open_clip cases skip. `OTHER_TENSOR_LIBRARIES` is left untested: it names other libraries,
+not facts about torch.
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from detachify.analysis import knowledge as K
+
+GRAD_ERROR = r"Can't call numpy\(\) on Tensor that requires grad"
+
+
+@pytest.fixture(autouse=True)
+def _grad_mode_on():
+    """Every test starts (and the next one starts again) with grad mode on and a fixed seed."""
+    torch.set_grad_enabled(True)
+    torch.manual_seed(0)
+    yield
+    torch.set_grad_enabled(True)
+
+
+def resolve(qname: str):
+    """The object a fully qualified name stands for: import the longest importable module prefix, getattr the rest."""
+    parts = qname.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ImportError(qname)
+
+
+def grad_leaf(*shape):
+    """A small float leaf tensor that requires grad."""
+    return torch.randn(*shape).requires_grad_()
+
+
+def assert_numpy_raises(t):
+    with pytest.raises(RuntimeError, match=GRAD_ERROR):
+        t.numpy()  # noqa: TNP001 (the point: it raises)
+
+
+def assert_no_grad_tensor(out):
+    assert isinstance(out, torch.Tensor)
+    assert out.requires_grad is False
+    out.numpy()  # noqa: TNP001 (it converts: the analysis cannot see the assert above)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# GRAD_MODE_SETTERS
+# ---------------------------------------------------------------------------------------------------------------
+
+def grad_mode_cases(kind):
+    """(positional args, keyword args, grad mode expected inside) for each way of calling a setter of `kind`."""
+    if kind == "on":
+        return [((), {}, True)]
+    if kind == "off":
+        return [((), {}, False)]
+    if kind == "flag":
+        return [((True,), {}, True), ((False,), {}, False), ((), {"mode": True}, True), ((), {"mode": False}, False)]
+    assert kind == "not-flag", kind
+    return [((), {}, False), ((True,), {}, False), ((False,), {}, True),
+            ((), {"mode": True}, False), ((), {"mode": False}, True)]
+
+
+GRAD_MODE_CASES = [
+    pytest.param(qname, args, kwargs, expected, id=f"{qname}{args or ''}{kwargs or ''}")
+    for qname, kind in sorted(K.GRAD_MODE_SETTERS.items())
+    for args, kwargs, expected in grad_mode_cases(kind)
+]
+
+
+@pytest.mark.parametrize("qname, kind", sorted(K.GRAD_MODE_SETTERS.items()))
+def test_grad_mode_setter_resolves(qname, kind):
+    setter = resolve(qname)
+    assert callable(setter)
+    assert kind in ("on", "off", "flag", "not-flag")
+    if kind in ("flag", "not-flag"):
+        # the flag is the first parameter and it is called `mode` (the analysis reads it by position or keyword)
+        assert list(inspect.signature(setter).parameters)[0] == "mode"
+
+
+@pytest.mark.parametrize("initial", [True, False], ids=["from-on", "from-off"])
+@pytest.mark.parametrize("qname, args, kwargs, expected", GRAD_MODE_CASES)
+def test_grad_mode_setter_as_context_manager(qname, args, kwargs, expected, initial):
+    setter = resolve(qname)
+    torch.set_grad_enabled(initial)
+    x = grad_leaf(3)
+    with setter(*args, **kwargs):
+        assert torch.is_grad_enabled() is expected
+        y = x * 2
+        if expected:
+            assert y.requires_grad
+            assert_numpy_raises(y)
+            assert_numpy_raises(x)
+        else:
+            assert not y.requires_grad
+            y.numpy()
+            x.numpy()  # even a leaf that requires grad converts when grad mode is off
+    assert torch.is_grad_enabled() is initial
+
+
+@pytest.mark.parametrize("initial", [True, False], ids=["from-on", "from-off"])
+@pytest.mark.parametrize("qname, args, kwargs, expected", GRAD_MODE_CASES)
+def test_grad_mode_setter_as_decorator(qname, args, kwargs, expected, initial):
+    setter = resolve(qname)
+    torch.set_grad_enabled(initial)
+
+    @setter(*args, **kwargs)
+    def inside():
+        return torch.is_grad_enabled()
+
+    assert torch.is_grad_enabled() is initial  # decorating changes nothing outside
+    assert inside() is expected
+    assert torch.is_grad_enabled() is initial
+
+
+@pytest.mark.parametrize("initial", [True, False], ids=["from-on", "from-off"])
+@pytest.mark.parametrize("qname, kind", sorted(K.GRAD_MODE_SETTERS.items()))
+def test_grad_mode_setter_as_bare_decorator(qname, kind, initial):
+    """`@torch.no_grad` without parentheses acts as `@torch.no_grad()`; `@torch.set_grad_enabled` is an error."""
+    setter = resolve(qname)
+    torch.set_grad_enabled(initial)
+
+    def inside():
+        return torch.is_grad_enabled()
+
+    if kind == "flag":
+        with pytest.raises(TypeError):
+            setter(inside)
+        torch.set_grad_enabled(initial)
+        return
+    decorated = setter(inside)
+    assert torch.is_grad_enabled() is initial
+    assert decorated() is {"on": True, "off": False, "not-flag": False}[kind]
+    assert torch.is_grad_enabled() is initial
+
+
+def test_inference_mode_false_turns_grad_on_inside_no_grad():
+    x = grad_leaf(2)
+    with torch.no_grad():
+        with torch.inference_mode(False):
+            assert torch.is_grad_enabled()
+            assert_numpy_raises(x * 2)
+        assert not torch.is_grad_enabled()
+
+
+def test_set_grad_enabled_as_plain_call_switches_grad_mode_at_once():
+    torch.set_grad_enabled(False)
+    assert not torch.is_grad_enabled()
+    (grad_leaf(2) * 2).numpy()
+    torch.set_grad_enabled(True)
+    assert_numpy_raises(grad_leaf(2) * 2)
+
+
+def test_numpy_raises_only_with_grad_mode_on():
+    x = grad_leaf(3)
+    assert_numpy_raises(x)
+    assert_numpy_raises(x * 2)
+    with torch.no_grad():
+        x.numpy()
+        (x * 2).numpy()
+    with torch.inference_mode():
+        x.numpy()
+    y = x * 2  # computed with grad on, converted with grad off: converts
+    with torch.no_grad():
+        y.numpy()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# TENSOR_FACTORIES and FACTORIES_PASSING_TENSORS
+# ---------------------------------------------------------------------------------------------------------------
+
+def _factory_examples(g, s):
+    """name -> calls (taking keyword arguments) that create a tensor; `g`, `s` require grad and are passed
+    wherever the factory takes a tensor, to prove that their grad does not flow into the new tensor."""
+    return {
+        "tensor": [lambda **kw: torch.tensor([1.0, 2.0], **kw), lambda **kw: torch.tensor(g, **kw),
+                   lambda **kw: torch.tensor([s, s], **kw)],
+        "as_tensor": [lambda **kw: torch.as_tensor([1.0, 2.0], **kw),
+                      lambda **kw: torch.as_tensor(np.ones(2, np.float32), **kw),
+                      lambda **kw: torch.as_tensor([s, s], **kw)],
+        "from_numpy": [lambda **kw: torch.from_numpy(np.ones(2, np.float32), **kw)],
+        "asarray": [lambda **kw: torch.asarray([1.0, 2.0], **kw),
+                    lambda **kw: torch.asarray(np.ones(2, np.float32), **kw),
+                    lambda **kw: torch.asarray([s, s], **kw)],
+        "zeros": [lambda **kw: torch.zeros(2, 3, **kw)],
+        "ones": [lambda **kw: torch.ones(2, 3, **kw)],
+        "empty": [lambda **kw: torch.empty(2, 3, **kw)],
+        "full": [lambda **kw: torch.full((2, 3), 1.5, **kw)],
+        "rand": [lambda **kw: torch.rand(2, 3, **kw)],
+        "randn": [lambda **kw: torch.randn(2, 3, **kw)],
+        "randint": [lambda **kw: torch.randint(0, 5, (3,), **kw)],
+        "randperm": [lambda **kw: torch.randperm(4, **kw)],
+        "arange": [lambda **kw: torch.arange(0.0, 3.0, **kw)],
+        "linspace": [lambda **kw: torch.linspace(0.0, 1.0, 3, **kw), lambda **kw: torch.linspace(s, s + 1, 3, **kw)],
+        "logspace": [lambda **kw: torch.logspace(0.0, 1.0, 3, **kw), lambda **kw: torch.logspace(s, s + 1, 3, **kw)],
+        "eye": [lambda **kw: torch.eye(3, **kw)],
+        "zeros_like": [lambda **kw: torch.zeros_like(g, **kw)],
+        "ones_like": [lambda **kw: torch.ones_like(g, **kw)],
+        "empty_like": [lambda **kw: torch.empty_like(g, **kw)],
+        "full_like": [lambda **kw: torch.full_like(g, 2.0, **kw)],
+        "rand_like": [lambda **kw: torch.rand_like(g, **kw)],
+        "randn_like": [lambda **kw: torch.randn_like(g, **kw)],
+        "randint_like": [lambda **kw: torch.randint_like(g, 5, **kw)],
+        "scalar_tensor": [lambda **kw: torch.scalar_tensor(1.5, **kw)],
+    }
+
+
+# Factories whose default dtype is an integer one: only a float dtype may require grad.
+FLOAT_DTYPE_FOR_GRAD = {"randint": torch.float32, "randperm": torch.float32}
+FACTORIES_WITHOUT_REQUIRES_GRAD = {"as_tensor", "from_numpy"}  # their signatures take no requires_grad
+
+
+@pytest.mark.filterwarnings("ignore:To copy construct from a tensor")
+@pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad=True to a scalar")
+@pytest.mark.parametrize("name", sorted(K.TENSOR_FACTORIES))
+def test_tensor_factory(name):
+    assert callable(getattr(torch, name))
+    g, s = grad_leaf(2), grad_leaf(())
+    examples = _factory_examples(g, s)[name]
+    for make in examples:
+        assert_no_grad_tensor(make())  # fresh, whatever requires-grad tensors went in
+    if name in FACTORIES_WITHOUT_REQUIRES_GRAD:
+        with pytest.raises(TypeError):
+            examples[0](requires_grad=True)
+        return
+    extra = {"dtype": FLOAT_DTYPE_FOR_GRAD[name]} if name in FLOAT_DTYPE_FOR_GRAD else {}
+    for make in examples:
+        out = make(requires_grad=True, **extra)
+        assert out.requires_grad and out.is_leaf
+        assert_numpy_raises(out)
+        out = make(requires_grad=False, **extra)
+        assert not out.requires_grad
+
+
+def test_every_factory_has_an_example():
+    assert set(_factory_examples(None, None)) == set(K.TENSOR_FACTORIES)
+
+
+@pytest.mark.filterwarnings("ignore:torch.asarray. unspecified requires_grad")
+@pytest.mark.parametrize("name", sorted(K.FACTORIES_PASSING_TENSORS))
+def test_factory_passing_tensors(name):
+    assert name in K.TENSOR_FACTORIES
+    factory = getattr(torch, name)
+    g = grad_leaf(3)
+    assert factory(g) is g
+    for kwargs in ({"dtype": torch.float64}, {"dtype": torch.float32}, {"device": "cpu"}):
+        out = factory(g, **kwargs)
+        assert out.requires_grad
+        assert_numpy_raises(out)
+    y = g * 2
+    assert factory(y) is y and factory(y).requires_grad
+
+
+def test_asarray_with_requires_grad_false_returns_a_tensor_without_grad():
+    """Only an explicit `requires_grad=False` stops `torch.asarray` passing grad on (on a leaf it even switches
+    off requires_grad of the tensor passed in, which it returns)."""
+    y = grad_leaf(3) * 2
+    assert_no_grad_tensor(torch.asarray(y, requires_grad=False))
+    assert y.requires_grad
+    g = grad_leaf(3)
+    out = torch.asarray(g, requires_grad=False)
+    assert out is g and not g.requires_grad
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# NON_DIFFERENTIABLE_OPS and NON_DIFFERENTIABLE_METHODS
+# ---------------------------------------------------------------------------------------------------------------
+
+def _op_arguments(name):
+    """Example arguments for `torch.<name>(*args, **kwargs)` (and `args[0].<name>(*args[1:], **kwargs)`), every float
+    tensor among them requiring grad."""
+    g, h = grad_leaf(2, 3), grad_leaf(2, 3)
+    if name in ("eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal", "not_equal",
+                "isclose", "isin", "logical_and", "logical_or", "logical_xor"):
+        return (g, h), {}
+    if name == "bucketize":
+        return (g, torch.tensor([-1.0, 0.0, 1.0], requires_grad=True)), {}
+    if name == "searchsorted":
+        return (torch.tensor([-1.0, 0.0, 1.0], requires_grad=True), g), {}
+    if name == "histc":
+        return (g,), {"bins": 4}
+    if name == "full_like":
+        return (g, 2.0), {}
+    if name == "randint_like":
+        return (g, 5), {}
+    return (g,), {}
+
+
+# Ops defined only on integer / bool tensors: no tensor they accept can require grad.
+INTEGER_ONLY_OPS = {"bitwise_and": 2, "bitwise_or": 2, "bitwise_xor": 2, "bitwise_not": 1}
+
+
+def _non_differentiable_op_variants(name):
+    variants = []
+    if hasattr(torch, name):
+        variants.append(("function", getattr(torch, name)))
+    if hasattr(torch.Tensor, name):
+        variants.append(("method", lambda first, *rest, **kw: getattr(first, name)(*rest, **kw)))
+    return variants
+
+
+@pytest.mark.parametrize("name", sorted(K.NON_DIFFERENTIABLE_OPS))
+def test_non_differentiable_op(name):
+    variants = _non_differentiable_op_variants(name)
+    assert variants, f"neither torch.{name} nor Tensor.{name} exists"
+    for _, op in variants:
+        if name in INTEGER_ONLY_OPS:
+            arity = INTEGER_ONLY_OPS[name]
+            with pytest.raises((RuntimeError, TypeError, NotImplementedError)):
+                op(*[grad_leaf(2, 3) for _ in range(arity)])  # a tensor that can require grad is refused
+            with pytest.raises(RuntimeError, match="floating point"):
+                torch.tensor([1, 2]).requires_grad_()  # and an integer tensor cannot require grad
+            assert_no_grad_tensor(op(*[torch.tensor([1, 6]) for _ in range(arity)]))
+            assert_no_grad_tensor(op(*[torch.tensor([True, False]) for _ in range(arity)]))
+            continue
+        args, kwargs = _op_arguments(name)
+        assert any(isinstance(a, torch.Tensor) and a.requires_grad for a in args)
+        assert torch.is_grad_enabled()
+        assert_no_grad_tensor(op(*args, **kwargs))
+
+
+def test_disproven_entries_stay_out_of_the_tables():
+    """Entries the tables once had and torch disproves: each must stay out of its table."""
+    g = grad_leaf(4)
+    # `//` and floor_divide have a zero gradient, but their outputs still require grad
+    assert (g // 2).requires_grad and torch.floor_divide(g, 2).requires_grad and g.floor_divide(2).requires_grad
+    assert_numpy_raises(g // 2)
+    assert "floor_divide" not in K.NON_DIFFERENTIABLE_OPS
+    # bincount with requires-grad weights is differentiable in them
+    assert torch.bincount(torch.tensor([0, 1, 1, 3]), weights=g).requires_grad
+    assert "bincount" not in K.NON_DIFFERENTIABLE_OPS
+    # torch.normal is differentiable in a tensor mean / std (the reparametrisation trick): not a fresh tensor
+    assert torch.normal(g, 1.0).requires_grad and torch.normal(0.0, g.abs() + 1).requires_grad
+    assert not torch.normal(0.0, 1.0, (2,)).requires_grad
+    assert "normal" not in K.TENSOR_FACTORIES
+    # named tensors are gone: a Tensor has no `names` attribute
+    with pytest.raises(AttributeError):
+        g.names
+    assert "names" not in K.NON_TENSOR_ATTRIBUTES
+    # cummax / cummin need a dim: without one they raise, they do not return the pair
+    for name in ("cummax", "cummin"):
+        with pytest.raises(TypeError, match="dim"):
+            getattr(g, name)()
+        assert K.VALUES_INDICES_OPS[name] is False
+
+
+def _non_differentiable_method_call(name, g, s):
+    if name == "new_full":
+        return g.new_full((2,), 1.5)
+    if name == "new_tensor":
+        return g.new_tensor([1.0, 2.0])
+    if name.startswith("new_"):
+        return getattr(g, name)(2, 3)
+    return getattr(g, name)()
+
+
+@pytest.mark.filterwarnings("ignore:To copy construct from a tensor")
+@pytest.mark.parametrize("name", sorted(K.NON_DIFFERENTIABLE_METHODS))
+def test_non_differentiable_method(name):
+    assert hasattr(torch.Tensor, name)
+    g, s = grad_leaf(2, 3), grad_leaf(())
+    out = _non_differentiable_method_call(name, g, s)
+    assert_no_grad_tensor(out)
+    assert_no_grad_tensor(_non_differentiable_method_call(name, g * 2, s))
+    if name == "new_tensor":
+        assert_no_grad_tensor(g.new_tensor(s))  # a requires-grad tensor as data is copied without its grad
+    if not name.startswith("new_"):
+        assert not out.dtype.is_floating_point and not out.dtype.is_complex
+
+
+def test_new_factories_with_requires_grad_true_require_grad():
+    """Like the torch factories, `x.new_*(..., requires_grad=True)` creates a leaf that requires grad."""
+    g = grad_leaf(2)
+    for out in (g.new_zeros(2, requires_grad=True), g.new_ones(2, requires_grad=True),
+                g.new_empty(2, requires_grad=True), g.new_full((2,), 1.0, requires_grad=True),
+                g.new_tensor([1.0], requires_grad=True)):
+        assert out.requires_grad
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# DETACHING_METHODS and DETACHING_ATTRIBUTES
+# ---------------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(K.DETACHING_METHODS))
+def test_detaching_method(name):
+    g = grad_leaf(3)
+    y = g * 2
+    assert y.requires_grad
+    out = getattr(y, name)()
+    assert_no_grad_tensor(out)
+    if name.endswith("_"):  # in place: the receiver itself no longer requires grad
+        assert out is y
+        assert_no_grad_tensor(y)
+    else:
+        assert y.requires_grad
+    leaf = grad_leaf(3)
+    assert_no_grad_tensor(getattr(leaf, name)())
+
+
+@pytest.mark.parametrize("name", sorted(K.DETACHING_ATTRIBUTES))
+def test_detaching_attribute(name):
+    g = grad_leaf(3)
+    if name == "grad":
+        assert g.grad is None  # before backward there is none
+        (g * g).sum().backward()
+        out = g.grad
+        assert torch.equal(out, 2 * g.detach())
+    else:
+        out = getattr(g, name)
+    assert_no_grad_tensor(out)
+    assert_no_grad_tensor(getattr(nn.Linear(2, 2).weight, name) if name == "data" else out)
+
+
+def test_grad_of_a_parameter_after_backward_does_not_require_grad():
+    layer = nn.Linear(2, 1)
+    layer(torch.randn(3, 2)).sum().backward()
+    assert_no_grad_tensor(layer.weight.grad)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# NON_TENSOR_ATTRIBUTES and NON_TENSOR_METHODS
+# ---------------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(K.NON_TENSOR_ATTRIBUTES))
+def test_non_tensor_attribute(name):
+    g = grad_leaf(2, 3)
+    for t in (g, g * 2):
+        value = getattr(t, name)
+        assert not isinstance(value, torch.Tensor)
+
+
+def _non_tensor_method_call(name):
+    """Call Tensor.<name> on a tensor that requires grad, set up so that the call is valid."""
+    if name == "item":
+        return grad_leaf(1).item()
+    if name == "equal":
+        g = grad_leaf(3)
+        return g.equal(g * 1)
+    if name == "backward":
+        return (grad_leaf(3) * 2).sum().backward()
+    if name == "register_hook":
+        g = grad_leaf(3)
+        seen = []
+        handle = g.register_hook(lambda grad: seen.append(grad))
+        (g * 2).sum().backward()
+        assert len(seen) == 1
+        return handle
+    if name == "retain_grad":
+        g = grad_leaf(3)
+        y = g * 2
+        result = y.retain_grad()
+        y.sum().backward()
+        assert_no_grad_tensor(y.grad)
+        return result
+    if name == "__len__":
+        return len(grad_leaf(3, 2))
+    return getattr(grad_leaf(3, 2) * 2, name)()
+
+
+@pytest.mark.parametrize("name", sorted(K.NON_TENSOR_METHODS))
+def test_non_tensor_method(name):
+    assert callable(getattr(torch.Tensor, name))
+    value = _non_tensor_method_call(name)
+    assert not isinstance(value, torch.Tensor)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# VALUES_INDICES_OPS
+# ---------------------------------------------------------------------------------------------------------------
+
+K_ARGUMENT = {"kthvalue": 1, "topk": 2}
+
+
+def _assert_values_indices(result):
+    assert isinstance(result, tuple) and len(result) == 2
+    values, indices = result
+    assert values is result.values and indices is result.indices
+    assert values.requires_grad
+    assert_numpy_raises(values)
+    assert indices.dtype == torch.int64
+    assert_no_grad_tensor(indices)
+
+
+@pytest.mark.parametrize("name, without_dim", sorted(K.VALUES_INDICES_OPS.items()))
+def test_values_indices_op(name, without_dim):
+    x = grad_leaf(3, 4)
+    k = (K_ARGUMENT[name],) if name in K_ARGUMENT else ()
+    # with a dim: a (values, indices) pair, as a method and as a torch function, dim by position or keyword
+    _assert_values_indices(getattr(x, name)(*k, dim=0))
+    _assert_values_indices(getattr(torch, name)(x, *k, dim=0))
+    _assert_values_indices(getattr(torch, name)(x, *k, 0))
+    _assert_values_indices(getattr(x, name)(*k, 0))
+    # without one: the pair too (True), or no pair (False): a plain tensor, or an error where dim is required
+    for call in (lambda: getattr(x, name)(*k), lambda: getattr(torch, name)(x, *k)):
+        if without_dim:
+            _assert_values_indices(call())
+            continue
+        try:
+            result = call()
+        except TypeError as exc:
+            assert "dim" in str(exc)
+            continue
+        assert type(result) is torch.Tensor
+        assert result.requires_grad
+
+
+def test_max_min_of_two_tensors_is_elementwise():
+    x, y = grad_leaf(3), grad_leaf(3)
+    for name in ("max", "min"):
+        result = getattr(torch, name)(x, y)
+        assert type(result) is torch.Tensor and result.requires_grad
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# FULL_REDUCTIONS and FUNCTIONAL_LOSSES
+# ---------------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(K.FULL_REDUCTIONS))
+def test_full_reduction(name):
+    g = grad_leaf(2, 3)
+    for out in (getattr(g, name)(), getattr(torch, name)(g)):  # without a dim: one number, still in the graph
+        assert isinstance(out, torch.Tensor) and out.dim() == 0
+        assert out.requires_grad
+        assert_numpy_raises(out)
+        assert isinstance(out.item(), float)
+    with_dim = [getattr(g, name)(dim=1), getattr(torch, name)(g, dim=0)]
+    if name != "norm":
+        with_dim += [getattr(g, name)(0), getattr(torch, name)(g, 0)]
+    else:  # norm's first argument is `p`, not `dim`: `x.norm(2)` is still a single number
+        assert g.norm(2).dim() == 0 and torch.norm(g, 1).dim() == 0
+    for out in with_dim:
+        assert out.dim() == 1 and out.requires_grad  # with one: not a single number
+
+
+def test_logsumexp_needs_a_dim_so_it_is_no_full_reduction():
+    g = grad_leaf(2, 3)
+    for call in (g.logsumexp, lambda: torch.logsumexp(g)):
+        with pytest.raises(TypeError, match="dim"):
+            call()
+    assert "logsumexp" not in K.FULL_REDUCTIONS
+
+
+FUNCTIONAL_LOSS_MODULES = {
+    "mse_loss": "MSELoss", "l1_loss": "L1Loss", "smooth_l1_loss": "SmoothL1Loss", "huber_loss": "HuberLoss",
+    "cross_entropy": "CrossEntropyLoss", "nll_loss": "NLLLoss", "binary_cross_entropy": "BCELoss",
+    "binary_cross_entropy_with_logits": "BCEWithLogitsLoss", "kl_div": "KLDivLoss",
+    "cosine_embedding_loss": "CosineEmbeddingLoss", "margin_ranking_loss": "MarginRankingLoss",
+    "triplet_margin_loss": "TripletMarginLoss", "poisson_nll_loss": "PoissonNLLLoss",
+    "gaussian_nll_loss": "GaussianNLLLoss", "hinge_embedding_loss": "HingeEmbeddingLoss",
+    "soft_margin_loss": "SoftMarginLoss", "multilabel_soft_margin_loss": "MultiLabelSoftMarginLoss",
+    "multi_margin_loss": "MultiMarginLoss", "ctc_loss": "CTCLoss",
+}
+
+
+def test_every_functional_loss_has_an_example():
+    assert set(FUNCTIONAL_LOSS_MODULES) == set(K.FUNCTIONAL_LOSSES)
+
+
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides the total loss")
+@pytest.mark.parametrize("name", sorted(K.FUNCTIONAL_LOSSES))
+def test_functional_loss(name):
+    loss = getattr(torch.nn.functional, name)
+    make_inputs = PARAMETER_FREE_EXAMPLES[FUNCTIONAL_LOSS_MODULES[name]][2]  # same arguments as the module
+    inputs = _flatten_inputs(make_inputs())
+    inputs[0].requires_grad_()
+    for kwargs in ({}, {"reduction": "mean"}, {"reduction": "sum"}):
+        out = loss(*inputs, **kwargs)
+        assert out.dim() == 0 and out.requires_grad  # a single number, in the graph
+        assert_numpy_raises(out)
+    out = loss(*inputs, reduction="none")
+    assert out.dim() > 0 and out.requires_grad  # one per element: not a single number
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# NON_DIFFERENTIABLE_NN_UTILS and DISTRIBUTION_SAMPLERS
+# ---------------------------------------------------------------------------------------------------------------
+
+def _grads_that_require_grad():
+    """A layer whose `.grad`s require grad themselves (backward with create_graph=True): the hardest case."""
+    layer = nn.Linear(2, 2)
+    layer(torch.randn(3, 2)).pow(2).sum().backward(create_graph=True)
+    assert all(p.grad.requires_grad for p in layer.parameters())
+    return layer
+
+
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
+@pytest.mark.parametrize("name", sorted(K.NON_DIFFERENTIABLE_NN_UTILS))
+def test_non_differentiable_nn_util(name):
+    util = getattr(torch.nn.utils, name)
+    for layer in (_grads_that_require_grad(), _grads_that_require_grad().requires_grad_()):
+        if name == "get_total_norm":
+            outs = [util([p.grad for p in layer.parameters()]), util(list(layer.parameters())), util([grad_leaf(3)])]
+        elif name == "clip_grad_norm_":
+            outs = [util(layer.parameters(), 0.1), util(list(layer.parameters()), max_norm=0.1, norm_type=1.0)]
+        else:
+            outs = [util(layer.parameters(), 0.1)]
+        for out in outs:
+            assert out is None or (isinstance(out, torch.Tensor) and not out.requires_grad)
+            if out is not None:
+                out.numpy()
+
+
+def _distributions(g):
+    return [torch.distributions.Normal(g, 1.0), torch.distributions.Normal(0.0, g.exp()),
+            torch.distributions.Uniform(g - 1, g + 1), torch.distributions.Bernoulli(logits=g),
+            torch.distributions.Categorical(logits=g), torch.distributions.MultivariateNormal(g, torch.eye(3))]
+
+
+@pytest.mark.filterwarnings("ignore:`sample_n\\(n\\)` will be deprecated")
+@pytest.mark.parametrize("name", sorted(K.DISTRIBUTION_SAMPLERS))
+def test_distribution_sampler(name):
+    g = grad_leaf(3)
+    for distribution in _distributions(g):
+        out = getattr(distribution, name)() if name == "sample" else getattr(distribution, name)(2)
+        assert_no_grad_tensor(out)
+        assert_no_grad_tensor(getattr(distribution, name)((2,)) if name == "sample" else out)
+        if distribution.has_rsample:  # the reparametrised draw keeps the graph: it is not in the table
+            assert distribution.rsample().requires_grad
+        assert distribution.log_prob(out).requires_grad
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# TENSOR_TYPES
+# ---------------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("qname", sorted(K.TENSOR_TYPES))
+def test_tensor_type(qname):
+    annotation = resolve(qname)
+    examples = [nn.Parameter(torch.randn(2))]
+    if "Parameter" not in qname:
+        examples += [torch.randn(2), grad_leaf(2) * 2]
+    for value in examples:
+        assert isinstance(value, annotation)  # what such an annotation describes is a torch tensor
+        assert isinstance(value, torch.Tensor)
+    assert isinstance(annotation(2) if "Parameter" not in qname else annotation(torch.randn(2)), torch.Tensor)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# INTEGER_DTYPES
+# ---------------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("qname", sorted(K.INTEGER_DTYPES))
+def test_integer_dtype(qname):
+    dtype = resolve(qname)
+    assert isinstance(dtype, torch.dtype)
+    assert not dtype.is_floating_point and not dtype.is_complex
+    g = grad_leaf(3)
+    for out in (g.to(dtype), g.to(dtype=dtype), (g * 2).to(dtype), g.type(dtype), g.to("cpu", dtype)):
+        assert out.dtype == dtype
+        assert_no_grad_tensor(out)
+
+
+def test_float_dtypes_keep_grad():
+    g = grad_leaf(3)
+    for dtype in (torch.float64, torch.float16, torch.bfloat16, torch.complex64):
+        assert g.to(dtype).requires_grad
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# PARAMETER_FREE_MODULES and MODULE_CONTAINERS
+# ---------------------------------------------------------------------------------------------------------------
+
+def _x(*shape):
+    return lambda: [torch.randn(*shape)]
+
+
+def _loss(*tensors):
+    return lambda: [t() if callable(t) else t for t in tensors]
+
+
+def _probabilities(*shape):
+    return lambda: torch.rand(*shape) * 0.8 + 0.1
+
+
+def _signs(n):
+    return torch.tensor([1.0, -1.0] * (n // 2))
+
+
+# name -> (constructor args, constructor kwargs, inputs): the first input is the one made to require grad.
+PARAMETER_FREE_EXAMPLES = {
+    **{name: ((), {}, _x(2, 4)) for name in (
+        "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh", "Softplus",
+        "Softsign", "Softshrink", "Hardshrink", "Hardtanh", "Hardsigmoid", "Hardswish", "Tanhshrink", "GLU",
+        "LogSigmoid", "Dropout", "AlphaDropout", "Identity", "Flatten")},
+    **{name: ((), {"dim": -1}, _x(2, 4)) for name in ("Softmax", "Softmin", "LogSoftmax")},
+    "Threshold": ((0.1, 0.0), {}, _x(2, 4)),
+    "Softmax2d": ((), {}, _x(1, 2, 3, 3)),
+    "Dropout1d": ((), {}, _x(1, 2, 4)),
+    "Dropout2d": ((), {}, _x(1, 2, 3, 3)),
+    "Dropout3d": ((), {}, _x(1, 2, 2, 2, 2)),
+    "FeatureAlphaDropout": ((), {}, _x(1, 2, 3, 3)),
+    "Unflatten": ((1, (2, 2)), {}, _x(2, 4)),
+    "MaxPool1d": ((2,), {}, _x(1, 2, 4)),
+    "MaxPool2d": ((2,), {}, _x(1, 2, 4, 4)),
+    "MaxPool3d": ((2,), {}, _x(1, 1, 2, 2, 2)),
+    "AvgPool1d": ((2,), {}, _x(1, 2, 4)),
+    "AvgPool2d": ((2,), {}, _x(1, 2, 4, 4)),
+    "AvgPool3d": ((2,), {}, _x(1, 1, 2, 2, 2)),
+    "LPPool1d": ((2, 2), {}, _x(1, 2, 4)),
+    "LPPool2d": ((2, 2), {}, _x(1, 2, 4, 4)),
+    "AdaptiveAvgPool1d": ((1,), {}, _x(1, 2, 4)),
+    "AdaptiveAvgPool2d": ((1,), {}, _x(1, 2, 4, 4)),
+    "AdaptiveAvgPool3d": ((1,), {}, _x(1, 1, 2, 2, 2)),
+    "AdaptiveMaxPool1d": ((1,), {}, _x(1, 2, 4)),
+    "AdaptiveMaxPool2d": ((1,), {}, _x(1, 2, 4, 4)),
+    "AdaptiveMaxPool3d": ((1,), {}, _x(1, 1, 2, 2, 2)),
+    "Upsample": ((), {"scale_factor": 2}, _x(1, 1, 2, 2)),
+    "UpsamplingNearest2d": ((), {"scale_factor": 2}, _x(1, 1, 2, 2)),
+    "UpsamplingBilinear2d": ((), {"scale_factor": 2}, _x(1, 1, 2, 2)),
+    "PixelShuffle": ((2,), {}, _x(1, 4, 2, 2)),
+    "PixelUnshuffle": ((2,), {}, _x(1, 1, 4, 4)),
+    "ChannelShuffle": ((2,), {}, _x(1, 4, 2, 2)),
+    "ZeroPad1d": ((1,), {}, _x(1, 2, 3)),
+    "ZeroPad2d": ((1,), {}, _x(1, 1, 2, 2)),
+    "ZeroPad3d": ((1,), {}, _x(1, 1, 2, 2, 2)),
+    "ConstantPad1d": ((1, 0.5), {}, _x(1, 2, 3)),
+    "ConstantPad2d": ((1, 0.5), {}, _x(1, 1, 2, 2)),
+    "ConstantPad3d": ((1, 0.5), {}, _x(1, 1, 2, 2, 2)),
+    "ReflectionPad1d": ((1,), {}, _x(1, 2, 3)),
+    "ReflectionPad2d": ((1,), {}, _x(1, 1, 3, 3)),
+    "ReflectionPad3d": ((1,), {}, _x(1, 1, 3, 3, 3)),
+    "ReplicationPad1d": ((1,), {}, _x(1, 2, 3)),
+    "ReplicationPad2d": ((1,), {}, _x(1, 1, 3, 3)),
+    "ReplicationPad3d": ((1,), {}, _x(1, 1, 3, 3, 3)),
+    "CosineSimilarity": ((), {}, _loss(_x(2, 4), torch.randn(2, 4))),
+    "PairwiseDistance": ((), {}, _loss(_x(2, 4), torch.randn(2, 4))),
+    **{name: ((), {}, _loss(_x(2, 3), torch.randn(2, 3)))
+       for name in ("MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "PoissonNLLLoss")},
+    "CrossEntropyLoss": ((), {}, _loss(_x(2, 3), torch.tensor([0, 2]))),
+    "NLLLoss": ((), {}, _loss(lambda: [torch.randn(2, 3).log_softmax(-1)], torch.tensor([0, 2]))),
+    "BCELoss": ((), {}, _loss(lambda: [_probabilities(2)()], _probabilities(2))),
+    "BCEWithLogitsLoss": ((), {}, _loss(_x(2), _probabilities(2))),
+    "KLDivLoss": ((), {"reduction": "batchmean"},
+                  _loss(lambda: [torch.randn(2, 3).log_softmax(-1)], lambda: torch.rand(2, 3).softmax(-1))),
+    "CosineEmbeddingLoss": ((), {}, _loss(_x(2, 4), torch.randn(2, 4), _signs(2))),
+    "MarginRankingLoss": ((), {}, _loss(_x(2), torch.randn(2), _signs(2))),
+    "TripletMarginLoss": ((), {}, _loss(_x(2, 4), torch.randn(2, 4), torch.randn(2, 4))),
+    "CTCLoss": ((), {}, _loss(lambda: [torch.randn(5, 1, 3).log_softmax(-1)], torch.tensor([[1, 2]]),
+                              torch.tensor([5]), torch.tensor([2]))),
+    "GaussianNLLLoss": ((), {}, _loss(_x(2), torch.randn(2), lambda: torch.rand(2) + 0.5)),
+    "HingeEmbeddingLoss": ((), {}, _loss(_x(2), _signs(2))),
+    "SoftMarginLoss": ((), {}, _loss(_x(2), _signs(2))),
+    "MultiLabelMarginLoss": ((), {}, _loss(_x(1, 4), torch.tensor([[3, 0, -1, 1]]))),
+    "MultiLabelSoftMarginLoss": ((), {}, _loss(_x(2, 3), torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]))),
+    "MultiMarginLoss": ((), {}, _loss(_x(2, 3), torch.tensor([0, 2]))),
+}
+
+
+def _flatten_inputs(inputs):
+    flat = []
+    for item in inputs:
+        flat.extend(item if isinstance(item, list) else [item])
+    return flat
+
+
+def test_every_parameter_free_module_has_an_example():
+    assert set(PARAMETER_FREE_EXAMPLES) == set(K.PARAMETER_FREE_MODULES)
+
+
+@pytest.mark.parametrize("name", sorted(K.PARAMETER_FREE_MODULES))
+def test_parameter_free_module(name):
+    cls = getattr(nn, name)
+    assert issubclass(cls, nn.Module)
+    args, kwargs, make_inputs = PARAMETER_FREE_EXAMPLES[name]
+    module = cls(*args, **kwargs)
+    assert list(module.parameters()) == []
+    assert all(not b.requires_grad for b in module.buffers())
+    for training in (True, False):
+        module.train(training)
+        inputs = _flatten_inputs(make_inputs())
+        out = module(*inputs)
+        assert_no_grad_tensor(out)  # nothing requires grad in, nothing out
+        inputs[0].requires_grad_()
+        out = module(*inputs)
+        assert isinstance(out, torch.Tensor) and out.requires_grad  # a differentiable function of its input
+        assert_numpy_raises(out)
+
+
+def _children(kind):
+    return [nn.Linear(2, 2), nn.ReLU()] if kind == "with-parameters" else [nn.ReLU(), nn.Identity()]
+
+
+def _container(name, children):
+    if name == "ModuleDict":
+        return nn.ModuleDict({f"m{i}": c for i, c in enumerate(children)})
+    return getattr(nn, name)(children) if name == "ModuleList" else getattr(nn, name)(*children)
+
+
+def _run_container(container, x):
+    for child in (container.values() if isinstance(container, nn.ModuleDict) else container):
+        x = child(x)
+    return x
+
+
+@pytest.mark.parametrize("name", sorted(K.MODULE_CONTAINERS))
+def test_module_container(name):
+    with_params = _container(name, _children("with-parameters"))
+    params = list(with_params.parameters())
+    assert params and all(p.requires_grad for p in params)
+    out = _run_container(with_params, torch.randn(3, 2))
+    assert out.requires_grad
+    assert_numpy_raises(out)
+    if name == "Sequential":
+        assert with_params(torch.randn(3, 2)).requires_grad
+    without = _container(name, _children("without"))
+    assert list(without.parameters()) == []
+    assert_no_grad_tensor(_run_container(without, torch.randn(3, 2)))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# PARAMETER_ATTRIBUTES and BUFFER_ATTRIBUTES
+# ---------------------------------------------------------------------------------------------------------------
+
+PARAMETER_OWNERS = {
+    "weight": lambda: nn.Linear(2, 2), "bias": lambda: nn.Linear(2, 2),
+    "in_proj_weight": lambda: nn.MultiheadAttention(4, 2), "in_proj_bias": lambda: nn.MultiheadAttention(4, 2),
+    **{name: lambda: nn.LSTM(2, 3) for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")},
+    **{name: lambda: nn.LSTMCell(2, 3) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")},
+    **{name: lambda: nn.MultiheadAttention(4, 2, kdim=3, vdim=5)
+       for name in ("q_proj_weight", "k_proj_weight", "v_proj_weight")},
+}
+
+
+def test_every_parameter_attribute_has_an_owner():
+    assert set(PARAMETER_OWNERS) == set(K.PARAMETER_ATTRIBUTES)
+
+
+@pytest.mark.parametrize("name", sorted(K.PARAMETER_ATTRIBUTES))
+def test_parameter_attribute(name):
+    module = PARAMETER_OWNERS[name]()
+    value = getattr(module, name)
+    assert isinstance(value, nn.Parameter)
+    assert name in dict(module.named_parameters(recurse=False))
+    assert value.requires_grad
+    assert_numpy_raises(value)
+    with torch.no_grad():
+        value.numpy()
+
+
+@pytest.mark.parametrize("name", sorted(K.BUFFER_ATTRIBUTES))
+def test_buffer_attribute(name):
+    for cls, shape in ((nn.BatchNorm1d, (4, 3)), (nn.BatchNorm2d, (2, 3, 2, 2))):
+        module = cls(3)
+        module(grad_leaf(*shape)).sum().backward()  # a training step updates the running statistics
+        value = getattr(module, name)
+        assert name in dict(module.named_buffers())
+        assert not isinstance(value, nn.Parameter)
+        assert_no_grad_tensor(value)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# MODULE_BASES, MODEL_CONSTRUCTOR_PREFIXES, MODEL_FACTORY_METHODS, MODEL_LIBRARIES
+# ---------------------------------------------------------------------------------------------------------------
+
+def import_or_skip(name):
+    """`pytest.importorskip`, but also skipping a library that is installed and fails to import (torchvision
+    built for another torch build raises RuntimeError on import, and so does everything importing it)."""
+    try:
+        return importlib.import_module(name)
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"could not import {name!r}: {type(exc).__name__}: {exc}")
+
+
+@pytest.mark.parametrize("qname", sorted(K.MODULE_BASES))
+def test_module_base(qname):
+    root = qname.split(".")[0]
+    if root != "torch":
+        import_or_skip(root)
+    base = resolve(qname)
+    assert isinstance(base, type) and issubclass(base, nn.Module)
+    if root == "torch":
+        assert base is nn.Module
+
+
+def _first_tensor(out):
+    return out if isinstance(out, torch.Tensor) else out[0]
+
+
+def _assert_model(model, *inputs):
+    """A model with parameters that require grad; its output requires grad, in eval mode too, but not under no_grad."""
+    assert isinstance(model, nn.Module)
+    params = list(model.parameters())
+    assert params and all(p.requires_grad for p in params)
+    model.eval()
+    assert all(p.requires_grad for p in model.parameters())
+    if inputs:
+        out = _first_tensor(model(*inputs))
+        assert out.requires_grad
+        assert_numpy_raises(out)
+        with torch.no_grad():
+            assert_no_grad_tensor(_first_tensor(model(*inputs)))
+
+
+HUBCONF = '''
+dependencies = ["torch"]
+
+import torch
+
+
+def model(width=3):
+    """A tiny model with parameters."""
+    return torch.nn.Sequential(torch.nn.Linear(2, width), torch.nn.ReLU())
+'''
+
+
+def _prove_constructor_prefix(prefix, tmp_path):
+    if prefix == "torch.hub.load":
+        (tmp_path / "hubconf.py").write_text(HUBCONF, encoding="utf-8")
+        load = resolve(prefix)
+        _assert_model(load(str(tmp_path), "model", source="local"), torch.randn(1, 2))
+        _assert_model(load(str(tmp_path), "model", source="local", width=4), torch.randn(1, 2))
+    elif prefix == "torchvision.models.":
+        import_or_skip("torchvision")
+        for name in ("resnet18", "mobilenet_v3_small"):
+            _assert_model(resolve(prefix + name)(weights=None), torch.randn(1, 3, 32, 32))
+    elif prefix == "timm.create_model":
+        import_or_skip("timm")
+        _assert_model(resolve(prefix)("resnet18", pretrained=False), torch.randn(1, 3, 32, 32))
+    else:
+        pytest.fail(f"no proof for the model constructor prefix {prefix!r}")
+
+
+@pytest.mark.parametrize("prefix", K.MODEL_CONSTRUCTOR_PREFIXES)
+def test_model_constructor_prefix(prefix, tmp_path):
+    _prove_constructor_prefix(prefix, tmp_path)
+
+
+def _tiny_bert_config(transformers):
+    return transformers.BertConfig(vocab_size=32, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                                   intermediate_size=8, max_position_embeddings=16)
+
+
+def _transformers_models(transformers, method, tmp_path):
+    """Tiny transformers models built offline with `method`, and an input for them."""
+    config = _tiny_bert_config(transformers)
+    models = []
+    for cls_name in ("BertModel", "AutoModel", "BertForSequenceClassification", "AutoModelForMaskedLM"):
+        cls = getattr(transformers, cls_name)
+        if method == "from_config":
+            models.append(cls.from_config(config) if cls_name.startswith("Auto") else cls._from_config(config))
+        else:
+            transformers.BertModel(config).save_pretrained(tmp_path / cls_name)
+            models.append(cls.from_pretrained(tmp_path / cls_name))
+    return models, (torch.tensor([[1, 2, 3]]),)
+
+
+def _diffusers_models(diffusers, method, tmp_path):
+    config = dict(sample_size=8, in_channels=1, out_channels=1, layers_per_block=1, block_out_channels=(8,),
+                  down_block_types=("DownBlock2D",), up_block_types=("UpBlock2D",), norm_num_groups=4)
+    model = diffusers.UNet2DModel.from_config(config)
+    if method == "from_pretrained":
+        model.save_pretrained(tmp_path / "unet")
+        model = diffusers.UNet2DModel.from_pretrained(tmp_path / "unet")
+    return [model], (torch.randn(1, 1, 8, 8), torch.tensor([1]))
+
+
+MODEL_LIBRARY_EXAMPLES = {"transformers": _transformers_models, "diffusers": _diffusers_models}
+
+
+def test_every_model_library_has_an_example():
+    assert set(MODEL_LIBRARY_EXAMPLES) == set(K.MODEL_LIBRARIES)
+
+
+@pytest.mark.parametrize("method", sorted(K.MODEL_FACTORY_METHODS))
+@pytest.mark.parametrize("library", K.MODEL_LIBRARIES)
+def test_model_factory_method_of_a_model_library(library, method, tmp_path):
+    lib = import_or_skip(library)
+    models, inputs = MODEL_LIBRARY_EXAMPLES[library](lib, method, tmp_path)
+    for model in models:
+        name = type(model).__name__
+        assert "Model" in name or "For" in name  # the analysis takes such classes of the library for models
+        assert callable(getattr(type(model), method, None)) or method == "from_config"
+        _assert_model(model, *inputs)
+
+
+def test_peft_from_pretrained_is_frozen_so_peft_is_no_model_library(tmp_path):
+    """peft's `PeftModel.from_pretrained` loads for inference by default: no parameter requires grad and
+    neither does the output, so `.numpy()` on it converts. peft is therefore not in MODEL_LIBRARIES."""
+    assert "peft" not in K.MODEL_LIBRARIES
+    transformers, peft = import_or_skip("transformers"), import_or_skip("peft")
+    config = _tiny_bert_config(transformers)
+    peft.get_peft_model(transformers.BertModel(config), peft.LoraConfig(target_modules=["query"], r=2)) \
+        .save_pretrained(tmp_path / "adapter")
+    ids = torch.tensor([[1, 2, 3]])
+    frozen = peft.PeftModel.from_pretrained(transformers.BertModel(config), tmp_path / "adapter")
+    assert not any(p.requires_grad for p in frozen.parameters())
+    assert_no_grad_tensor(_first_tensor(frozen(input_ids=ids)))
+    trainable = peft.PeftModel.from_pretrained(transformers.BertModel(config), tmp_path / "adapter",
+                                               is_trainable=True)
+    assert _first_tensor(trainable(input_ids=ids)).requires_grad
+
+
+@pytest.mark.parametrize("library", ["sentence_transformers", "open_clip"])
+def test_libraries_without_model_factory_methods_are_no_model_libraries(library):
+    """Neither library has a class with `from_pretrained` / `from_config`: nothing there for the table to match."""
+    assert library not in K.MODEL_LIBRARIES
+    lib = import_or_skip(library)
+    modules = [lib] + [m for m in (getattr(lib, "models", None),) if inspect.ismodule(m)]
+    for module in modules:
+        for name in dir(module):
+            obj = getattr(module, name)
+            if isinstance(obj, type):
+                assert not any(hasattr(obj, method) for method in K.MODEL_FACTORY_METHODS), name
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Torch facts the analysis relies on outside the tables
+# ---------------------------------------------------------------------------------------------------------------
+
+class TinyModel(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 3)
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        return self.act(self.fc(x))
+
+
+def test_model_output_requires_grad_with_grad_on_only():
+    model = TinyModel()
+    x = torch.randn(4, 2)
+    out = model(x)
+    assert out.requires_grad
+    assert_numpy_raises(out)
+    model.eval()  # eval() changes dropout / batch norm, not grad
+    out = model(x)
+    assert out.requires_grad
+    assert_numpy_raises(out)
+    assert_numpy_raises(out.cpu())  # a device move keeps grad
+    assert_numpy_raises(out.to("cpu"))
+    assert_numpy_raises(model.forward(x))
+    with torch.no_grad():
+        assert_no_grad_tensor(model(x))
+    with torch.inference_mode():
+        assert_no_grad_tensor(model(x))
+    assert not model(x).detach().requires_grad
+
+
+def test_numpy_force_true_converts_a_grad_tensor():
+    out = TinyModel()(torch.randn(2, 2))
+    assert isinstance(out.numpy(force=True), np.ndarray)
+    assert_numpy_raises(out)
+    assert isinstance(out.detach().cpu().numpy(), np.ndarray)
+
+
+def test_requires_grad_setters():
+    x = torch.randn(3)
+    assert not x.requires_grad
+    assert x.requires_grad_() is x and x.requires_grad
+    assert_numpy_raises(x)
+    x.requires_grad_(False)
+    x.numpy()
+    y = torch.randn(3)
+    y.requires_grad = True
+    assert_numpy_raises(y)
+    assert_numpy_raises(torch.randn(3).requires_grad_(True))
+
+
+def test_parameter_requires_grad_unless_told_not_to():
+    p = nn.Parameter(torch.randn(3))
+    assert p.requires_grad
+    assert_numpy_raises(p)
+    assert_numpy_raises(torch.nn.parameter.Parameter(torch.randn(3)))
+    q = nn.Parameter(torch.randn(3), requires_grad=False)
+    assert_no_grad_tensor(q)
+    assert_no_grad_tensor(nn.Parameter(torch.randn(3), False))
+
+
+def test_generator_yielding_inside_no_grad_leaves_grad_off_in_the_loop_body():
+    model = TinyModel()
+
+    def batches():
+        with torch.no_grad():
+            for _ in range(2):
+                yield torch.randn(2, 2)
+
+    for batch in batches():
+        assert not torch.is_grad_enabled()
+        assert_no_grad_tensor(model(batch))
+    assert torch.is_grad_enabled()
+
+
+def test_generator_decorated_with_no_grad_does_not_leak_grad_mode():
+    model = TinyModel()
+
+    @torch.no_grad()
+    def batches():
+        for _ in range(2):
+            assert not torch.is_grad_enabled()  # inside the generator's own frames grad is off
+            yield torch.randn(2, 2)
+
+    for batch in batches():
+        assert torch.is_grad_enabled()
+        out = model(batch)
+        assert out.requires_grad
+        assert_numpy_raises(out)
+
+
+def test_functional_call_output_requires_grad():
+    model = TinyModel()
+    params = dict(model.named_parameters())
+    out = torch.func.functional_call(model, params, (torch.randn(2, 2),))
+    assert out.requires_grad
+    assert_numpy_raises(out)
+    detached = {k: v.detach() for k, v in params.items()}
+    assert_no_grad_tensor(torch.func.functional_call(model, detached, (torch.randn(2, 2),)))
+
+
+def test_forward_hook_on_a_parameter_free_layer_sees_grad():
+    model = TinyModel()
+    seen = []
+    handle = model.act.register_forward_hook(lambda module, inputs, output: seen.append(output))
+    model(torch.randn(2, 2))
+    handle.remove()
+    assert len(seen) == 1 and seen[0].requires_grad
+    assert_numpy_raises(seen[0])
+
+
+def test_differentiable_ops_keep_requires_grad():
+    x = grad_leaf(2, 3)
+    kept = [torch.round(x), x.round(), x.clone(), x.float(), x.double(), x[0], x[:, 1:], x[x > 0], x.view(3, 2),
+            x.reshape(-1), x.T, x.t(), x.transpose(0, 1), x.unsqueeze(0), x.squeeze(), x.flatten(), x.contiguous(),
+            x.expand(2, 2, 3), x.cpu(), x.to("cpu"), x.to(torch.float64), x.sum(), x.mean(), torch.unique(x),
+            x.unique(), torch.unique(x, return_counts=True)[0], x.abs(), x.sign(), x.floor(), x.ceil()]
+    for out in kept:
+        assert out.requires_grad
+        assert_numpy_raises(out)
+    values, inverse, counts = torch.unique(x, return_inverse=True, return_counts=True)
+    assert values.requires_grad
+    assert_no_grad_tensor(inverse)
+    assert_no_grad_tensor(counts)
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
+def test_numpy_array_conversions_of_a_grad_tensor_raise():
+    x = grad_leaf(3)
+    with pytest.raises(RuntimeError, match=GRAD_ERROR):
+        np.asarray(x)  # noqa: TNP003 (the point: it raises)
+    with pytest.raises(RuntimeError, match=GRAD_ERROR):
+        np.array(x)  # noqa: TNP003
+    with torch.no_grad():
+        assert isinstance(np.asarray(x), np.ndarray)
+
+
+def test_python_value_conversions_of_a_grad_tensor_succeed():
+    x = grad_leaf(3)
+    s = x.sum()
+    assert isinstance(float(s), float)
+    assert isinstance(s.item(), float)
+    assert isinstance(x.tolist(), list)
+    assert isinstance(int(s), int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and without a warning
+        float(s), s.item(), x.tolist()
