@@ -1,6 +1,7 @@
 """The Python API: every front end (CLI, flake8, codemod, notebooks) goes through these two functions."""
 from __future__ import annotations
 
+import re
 from typing import Iterable, List, Optional
 
 import libcst as cst
@@ -13,6 +14,7 @@ from .rules import enabled_codes, evaluate
 from .settings import DEFAULT_SETTINGS, Settings
 
 MAX_FIX_ROUNDS = 4
+_NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
 def check_source(source: str, filename: str = "<string>", settings: Optional[Settings] = None,
@@ -56,9 +58,8 @@ def fix_source(source: str, filename: str = "<string>", settings: Optional[Setti
 
 def apply_edits(source: str, edits: Iterable[Edit]) -> str:
     """Apply non-overlapping edits (later overlapping ones wait for the next round)."""
-    line_starts = [0]
-    for line in source.splitlines(keepends=True):
-        line_starts.append(line_starts[-1] + len(line))
+    # Lines as the parser counts them: \r\n, \r or \n (str.splitlines also splits at \x0c and friends).
+    line_starts = [0] + [match.end() for match in _NEWLINE.finditer(source)]
     spans = []
     for edit in edits:
         start = line_starts[edit.start_line - 1] + edit.start_column

@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import re
 
-# `.numpy`, also as `.\n    numpy` or `. \\\n numpy`; the word boundary keeps `.numpy_array` out.
-NUMPY_ATTRIBUTE = re.compile(r"\.[\s\\]*numpy\b")
+from .analysis import knowledge as K
+
+# `.numpy`, also split as `.\n    numpy`, `. \\\n numpy` or `.  # comment\n numpy`; the word boundary keeps
+# `.numpy_array` out.
+NUMPY_ATTRIBUTE = re.compile(r"\.(?:[\s\\]|#[^\n]*)*numpy\b")
+# Grad evidence comes from torch, or from a model-building library the analysis knows (timm, transformers, ...).
+EVIDENCE = re.compile("|".join(sorted({"torch", "lightning", *K.MODEL_LIBRARIES,
+                                       *(prefix.split(".")[0] for prefix in K.MODEL_CONSTRUCTOR_PREFIXES)})))
 # Implicit conversions are calls the analysis resolves through an absolute import of a converting library
 # (`import numpy as np`, `import os, numpy`, `from matplotlib import pyplot`; a name imported from elsewhere
 # stays unknown), so a file without such an import statement cannot hold one.
@@ -22,7 +28,7 @@ IMPLICIT_CODES = ("TNP002", "TNP003", "TNP901")
 
 
 def may_contain_findings(source: str, codes) -> bool:
-    if "torch" not in source:
+    if EVIDENCE.search(source) is None:
         return False
     if NUMPY_ATTRIBUTE.search(source):
         return True

@@ -5,9 +5,7 @@ from typing import Dict, List, Optional
 
 import libcst as cst
 
-from .values import (
-    UNKNOWN, Value,
-)
+from .values import UNKNOWN, Value
 
 
 class Args:
@@ -19,10 +17,6 @@ class Args:
         self.partial = partial
         self.nodes = nodes
         self.values: List[Value] = []  # one per node, as evaluated (star args unexpanded)
-
-    @property
-    def positional_nodes(self):
-        return [arg.value for arg in self.nodes if arg.keyword is None and not arg.star]
 
     def all(self):
         return [*self.positional, *self.keywords.values()]

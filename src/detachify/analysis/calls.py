@@ -54,7 +54,7 @@ class Calls:
         if kind is Kind.UNKNOWN and name in AXES_METHODS_ON_UNKNOWN and "matplotlib" in self.imports:
             # `def show(ax, w): ax.imshow(w)`: an unknown receiver of a plotting method is almost surely Axes.
             return self.convert_arguments(args, node, frame)
-        if name == "numpy":
+        if name == "numpy" and kind in (Kind.TENSOR, Kind.UNKNOWN):
             return self.convert_by_method(receiver, args, node, frame)
         if kind is Kind.MODULE:
             return self.module_method(receiver, name, args, node, frame)
@@ -157,8 +157,13 @@ class Calls:
     # containers ------------------------------------------------------------------------------------------
     def container_method(self, receiver: Value, name: str, args: Args, node, frame) -> Value:
         if name in ("append", "add", "insert", "appendleft"):
-            added = args.positional[-1] if args.positional else UNKNOWN
-            sites = stored(args.positional_nodes[-1], added) if args.positional else frozenset()
+            if not args.nodes or args.nodes[-1].keyword is not None:
+                return OTHER
+            last, value = args.nodes[-1], args.values[-1]
+            if last.star:  # `ls.append(*items)`: whatever the starred container holds
+                added, sites = self.element_of(value), value.stores
+            else:
+                added, sites = value, stored(last.value, value)
             self.store_into(node.func.value, receiver, added, frame, sites)
             return OTHER
         if name in ("extend", "update"):

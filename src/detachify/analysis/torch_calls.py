@@ -62,6 +62,8 @@ class TorchCalls:
                 "a tensor with `requires_grad_()` called on it", gpu=receiver.gpu)
             self.rebind_place(key, result, frame)
             return result
+        if name.startswith("new_") and args.constant("requires_grad") is True:
+            return grad_tensor("a tensor created with `requires_grad=True`", gpu=receiver.gpu)
         if name in K.NON_DIFFERENTIABLE_OPS or name in K.NON_DIFFERENTIABLE_METHODS:
             return tensor(Grad.NO, gpu=receiver.gpu)
         if name in K.NON_TENSOR_METHODS:
@@ -162,7 +164,8 @@ class TorchCalls:
             if args.constant("requires_grad") is True:
                 return grad_tensor("a tensor created with `requires_grad=True`", gpu=gpu)
             first = args.first()
-            if name in K.FACTORIES_PASSING_TENSORS and first.kind is Kind.TENSOR:
+            if name in K.FACTORIES_PASSING_TENSORS and first.kind is Kind.TENSOR \
+                    and args.constant("requires_grad") is not False:
                 return first
             return tensor(Grad.NO, gpu=gpu)
         if name in K.NON_DIFFERENTIABLE_OPS or name == "one_hot":
@@ -234,7 +237,9 @@ class TorchCalls:
             gpu = name == "cuda" or any(v.gpu for v in args.all())
             return Value(Kind.MODULE, Grad.NO, qname=receiver.qname, has_params=receiver.has_params, gpu=gpu,
                          items=receiver.items)
-        if name in ("eval", "train", "cpu", "float", "double", "half", "bfloat16", "share_memory"):
+        if name == "cpu":
+            return replace(receiver, gpu=False)
+        if name in ("eval", "train", "float", "double", "half", "bfloat16", "share_memory"):
             return receiver
         if name == "register_forward_hook" and args.positional:
             # The hook sees the layer's output during a forward pass of the whole model: it requires grad
