@@ -101,7 +101,8 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls):
         positional = []
         if info.owner is not None and params and not info.is_static:
             positional.append(self.default_instance(info.owner))
-        frame = Frame(State(mode=info.decorator_mode or Mode.ON), parent=info.closure, function=info)
+        frame = Frame(State(mode=info.decorator_mode or self.framework_mode(info)), parent=info.closure,
+                      function=info)
         frame.state.vars.update(self.bind_parameters(info, positional, {}, None))
         frame.state.vars.update(self.annotated_parameters(info))
         self.call_stack.append(info)
@@ -109,6 +110,14 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls):
             self.run_body(info, frame)
         finally:
             self.call_stack.pop()
+
+    def framework_mode(self, info: FunctionInfo) -> Mode:
+        """The grad mode a framework calls a hook in: Lightning validates and tests with grad off."""
+        owner = info.owner
+        if owner is not None and info.name in K.LIGHTNING_NO_GRAD_HOOKS and any(
+                base.qname in K.LIGHTNING_MODULES for base in _all_bases(owner)):
+            return Mode.OFF
+        return Mode.ON
 
     def annotated_parameters(self, info: FunctionInfo) -> Dict[str, Value]:
         """`t: torch.Tensor` is a tensor (grad unknown); `model: nn.Module` a module with parameters."""
@@ -195,6 +204,15 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls):
     def code(self, node, limit: int = 40) -> str:
         text = " ".join(self.module.code_for_node(node).split())
         return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _all_bases(info: ClassInfo, seen=None):
+    seen = seen if seen is not None else set()
+    for base in info.bases:
+        yield base
+        if isinstance(base.target, ClassInfo) and base.target not in seen:
+            seen.add(base.target)
+            yield from _all_bases(base.target, seen)
 
 
 def analyse(module: cst.Module, source: Optional[str] = None) -> ModuleAnalysis:

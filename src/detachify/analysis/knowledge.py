@@ -114,6 +114,16 @@ PARAMETER_ATTRIBUTES = frozenset({
 })
 BUFFER_ATTRIBUTES = frozenset({"running_mean", "running_var", "num_batches_tracked"})
 
+# PyTorch Lightning runs these LightningModule hooks with grad off (validation/test/predict loops).
+LIGHTNING_MODULES = frozenset({
+    "pytorch_lightning.LightningModule", "lightning.LightningModule", "lightning.pytorch.LightningModule",
+    "pytorch_lightning.core.LightningModule",
+})
+LIGHTNING_NO_GRAD_HOOKS = frozenset({
+    "validation_step", "test_step", "predict_step", "on_validation_batch_end", "on_test_batch_end",
+    "on_predict_batch_end",
+})
+
 # Calls that build a model with parameters, from common libraries (prefixes of qualified names).
 MODEL_CONSTRUCTOR_PREFIXES = (
     "torchvision.models.",

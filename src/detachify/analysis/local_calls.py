@@ -181,6 +181,9 @@ class LocalCalls:
     def instance_method(self, instance: Value, name: str, args: Args, node, frame) -> Value:
         info: ClassInfo = instance.target
         stored = instance.attr(name)
+        if stored is None:
+            attribute = self.class_attribute(instance, name)  # `model = nn.Linear(...)` in the class body
+            stored = attribute if attribute is not UNKNOWN and attribute.kind is not Kind.FUNCTION else None
         if stored is not None:  # `self.fc(x)`: an attribute holding a module or a function
             return self.call_value(stored, args, node, frame)
         method = info.find_method(name)
