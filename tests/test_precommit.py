@@ -107,7 +107,7 @@ def test_manifest_entries():
         assert hook["entry"].split()[:2] == ["detachify", command]
         # pre-commit runs one process per CPU over slices of the file list: no nested pool in each.
         assert "--jobs 1" in hook["entry"] and "--force-exclude" in hook["entry"]
-        assert hook["language"] == "python" and hook["types_or"] == ["python", "pyi"]
+        assert hook["language"] == "python" and hook["types_or"] == ["python", "pyi", "jupyter"]
         assert hook.get("pass_filenames", True) is True
 
 
@@ -174,3 +174,14 @@ def test_project_excludes_apply_to_named_files(tmp_path, hook_repo, pre_commit_h
     proc = run_hooks(project, hook_repo, pre_commit_home, ["detachify-fix"], ["generated/bad.py"])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (project / "generated" / "bad.py").read_text() == BAD
+
+
+def test_notebooks(tmp_path, hook_repo, pre_commit_home):
+    notebook = (ROOT / "fixtures" / "notebooks" / "training_loop.ipynb").read_text()
+    project = make_repo(tmp_path / "project", {"nb/train.ipynb": notebook})
+    proc = run_hooks(project, hook_repo, pre_commit_home, ["detachify"], ["nb/train.ipynb"])
+    assert proc.returncode == 1 and "nb/train.ipynb:cell " in proc.stdout, proc.stdout + proc.stderr
+    proc = run_hooks(project, hook_repo, pre_commit_home, ["detachify-fix"], ["nb/train.ipynb"])
+    assert proc.returncode == 1 and "files were modified by this hook" in proc.stdout, proc.stdout + proc.stderr
+    assert ".detach().cpu().numpy()" in (project / "nb/train.ipynb").read_text()
+    assert run_hooks(project, hook_repo, pre_commit_home, ["detachify"], ["nb/train.ipynb"]).returncode == 0
