@@ -1,7 +1,6 @@
 """The copy-paste snippets of the front-door docs, run as a user would run them.
 
-Snippets are the fenced blocks right after a `<!-- snippet: NAME -->` marker. Point DOC at README.md once
-the text moves there.
+Snippets are the fenced blocks right after a `<!-- snippet: NAME -->` marker in the README.
 """
 from __future__ import annotations
 
@@ -19,7 +18,7 @@ from detachify import check_source, fix_source
 from test_precommit import make_repo, pre_commit, snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "front-doors.md"
+DOC = ROOT / "README.md"
 SNIPPET = re.compile(r"<!-- snippet: (?P<name>[\w-]+) -->\s*```\w*\n(?P<body>.*?)```", re.S)
 BAD = textwrap.dedent("""\
     import torch
