@@ -65,7 +65,6 @@ def test_column_matches_cli(tmp_path):
 
 # flake8 looks for `noqa` in the joined text of all physical lines between two NL/NEWLINE tokens (a
 # multi-line string or a backslash continuation makes one range), and in that raw text, strings included.
-FLAKE8_JOINS = "detachify's noqa.py reads comments line by line; flake8 joins lines (see report to the lead)"
 NOQA_LAYOUTS = {
     "same-line": "x = out.numpy()  # noqa: TNP001\n",
     "parenthesised-next-line": "print(\n    out.numpy()\n)  # noqa: TNP001\n",
@@ -76,10 +75,7 @@ NOQA_LAYOUTS = {
 }
 
 
-@pytest.mark.parametrize("layout", [
-    pytest.param(name, marks=pytest.mark.xfail(reason=FLAKE8_JOINS, strict=False))
-    if name in ("multiline-string", "backslash", "inside-string") else name
-    for name in NOQA_LAYOUTS])
+@pytest.mark.parametrize("layout", sorted(NOQA_LAYOUTS))
 def test_noqa_agrees_with_cli(tmp_path, layout):
     write(tmp_path, "m.py", BAD.replace("print(out.numpy())\n", NOQA_LAYOUTS[layout]))
     flake8_found = [(p, r, c, code) for p, r, c, code, _ in flake8("--select", "TNP", "m.py", cwd=tmp_path)[1]]
@@ -164,7 +160,8 @@ def test_explicit_config_argument(tmp_path):
 
 def test_command_line_option(tmp_path):
     write(tmp_path, "bad.py", BAD)
-    assert codes(flake8("--select", "TNP", "--detachify-fix-style", "force", "bad.py", cwd=tmp_path)[1]) == [(4, "TNP001")]
+    found = flake8("--select", "TNP", "--detachify-fix-style", "force", "bad.py", cwd=tmp_path)[1]
+    assert codes(found) == [(4, "TNP001")]
     rc, _, proc = flake8("--select", "TNP", "--detachify-fix-style", "sideways", "bad.py", cwd=tmp_path)
     assert rc == 2 and "invalid choice" in proc.stderr
 

@@ -1,4 +1,9 @@
-"""`# noqa` comments, read the way flake8 reads them, plus the file-level `# detachify: noqa`."""
+"""`# noqa` comments, read the way flake8 reads them, plus the file-level `# detachify: noqa`.
+
+flake8 looks for `# noqa` in the text of the whole token range a line belongs to: the lines of a multi-line
+string and of a backslash-continued line count as one (and the text of a string counts too). Reading it the
+same way keeps `detachify check` and `flake8 --select TNP` in agreement.
+"""
 from __future__ import annotations
 
 import io
@@ -10,6 +15,7 @@ from typing import Dict, FrozenSet, Optional
 NOQA_INLINE = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z][0-9]+(?:[,\s]+[A-Z][0-9]+)*))?", re.IGNORECASE)
 NOQA_FILE = re.compile(r"#\s*detachify\s*:\s*noqa\b", re.IGNORECASE)
 ALL = frozenset({""})  # the empty prefix matches every code
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 class Suppressions:
@@ -20,13 +26,15 @@ class Suppressions:
         self.by_line: Dict[int, FrozenSet[str]] = {}
         if "noqa" not in source.lower():
             return  # fast path: nearly every file
-        for line, comment in _comments(source):
-            if NOQA_FILE.search(comment):
-                self.whole_file = True
-            match = NOQA_INLINE.search(comment)
+        self.whole_file = any(NOQA_FILE.search(comment) for comment in _comments(source))
+        lines = _LINE_BREAK.split(source)  # as tokenize counts lines (str.splitlines also splits at \x0c)
+        for first, last in _line_ranges(source, len(lines)):
+            match = NOQA_INLINE.search("\n".join(lines[first - 1:last]))
             if match:
                 codes = match.group("codes")
-                self.by_line[line] = ALL if not codes else frozenset(c.upper() for c in re.split(r"[,\s]+", codes) if c)
+                prefixes = ALL if not codes else frozenset(c.upper() for c in re.split(r"[,\s]+", codes) if c)
+                for line in range(first, last + 1):
+                    self.by_line[line] = prefixes
 
     def suppressed(self, line: int, code: str) -> bool:
         if self.whole_file:
@@ -35,13 +43,30 @@ class Suppressions:
         return prefixes is not None and any(code.startswith(p) for p in prefixes)
 
 
+def _line_ranges(source: str, line_count: int):
+    """flake8's noqa line mapping: runs of physical lines between NL/NEWLINE tokens."""
+    try:
+        first, last = line_count + 2, -1
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type in (tokenize.ENDMARKER, tokenize.DEDENT):
+                continue
+            first, last = min(first, tok.start[0]), max(last, tok.end[0])
+            if tok.type in (tokenize.NL, tokenize.NEWLINE):
+                yield first, last
+                first, last = line_count + 2, -1
+        if last != -1:
+            yield first, last
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        yield from ((number, number) for number in range(1, line_count + 1))
+
+
 def _comments(source: str):
     try:
         for tok in tokenize.generate_tokens(io.StringIO(source).readline):
             if tok.type == tokenize.COMMENT:
-                yield tok.start[0], tok.string
+                yield tok.string
     except (tokenize.TokenError, IndentationError, SyntaxError):
         # Fall back to a line scan; a `#` inside a string may then count, which only ever suppresses more.
-        for number, text in enumerate(source.splitlines(), 1):
+        for text in source.splitlines():
             if "#" in text:
-                yield number, text[text.index("#"):]
+                yield text[text.index("#"):]
