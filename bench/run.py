@@ -33,6 +33,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -192,11 +193,27 @@ def _tree_pss_kib(root: int) -> int:
     return total
 
 
-def measure(cmd: list[str], cwd: str, sample_interval: float = 0.1) -> dict:
-    """Run cmd once: wall time, CPU time, max RSS (os.wait4), sampled peak tree PSS, rc, stdout/stderr."""
+def measure(cmd: list[str], cwd: str, sample_interval: float = 0.1, timeout: float = 0) -> dict:
+    """Run cmd once: wall time, CPU time, max RSS (os.wait4), sampled peak tree PSS, rc, stdout/stderr.
+
+    With a timeout, the whole process group is killed after `timeout` seconds and the run is marked timed_out."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+        timed_out = threading.Event()
+
+        def kill_group() -> None:
+            timed_out.set()
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+        killer = threading.Timer(timeout, kill_group) if timeout > 0 else None
+        if killer:
+            killer.daemon = True
+            killer.start()
         peak = [0]
         done = threading.Event()
 
@@ -211,6 +228,8 @@ def measure(cmd: list[str], cwd: str, sample_interval: float = 0.1) -> dict:
         # wait4's rusage covers the child plus all descendants it reaped: ru_maxrss is the largest single process.
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
+        if killer:
+            killer.cancel()
         done.set()
         if thread.is_alive():
             thread.join()
@@ -225,6 +244,7 @@ def measure(cmd: list[str], cwd: str, sample_interval: float = 0.1) -> dict:
         "maxrss_mib": usage.ru_maxrss / 1024,  # KiB on Linux
         "tree_pss_peak_mib": peak[0] / 1024,
         "rc": proc.returncode,
+        "timed_out": timed_out.is_set(),
         "stdout": stdout,
         "stderr": stderr,
     }
@@ -361,6 +381,9 @@ def main(argv: list[str] | None = None) -> int:
                         + ", ".join(str(v / "bin") for v in DEFAULT_VENVS) + ")")
     for name in EXECUTABLES:
         p.add_argument(f"--{name}", metavar="PATH", help=f"the {name} executable")
+    p.add_argument("--timeout", type=float, default=3600,
+                   help="seconds after which one run's process group is killed and the row marked TIMEOUT "
+                        "(0: none; default %(default)s)")
     p.add_argument("--no-build", action="store_true", help="do not call make_corpus.sh; use DIR as it is")
     p.add_argument("--no-warmup", action="store_true", help="skip the untimed one-file warm-up run per tool")
     p.add_argument("--sample-interval", type=float, default=0.1,
@@ -433,15 +456,25 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             if not args.no_warmup and warm_file:
                 warm = tool_commands(tool, exe, warm_file)
-                subprocess.run(warm, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            runs = [measure(cmd, cwd, args.sample_interval) for _ in range(max(1, repeat))]
+                try:
+                    subprocess.run(warm, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   timeout=args.timeout or None)
+                except subprocess.TimeoutExpired:
+                    pass
+            runs = []
+            for _ in range(max(1, repeat)):
+                runs.append(measure(cmd, cwd, args.sample_interval, args.timeout))
+                if runs[-1]["timed_out"]:
+                    break  # no point in repeating a hang
             last = runs[-1]
             codes = count_findings(last["stdout"])
             s = summarize(runs)
             rc = ",".join(map(str, s["rcs"]))
             note = ""
             crashed = any(r not in (0, 1) for r in s["rcs"]) or "Traceback (most recent call last)" in last["stderr"]
-            if crashed:
+            if last["timed_out"]:
+                note = f"   !! TIMEOUT: killed after {args.timeout:.0f}s (findings: partial output)"
+            elif crashed:
                 tail = last["stderr"].strip().splitlines()[-1:] or ["(no stderr)"]
                 note = f"   !! exit {rc}, stderr ends: {tail[0][:150]}"
             say(f"  {tool:<16} {s['wall_median_s']:10.2f}s {'(' + format(s['wall_min_s'], '.2f') + '..' + format(s['wall_max_s'], '.2f') + ')':>17} "
