@@ -174,8 +174,8 @@ def check_notebook(data: bytes, filename: str = "<notebook>", settings: Optional
     nb = Notebook(data)
     if not nb.is_python:
         return []
-    findings = _parse_guard(nb, filename, lambda: api.check_source(nb.program, filename, settings,
-                                                                 respect_noqa=respect_noqa))
+    findings = _parse_guard(
+        nb, filename, lambda: api.check_source(nb.program, filename, settings, respect_noqa=respect_noqa))
     return [nb.to_cell(finding) for finding in findings]
 
 
@@ -262,7 +262,10 @@ def _locate_cells(text: str) -> List[_Cell]:
     cells = []
     for number, (_, cell_at, _) in enumerate(_items(text, _value_at(text, _skip(text, 0), "cells")), 1):
         at = _value_at(text, cell_at, "source")
-        items = [(s, e) for _, s, e in _items(text, at)] if text[at] == "[" else [(at, _DECODER.raw_decode(text, at)[1])]
+        if text[at] == "[":
+            items = [(s, e) for _, s, e in _items(text, at)]
+        else:
+            items = [(at, _DECODER.raw_decode(text, at)[1])]
         item_texts = [_DECODER.raw_decode(text, start)[0] for start, _ in items]
         cells.append(_Cell(number, "".join(item_texts), items, item_texts))
     return cells
