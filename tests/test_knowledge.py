@@ -4,7 +4,7 @@ One parametrized test per table, one case per entry; then the torch facts the an
 tables. An entry that torch disproves is removed from its table, and `test_disproven_entries_stay_out_of_the_tables`
 (with the peft / sentence-transformers / open_clip tests) keeps it out.
 
-Third-party libraries are not test dependencies: their cases skip where the library is missing or fails to import.
+Third-party libraries are optional here: their cases skip where the library is missing or fails to import.
 lightning, transformers, diffusers, peft and sentence-transformers install beside torch 2.13.0+cpu (install them to
 run those cases); the torchvision wheels on PyPI do not load their operators with this CPU build, so the
 torchvision, timm and open_clip cases skip. `OTHER_TENSOR_LIBRARIES` is left untested: it names other libraries,

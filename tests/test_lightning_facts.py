@@ -42,6 +42,8 @@ HOOK_RUNNERS = {
     "on_test_batch_end": ("test",),
     "predict_step": ("predict",),
     "on_predict_batch_end": ("predict",),
+    "on_validation_epoch_end": ("validate", "fit"),
+    "on_test_epoch_end": ("test",),
 }
 
 
@@ -120,6 +122,12 @@ def _make_module(pl):
 
         def on_predict_batch_end(self, outputs, batch, batch_idx, dataloader_idx=0):
             self._record("on_predict_batch_end", batch)
+
+        def on_validation_epoch_end(self):
+            self._record("on_validation_epoch_end", torch.randn(2, 3))
+
+        def on_test_epoch_end(self):
+            self._record("on_test_epoch_end", torch.randn(2, 3))
 
         def configure_optimizers(self):
             return torch.optim.SGD(self.parameters(), lr=0.1)

@@ -121,7 +121,7 @@ LIGHTNING_MODULES = frozenset({
 })
 LIGHTNING_NO_GRAD_HOOKS = frozenset({
     "validation_step", "test_step", "predict_step", "on_validation_batch_end", "on_test_batch_end",
-    "on_predict_batch_end",
+    "on_predict_batch_end", "on_validation_epoch_end", "on_test_epoch_end",
 })
 
 # Calls that build a model with parameters, from common libraries (prefixes of qualified names).
