@@ -138,7 +138,8 @@ def tool_versions(exe: dict[str, str | None]) -> dict[str, str]:
             # what the rows actually load: the shim with the TNP allow-list
             cmd = [interpreter_of(path), "-c", FLAKE8_SHIM, "mccabe,detachify", "--version"]
         elif name == "detachify":
-            cmd = [interpreter_of(path), "-c", "import importlib.metadata as m; print(m.version('detachify'))"]
+            cmd = [interpreter_of(path), "-c", "import importlib.metadata as m, detachify, libcst; "
+                   "print(m.version('detachify'), 'libcst', m.version('libcst'), detachify.__file__)"]
         else:
             cmd = [path, "--version"]
         try:
@@ -150,7 +151,8 @@ def tool_versions(exe: dict[str, str | None]) -> dict[str, str]:
     try:
         rev = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
                              capture_output=True, text=True, timeout=30).stdout.strip()
-        if rev and exe.get("detachify"):
+        # only when the detachify that runs is this checkout (an editable install)
+        if rev and exe.get("detachify") and str(REPO / "src") in out["detachify"]:
             out["detachify"] += f" (repo {rev})"
     except (OSError, subprocess.SubprocessError):
         pass
@@ -388,6 +390,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-warmup", action="store_true", help="skip the untimed one-file warm-up run per tool")
     p.add_argument("--sample-interval", type=float, default=0.1,
                    help="seconds between /proc samples of the tree's PSS (0 disables; default 0.1)")
+    p.add_argument("--note", action="append", default=[], help="a line to print (and keep in the results) "
+                   "at the top, e.g. which build of detachify is measured")
     p.add_argument("--json", type=Path, metavar="OUT", help="write machine-readable results here")
     p.add_argument("--write-results", type=Path, metavar="MD", help="write a Markdown report (e.g. bench/RESULTS.md)")
     p.add_argument("--keep-output", type=Path, metavar="DIR",
@@ -425,6 +429,8 @@ def main(argv: list[str] | None = None) -> int:
 
     for line in machine_lines():
         say(line)
+    for line in args.note:
+        say(f"note:     {line}")
     say("tools:")
     for name, v in versions.items():
         say(f"  {name:<10} {v}")
