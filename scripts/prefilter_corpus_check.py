@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from typing import List, Optional, Tuple
@@ -32,6 +33,7 @@ ALL = Settings(extend_select=("TNP9",))
 ALL_CODES = tuple(enabled_codes(ALL))
 TNP001_CODES = ("TNP001",)
 FULL = False
+PREFILTER_SECONDS = 20  # the text test is meant to take microseconds; more is a backtracking regex
 
 
 def _check(source: str, path: str, prefilter: bool) -> Tuple[Optional[List[tuple]], Optional[str]]:
@@ -51,14 +53,29 @@ def _check(source: str, path: str, prefilter: bool) -> Tuple[Optional[List[tuple
         api.may_contain_findings = original
 
 
+class Timeout(Exception):
+    pass
+
+
+def _ring(signum, frame):
+    raise Timeout()
+
+
 def one(path: str) -> dict:
     try:
         with open(path, "rb") as f:
             source, _ = decode_python(f.read())
     except (OSError, SourceError) as exc:
         return {"path": path, "error": f"unreadable: {exc}"}
-    passes = may_contain_findings(source, ALL_CODES)
-    passes_001 = may_contain_findings(source, TNP001_CODES)
+    signal.signal(signal.SIGALRM, _ring)
+    signal.alarm(PREFILTER_SECONDS)
+    try:
+        passes = may_contain_findings(source, ALL_CODES)
+        passes_001 = may_contain_findings(source, TNP001_CODES)
+    except Timeout:
+        return {"path": path, "error": f"the pre-filter took more than {PREFILTER_SECONDS} s"}
+    finally:
+        signal.alarm(0)
     with_filter, error = _check(source, path, True)
     if passes and not FULL:
         without, error_without = with_filter, error
@@ -120,7 +137,9 @@ def main() -> int:
 
     print(f"corpus:                               {args.root}")
     print(f"files:                                {len(results)}")
-    print(f"unreadable / undecodable:             {len(unreadable)}")
+    print(f"unreadable / undecodable / pre-filter timeouts: {len(unreadable)}")
+    for r in unreadable:
+        print(f"  {r['path']}: {r['error']}")
     print(f"files the pre-filter skips (all codes): {len(skipped)}")
     print(f"files the pre-filter skips (TNP001 only): {len(skipped_001)}")
     print(f"parse errors / crashes (without the filter): {len(parse_errors)}")
@@ -128,7 +147,8 @@ def main() -> int:
     print(f"findings without the pre-filter:      {found_without}")
     print(f"TNP001-only selection, with / without: {tnp001_with} / {tnp001_without}")
     print(f"checked twice:                        {len(checked) if args.full else len(skipped)} files")
-    identical = not differ and not skipped_with_findings and not skipped_001_with_findings
+    identical = not differ and not skipped_with_findings and not skipped_001_with_findings and not any(
+        "pre-filter took" in r["error"] for r in unreadable)
     print(f"identical:                            {'yes' if identical else 'no'}")
     for r in differ + skipped_with_findings + skipped_001_with_findings:
         print(f"  DIFFERS {r['path']}: with {r['with'] if r['with'] is not None else r['error']} / "

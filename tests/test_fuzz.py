@@ -95,6 +95,7 @@ def test_unparsable_input_raises_parser_syntax_error_only():
     ("ls.append(a * b)\n", "ls.append((a * b).detach().cpu())\n"),
     ("print(f'{out.numpy()}')\n", "print(f'{out.detach().cpu().numpy()}')\n"),
     ("x = out \\\n    .numpy()\r\n", "x = out \\\n    .detach().cpu().numpy()\r\n"),
+    ("#c\rprint(out.numpy())\r", "#c\rprint(out.detach().cpu().numpy())\r"),  # \r ends the comment
     ("if t:\n\tprint(t.numpy())  # .numpy()\n", "if t:\n\tprint(t.detach().cpu().numpy())  # .numpy()\n"),
 ])
 def test_checker_accepts_conversion_chain_insertions(before, after):
@@ -112,6 +113,7 @@ def test_checker_accepts_conversion_chain_insertions(before, after):
     ("y = out.numpy(1)\n", "y = out.numpy(1force=True)\n"),  # force=True only into an empty call
     ("s = 'out.numpy()'\n", "s = 'out.detach().numpy()'\n"),  # plain strings are never touched
     ("y = f(out)\n", "y = g(out)\n"),
+    ("#c\rprint(out.numpy())\r", "#c\rprint(out.numpy()\r)\r"),
     ("y = out.numpy()\n", "y = out.numpy(); out.detach()\n"),
 ])
 def test_checker_rejects_everything_else(before, after):
@@ -122,37 +124,33 @@ def test_checker_rejects_everything_else(before, after):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Known engine bugs found by this fuzzing (strict xfail: they flip to XPASS, and fail, once fixed — then drop the
-# marker and, for the first, the filter in fuzz_support.known_bug)
+# Regressions: engine bugs this fuzzing found (fixed in 00dc9b5)
 
 FORM_FEED = ("import torch\nmodel = torch.nn.Linear(2, 2)\nout = model(torch.randn(1, 2))\n\x0c\n"
              "x = torch.zeros(2)\nprint(out.numpy())\nprint(x.numpy())\n")
 
 
-@pytest.mark.xfail(strict=True, reason="apply_edits maps lines with str.splitlines(), which also splits at \\x0c, "
-                                       "\\x0b, \\x1c-\\x1e, \\x85, \\u2028, \\u2029: edits land on the wrong line")
-def test_form_feed_line_does_not_move_the_fix():
-    fixed = detachify.fix_source(FORM_FEED)
-    assert fixed == FORM_FEED.replace("print(out.numpy())", "print(out.detach().cpu().numpy())")
+@pytest.mark.parametrize("separator", ["\x0c", "\x0b", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"])
+def test_line_separators_other_than_newlines_do_not_move_the_fix(separator):
+    """str.splitlines() also breaks lines at these; libcst does not (the fix used to land lines too early)."""
+    source = FORM_FEED.replace("\x0c\n", f"# page{separator}break\ns = 'a{separator}b'\n")
+    fixed = detachify.fix_source(source)
+    assert fixed == source.replace("print(out.numpy())", "print(out.detach().cpu().numpy())")
 
 
-@pytest.mark.xfail(strict=True, reason="container_method indexes positional_nodes (no star args) with the "
-                                       "position of positional (star args expanded): IndexError")
 def test_star_argument_to_append_does_not_crash():
     detachify.check_source("import torch, numpy\nls = []\nls.append(*ls)\n")
 
 
-@pytest.mark.xfail(strict=True, reason="`.cpu()` on a module keeps it on the GPU, so TNP002's `.cpu()` fix on a "
-                                       "module's `.numpy()` never converges: every fix adds four more")
 def test_numpy_on_module_moved_to_gpu_fix_converges():
     source = "import torch\nmodel = torch.nn.Linear(3, 3).cuda()\nprint(model.numpy())\n"
     fixed = detachify.fix_source(source)
     assert detachify.fix_source(fixed) == fixed
 
 
-@pytest.mark.xfail(strict=True, reason="same mismatch: the store fix lands on the argument before the star")
 def test_star_argument_to_insert_is_fixed_in_place_or_not_at_all():
     source = ("import torch\nimport numpy as np\nloss = torch.ones(1, requires_grad=True).sum()\nls = []\ni = 0\n"
               "ls.insert(i, *[loss])\nnp.mean(ls)\n")
     fixed = detachify.fix_source(source)
     assert "i.item()" not in fixed
+    assert detachify.fix_source(fixed) == fixed
