@@ -9,8 +9,11 @@ from typing import Optional, Tuple
 import libcst as cst
 
 from .analysis.engine import Conversion
+from .analysis.values import Kind
 from .findings import Edit, Fix
 
+# Expressions that may be evaluated once more (they name a container; no side effects).
+_SIMPLE = (cst.Name, cst.Attribute, cst.Subscript)
 # Expressions that can take a method call without parentheses: `x.detach()`, `f(x).detach()`, `x[0].detach()`.
 _ATOMIC = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.List, cst.Tuple, cst.Dict, cst.ListComp,
            cst.DictComp, cst.SetComp, cst.Set)
@@ -49,10 +52,26 @@ def argument_fix(conversion: Conversion, positions, style: str, detach: bool,
                  reason: Optional[str]) -> Optional[Fix]:
     """`plt.plot(x, y)` → `plt.plot(x, y.detach().cpu().numpy())`; a list of tensors is fixed where it is filled."""
     value = conversion.value
-    if value.kind.value == "container":
-        return _store_fix(value, positions, detach, reason)
     chain = ".numpy(force=True)" if style == "force" else (".detach().cpu().numpy()" if detach else ".cpu().numpy()")
+    if value.kind is Kind.CONTAINER:
+        if value.stores and not conversion.stores_escape:
+            return _store_fix(value, positions, detach, reason)
+        return _element_fix(conversion, chain, positions, reason)
     return _fix(f"Convert with `{chain}`", _append(conversion.node, chain, positions), reason)
+
+
+def _element_fix(conversion: Conversion, chain: str, positions, reason: Optional[str]) -> Optional[Fix]:
+    """Convert each element where the container is handed over: its other readers keep their tensors."""
+    value, node = conversion.value, conversion.node
+    if value.elem is None or value.elem.kind is not Kind.TENSOR or not isinstance(node, _SIMPLE):
+        return None  # nested or unknown contents: no fix rather than a guess
+    if value.mapping:
+        head, tail = "{k: v" + chain + " for k, v in ", ".items()}"
+    else:
+        head, tail = "[t" + chain + " for t in ", "]"
+    start = positions[node.lpar[0] if node.lpar else node].start
+    end = positions[node.rpar[-1] if node.rpar else node].end
+    return _fix(f"Convert each element with `{chain}`", (_insert(start, head), _insert(end, tail)), reason)
 
 
 def _store_fix(value, positions, detach: bool, reason: Optional[str]) -> Optional[Fix]:

@@ -1,6 +1,8 @@
 """Evaluating calls: dispatch by what is called, conversions, builtins and containers."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 
 import libcst as cst
 
@@ -144,11 +146,16 @@ class Calls:
         if name == "map" and args.positional:
             function = args.positional[0]
             elements = [self.element_of(v) for v in args.positional[1:]]
-            return container(self.call_value(function, Args(elements, {}, False, ()), node, frame))
+            mapped = self.call_value(function, Args(elements, {}, False, ()), node, frame)
+            if mapped.grad is Grad.YES and "module `map`" in mapped.why:  # name the mapped module, not `map`
+                mapped = replace(mapped, why=mapped.why.replace("`map`", f"`{self.code(args.nodes[0].value)}`"))
+            return container(mapped)
+        if name == "dict" and len(args.positional) == 1 and first.mapping and not args.keywords:
+            return first  # a copy of a dict
         if name == "dict":
             # dict(pairs) holds the pairs' second items (`dict(model.named_parameters())`).
             values = [_second(self.element_of(v)) for v in args.positional] + list(args.keywords.values())
-            return container(join_all(values)) if values else empty_container()
+            return container(join_all(values), mapping=True) if values else empty_container(mapping=True)
         if name in ("float", "int", "bool", "str", "len", "print", "isinstance", "hasattr", "range", "repr",
                     "format", "id", "type", "callable", "issubclass"):
             return OTHER

@@ -41,7 +41,8 @@ class Conversion:
     kind: str = "method"
     callee: str = ""
     call_site: Optional[cst.CSTNode] = None  # the call that analysed its function, when it ran for a caller
-    flows_back: bool = False  # the NumPy result (or a container's elements) is handed back to torch
+    flows_back: bool = False  # the NumPy result is handed back to torch
+    stores_escape: bool = False  # a container's elements are also read or handed to torch elsewhere
 
     @property
     def raises(self) -> bool:
@@ -69,6 +70,7 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls):
         self.classes: Dict[cst.ClassDef, ClassInfo] = {}
         self.conversions: Dict[cst.Call, Conversion] = {}
         self.flows_back = set()
+        self.elements_read = set()  # fix sites of containers whose elements the code reads
         self.call_memo = {}
         self.call_stack: List[FunctionInfo] = []
         self.calls_analysed = 0
@@ -92,8 +94,9 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls):
             if not info.analysed and info.closure is not None and not self.over_budget():
                 self.analyse_standalone(info)
         for conversion in self.conversions.values():
-            conversion.flows_back = conversion.node in self.flows_back or any(
-                site in self.flows_back for site, _ in conversion.value.stores)
+            conversion.flows_back = conversion.node in self.flows_back
+            conversion.stores_escape = any(site in self.flows_back or site in self.elements_read
+                                           for site, _ in conversion.value.stores)
         return list(self.conversions.values())
 
     def analyse_standalone(self, info: FunctionInfo):

@@ -172,6 +172,7 @@ class Expressions:
                 and base.names != ("values", "indices"):
             index = None  # a keyed dict: positions mean nothing
         if base.items is not None and index is not None and -len(base.items) <= index < len(base.items):
+            self.note_elements_read(base)
             return base.items[index]
         kind = base.kind
         if kind is Kind.TENSOR:
@@ -179,6 +180,7 @@ class Expressions:
         if kind is Kind.CONTAINER:
             if _is_slice(node):
                 return base
+            self.note_elements_read(base)
             return base.elem if base.elem is not None else UNKNOWN
         if kind is Kind.MODULE:
             return module(base.qname, base.has_params, base.gpu)
@@ -308,10 +310,10 @@ class Expressions:
                 keys.append(None)
                 values.append(self.element_of(value))
         if not values:
-            return empty_container()
+            return empty_container(mapping=True)
         if None not in keys:  # {"logits": ..., "pred": ...}: keep each key's value apart
-            return container(join_all(values), tuple(values), tuple(keys), stores=sites)
-        return container(join_all(values), stores=sites)
+            return container(join_all(values), tuple(values), tuple(keys), stores=sites, mapping=True)
+        return container(join_all(values), stores=sites, mapping=True)
 
     def x_comprehension(self, node, frame):
         saved = frame.state
@@ -326,7 +328,7 @@ class Expressions:
             elem = self.eval(element_node, frame)
         finally:
             frame.state = saved
-        return container(elem, stores=stored(element_node, elem))
+        return container(elem, stores=stored(element_node, elem), mapping=isinstance(node, cst.DictComp))
 
     def _bind_comprehension(self, for_in: cst.CompFor, frame):
         while for_in is not None:
@@ -354,10 +356,16 @@ class Expressions:
         return UNKNOWN
 
     # helpers ---------------------------------------------------------------------------------------------
+    def note_elements_read(self, value: Value):
+        """Code reads this container's elements: fixing where they were stored would change what it reads."""
+        if value.stores:
+            self.elements_read.update(site for site, _ in value.stores)
+
     def element_of(self, value: Value) -> Value:
         """What iterating over `value` yields."""
         kind = value.kind
         if kind is Kind.CONTAINER:
+            self.note_elements_read(value)
             return value.elem if value.elem is not None else UNKNOWN
         if kind is Kind.TENSOR:
             return tensor(value.grad, value.why, value.derived, value.gpu)  # rows keep grad

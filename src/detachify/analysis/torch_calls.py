@@ -138,6 +138,12 @@ class TorchCalls:
             if args.constant("create_graph") is True:
                 return container(grad_tensor("a gradient computed with `create_graph=True`"))
             return container(tensor(Grad.NO))
+        if qname in ("torch.utils.checkpoint.checkpoint", "torch.utils.checkpoint.checkpoint_sequential"):
+            # Activation checkpointing calls the function (or runs the Sequential) on the inputs.
+            rest = Args(args.positional[1:], {}, args.partial, ())
+            if qname.endswith("sequential"):
+                rest = Args(args.positional[2:], {}, args.partial, ())
+            return self.call_value(args.first(), rest, node, frame)
         if qname in ("copy.deepcopy", "copy.copy"):
             return args.first()
         if head in ("torch.nn", "torch.nn.modules") and last[:1].isupper():

@@ -60,6 +60,7 @@ class Value:
     const: tuple = ()  # OTHER: (literal,) when the value is a known constant (`"train"`, `False`, `3`)
     scalar: bool = False  # TENSOR: a single number (a loss, a full reduction): `.item()` can stand for it
     stores: frozenset = frozenset()  # CONTAINER: the expressions whose values were put into it (fix sites)
+    mapping: bool = False  # CONTAINER: a dict (iterating it yields keys; `.items()` yields pairs)
 
     @property
     def is_tensorish(self) -> bool:
@@ -93,15 +94,15 @@ def grad_tensor(why: str, derived: bool = False, gpu: bool = False) -> Value:
     return Value(Kind.TENSOR, Grad.YES, why, derived, gpu)
 
 
-def empty_container(names=None) -> Value:
+def empty_container(mapping: bool = False) -> Value:
     """`[]`, `{}`: no elements yet (bottom), so the first `append` decides what it holds."""
-    return Value(Kind.CONTAINER, Grad.NO, items=(), names=names)
+    return Value(Kind.CONTAINER, Grad.NO, items=(), mapping=mapping)
 
 
 def container(elem: Value, items: Optional[Tuple[Value, ...]] = None, names=None, mode=None,
-              stores: frozenset = frozenset()) -> Value:
+              stores: frozenset = frozenset(), mapping: bool = False) -> Value:
     return Value(Kind.CONTAINER, elem.grad, elem.why, elem.derived, elem.gpu, elem=elem, items=items, names=names,
-                 mode=mode, stores=stores)
+                 mode=mode, stores=stores, mapping=mapping)
 
 
 def stored(node, value: Value) -> frozenset:
@@ -175,6 +176,7 @@ def join(a: Value, b: Value) -> Value:
         a.const if a.const == b.const else (),
         a.scalar and b.scalar,
         a.stores | b.stores,
+        a.mapping or b.mapping,
     )
 
 
@@ -205,8 +207,9 @@ def store_item(base: Value, index, value: Value, sites: frozenset = frozenset())
             items[names.index(index)] = value
         else:
             names, items = names + (index,), items + [value]
-        return container(join_all(items), tuple(items), tuple(names), stores=base.stores | sites)
-    return container(join(base.elem, value) if base.elem else value, stores=base.stores | sites)
+        return container(join_all(items), tuple(items), tuple(names), stores=base.stores | sites, mapping=True)
+    return container(join(base.elem, value) if base.elem else value, stores=base.stores | sites,
+                     mapping=base.mapping)
 
 
 def frozen(model: Value) -> Value:
