@@ -124,7 +124,9 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls):
 
     def annotated_parameters(self, info: FunctionInfo) -> Dict[str, Value]:
         """`t: torch.Tensor` is a tensor (grad unknown); `model: nn.Module` a module with parameters."""
-        found = {}
+        if info.annotations is not None:
+            return info.annotations
+        found = info.annotations = {}
         for param in param_list(info.node.params):
             if param.annotation is None:
                 continue

@@ -33,7 +33,12 @@ class LocalCalls:
     def call_function(self, info: FunctionInfo, positional, keywords, node, frame,
                       self_value: Optional[Value] = None, want_frame: bool = False):
         mode = info.decorator_mode or frame.state.mode
-        bound = tuple(self.bind_parameters(info, positional, keywords, node).items())
+        parameters = self.bind_parameters(info, positional, keywords, node)
+        for name, annotated in self.annotated_parameters(info).items():
+            if parameters.get(name, UNKNOWN).kind is Kind.UNKNOWN:  # `t: torch.Tensor` given `torch.load(...)`
+                given = parameters.get(name, UNKNOWN)
+                parameters[name] = replace(annotated, grad=given.grad, why=given.why, derived=given.derived)
+        bound = tuple(parameters.items())
         return self.analyse_call(info, bound, mode, node, frame, want_frame)
 
     def consume(self, iterable: Value, frame) -> Value:

@@ -27,6 +27,7 @@ class FunctionInfo:
         self.is_property = False
         self.is_static = False
         self.is_context_manager = False
+        self.annotations = None  # parameters typed by their annotations, computed once
 
     @property
     def cuts_gradients(self) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ..analysis.engine import Conversion
+from ..analysis.knowledge import OTHER_TENSOR_LIBRARIES
 from ..analysis.values import Grad, Kind, Mode
 from ..findings import Finding
 from ..fixes import argument_fix, method_fix, unsafe_reason
@@ -41,8 +42,9 @@ def check_tnp901(conversion: Conversion, report) -> Optional[Finding]:
     value = conversion.value
     if conversion.force or conversion.mode is Mode.OFF or value.grad is not Grad.UNKNOWN:
         return None  # proven either way: the default rules decide
-    if "torch" not in report.analysis.imports:
-        return None  # not torch code: `.numpy()` belongs to someone else
+    imports = report.analysis.imports
+    if "torch" not in imports or imports & OTHER_TENSOR_LIBRARIES:
+        return None  # not (only) torch code: an unknown `.numpy()` may well be TensorFlow's or JAX's
     tensor = value.kind is Kind.TENSOR or (value.kind is Kind.CONTAINER and value.elem is not None
                                            and value.elem.kind is Kind.TENSOR)
     if conversion.kind == "implicit" and not tensor:
