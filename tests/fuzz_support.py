@@ -36,20 +36,33 @@ FIXTURE_FILES = sorted(p for p in (ROOT / "fixtures").glob("**/*.py") if p.is_fi
 
 # ---------------------------------------------------------------------------------------------------------------
 # The checker: a fix only inserts conversion-chain tokens
+#
+# What a fix may insert, as units (text without line breaks):
+#   chains     `.detach()` `.cpu()` `.numpy()` `.item()` `.numpy(force=True)`, anywhere;
+#   `force=True`  into an existing empty call `numpy()` (or `(t.numpy)()`);
+#   wrappers   `(` ... `)` where the inserted `)` is followed at once by an inserted chain;
+#              `[t<chain> for t in ` ... `]` and `{k: v<chain> for k, v in ` ... `.items()}` (each element of a
+#              container converted where it is handed over), <chain> one of the argument chains below.
+
+CHAIN_TEXTS = (".detach()", ".cpu()", ".numpy()", ".item()", ".numpy(force=True)")
+ARGUMENT_CHAINS = (".detach().cpu().numpy()", ".cpu().numpy()", ".numpy(force=True)", ".detach().numpy()")
+# (opening text, closing text, the closing text must be followed by a chain)
+WRAPPERS = (("(", ")", True),
+            *(("[t" + c + " for t in ", "]", False) for c in ARGUMENT_CHAINS),
+            *(("{k: v" + c + " for k, v in ", ".items()}", False) for c in ARGUMENT_CHAINS))
+FORCE_TEXT = "force=True"
 
 
 def _tokens_of(text: str) -> Tuple[Tuple[int, str], ...]:
-    toks = tokenize.generate_tokens(io.StringIO(text).readline)
-    return tuple((t.type, t.string) for t in toks
-                 if t.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER))
-
-
-# Tokens a fix may insert as a unit. A `)` that closes an inserted `(` must be followed by a chain;
-# `force=True` only goes into an existing empty `.numpy()`.
-CHAIN_TEXTS = (".detach()", ".cpu()", ".numpy()", ".item()", ".numpy(force=True)")
-CHAINS = tuple(_tokens_of(text) for text in CHAIN_TEXTS)
-FORCE = _tokens_of("force=True")
-OPEN, CLOSE = (tokenize.OP, "("), (tokenize.OP, ")")
+    """The tokens of a fragment (an unclosed bracket is fine)."""
+    out = []
+    try:
+        for t in tokenize.generate_tokens(io.StringIO(text).readline):
+            if t.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER):
+                out.append((t.type, t.string))
+    except tokenize.TokenError:
+        pass
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -82,37 +95,93 @@ def _is_fstring(token: str) -> bool:
     return "f" in prefix.lower()
 
 
-def _text_insertions_only(before: str, after: str) -> bool:
-    """Character level: ``after`` is ``before`` with chain texts (and balanced wrapping parentheses) inserted."""
-    pieces = CHAIN_TEXTS + ("force=True",)
-    stack = [(0, 0, 0, False)]
+class _Units:
+    """The insertable units of one alphabet (characters or token keys)."""
+
+    def __init__(self, encode):
+        self.chains = tuple(encode(t) for t in CHAIN_TEXTS)
+        self.force = encode(FORCE_TEXT)
+        self.wrappers = tuple((encode(o), encode(c), chain) for o, c, chain in WRAPPERS)
+
+
+_CHAR_UNITS = _Units(lambda text: text)
+_TOKEN_UNITS = _Units(_tokens_of)
+
+
+def _align(old: Sequence, new: Sequence, units: _Units, same, force_ok, start: Tuple[int, int] = (0, 0),
+           stop: Tuple[int, int] = None):
+    """Is ``new[start[1]:stop[1]]`` ``old[start[0]:stop[0]]`` with units inserted? Returns (ok, furthest (i, j)).
+
+    Depth-first over states (i, j, open wrappers, a chain is due); matching is tried first.
+    """
+    stop = stop or (len(old), len(new))
+    end_i, end_j = stop
+
+    if isinstance(new, str):
+        def at(seq, j):
+            return new.startswith(seq, j)
+    else:
+        keys = [t.key for t in new]
+
+        def at(seq, j):
+            return tuple(keys[j:j + len(seq)]) == seq
+
+    best = start
+    stack = [(start[0], start[1], (), False)]
     seen = set()
     while stack:
         state = stack.pop()
         if state in seen:
             continue
         seen.add(state)
-        i, j, depth, must_chain = state
-        if i == len(before) and j == len(after):
-            if depth == 0 and not must_chain:
-                return True
+        i, j, wrappers, due = state
+        if (i, j) > best:
+            best = (i, j)
+        if i == end_i and j == end_j:
+            if not wrappers and not due:
+                return True, best
             continue
-        if not must_chain and i < len(before) and j < len(after) and before[i] == after[j]:
-            stack.append((i + 1, j + 1, depth, False))
-        for piece in pieces:
-            if after.startswith(piece, j):
-                if piece == "force=True" and (must_chain or not after[:j].rstrip().endswith(("numpy(", ")("))):
-                    continue
-                stack.append((i, j + len(piece), depth, False))
-        if not must_chain and after.startswith("(", j):
-            stack.append((i, j + 1, depth + 1, False))
-        if depth and after.startswith(")", j):
-            stack.append((i, j + 1, depth - 1, True))
-    return False
+        if j < end_j:
+            for chain in units.chains:
+                if at(chain, j):
+                    stack.append((i, j + len(chain), wrappers, False))
+            if not due:
+                if at(units.force, j) and force_ok(i, j):
+                    stack.append((i, j + len(units.force), wrappers, False))
+                for opening, closing, needs_chain in units.wrappers:
+                    if at(opening, j):
+                        stack.append((i, j + len(opening), wrappers + ((closing, needs_chain),), False))
+            if wrappers:
+                closing, needs_chain = wrappers[-1]
+                if at(closing, j):
+                    stack.append((i, j + len(closing), wrappers[:-1], needs_chain))
+        if not due and i < end_i and j < end_j and same(old[i], new[j]):
+            stack.append((i + 1, j + 1, wrappers, False))
+    return False, best
 
 
-def _WHITESPACE_ONLY(text: str) -> str:
-    return re.sub(r"\S+", "", text)
+def _text_insertions_only(before: str, after: str) -> bool:
+    """Character level: ``after`` is ``before`` with units inserted (layout, comments and strings untouched)."""
+
+    def force_ok(i, j):  # going into an empty call: `numpy(` or `)(` before (comments aside), `)` next
+        head = re.sub(r"#[^\r\n]*", "", after[max(0, j - 300):j]).rstrip()
+        return head.endswith(("numpy(", ")(")) and before[i:].lstrip().startswith(")")
+
+    if before == after:
+        return True
+    # identical first and last lines are skipped (a unit never spans a line break)
+    p = 0
+    limit = min(len(before), len(after))
+    while p < limit and before[p] == after[p]:
+        p += 1
+    s = 0
+    while s < limit - p and before[-1 - s] == after[-1 - s]:
+        s += 1
+    p = max(before.rfind("\n", 0, p), before.rfind("\r", 0, p)) + 1
+    tail = [x for x in (before.find("\n", len(before) - s), before.find("\r", len(before) - s)) if x >= 0]
+    s = len(before) - (min(tail) if tail else len(before))
+    ok, _ = _align(before, after, _CHAR_UNITS, str.__eq__, force_ok, (p, p), (len(before) - s, len(after) - s))
+    return ok
 
 
 def _opens_empty_call(new: List[Tok], j: int) -> bool:
@@ -120,67 +189,45 @@ def _opens_empty_call(new: List[Tok], j: int) -> bool:
     k = j - 1
     while k >= 0 and new[k].type == tokenize.COMMENT:
         k -= 1
-    return k >= 1 and new[k].key == OPEN and (new[k - 1].string == "numpy" or new[k - 1].key == CLOSE)
+    return k >= 1 and new[k].key == (tokenize.OP, "(") and (new[k - 1].string == "numpy"
+                                                          or new[k - 1].key == (tokenize.OP, ")"))
 
 
 def chain_only_diff(before: str, after: str) -> Optional[str]:
     """None when ``after`` is ``before`` with only conversion-chain insertions; otherwise what differs.
 
-    Two layers: (1) characters — every character of ``before`` is still there, in order, and no whitespace was
-    added (fixes insert units without whitespace, so layout, comments and strings stay byte for byte); (2) tokens — the token stream of ``after`` is that of
-    ``before`` with only these units inserted: ``.detach()``, ``.cpu()``, ``.numpy()``, ``.item()``,
-    ``.numpy(force=True)``; ``force=True`` into an existing ``numpy()``; and ``(`` … ``)`` wrapping, where the
-    inserted ``)`` is immediately followed by an inserted chain. f-strings (one token before Python 3.12) are
-    compared by the same rule at character level. Without a tokenizable ``before``, the character-level rule is
-    applied to the whole text.
+    Two layers: (1) characters — ``after`` is ``before`` with the units above inserted, nothing else: layout,
+    comments and strings stay byte for byte; (2) tokens — the token stream of ``after`` is that of ``before``
+    with the same units inserted as whole tokens (not glued to a neighbour, not inside a plain string). An
+    f-string is one token before Python 3.12: two f-string tokens match when (1) holds between them.
     """
     if before == after:
         return None
-    # (1) pure insertion, of text without whitespace (no unit holds any)
-    it = iter(after)
-    if not all(ch in it for ch in before):
-        return "the fix deleted or replaced characters (it should only insert)"
-    if _WHITESPACE_ONLY(before) != _WHITESPACE_ONLY(after):
-        return "the fix changed whitespace or line breaks"
+    if not _text_insertions_only(before, after):
+        return "the inserted text is not made of conversion-chain units (or the fix changed existing text)"
     try:
         old, new = significant_tokens(before), significant_tokens(after)
     except (tokenize.TokenError, SyntaxError):
-        return None if _text_insertions_only(before, after) else "inserted text is not a conversion chain"
-    # (2) token alignment: states (i, j, depth, must_chain), depth = open inserted parentheses.
-    best = (0, 0)
-    stack = [(0, 0, 0, False)]
-    seen = set()
-    while stack:
-        state = stack.pop()
-        if state in seen:
-            continue
-        seen.add(state)
-        i, j, depth, must_chain = state
-        if (i, j) > best:
-            best = (i, j)
-        if i == len(old) and j == len(new):
-            if depth == 0 and not must_chain:
-                return None
-            continue
-        # inserted units (pushed first: matching is tried first)
-        if j < len(new):
-            for chain in CHAINS:
-                if tuple(t.key for t in new[j:j + len(chain)]) == chain:
-                    stack.append((i, j + len(chain), depth, False))
-            if not must_chain:
-                if (tuple(t.key for t in new[j:j + len(FORCE)]) == FORCE and _opens_empty_call(new, j)
-                        and i < len(old) and old[i].key == CLOSE):
-                    stack.append((i, j + len(FORCE), depth, False))
-                if new[j].key == OPEN:
-                    stack.append((i, j + 1, depth + 1, False))
-            if depth and new[j].key == CLOSE:
-                stack.append((i, j + 1, depth - 1, True))
-        if not must_chain and i < len(old) and j < len(new):
-            a, b = old[i], new[j]
-            if a.key == b.key or (a.type == b.type == tokenize.STRING and _is_fstring(a.string)
-                                  and _text_insertions_only(a.string, b.string)):
-                stack.append((i + 1, j + 1, depth, False))
-    i, j = best
+        return None  # (1) held; nothing to tokenize with
+
+    def same(a: Tok, b: Tok) -> bool:
+        return a.key == b.key or (a.type == b.type == tokenize.STRING and _is_fstring(a.string)
+                                  and _text_insertions_only(a.string, b.string))
+
+    def force_ok(i, j):
+        return _opens_empty_call(new, j) and i < len(old) and old[i].key == (tokenize.OP, ")")
+
+    p = 0
+    while p < min(len(old), len(new)) and old[p].key == new[p].key:
+        p += 1
+    s = 0
+    while s < min(len(old), len(new)) - p and old[-1 - s].key == new[-1 - s].key:
+        s += 1
+    margin = 40  # longer than any unit
+    p, s = max(0, p - margin), max(0, s - margin)
+    ok, (i, j) = _align(old, new, _TOKEN_UNITS, same, force_ok, (p, p), (len(old) - s, len(new) - s))
+    if ok:
+        return None
     old_ctx = " ".join(t.string for t in old[max(0, i - 6):i + 6])
     new_ctx = " ".join(t.string for t in new[max(0, j - 6):j + 12])
     line = old[i].line if i < len(old) else (old[-1].line if old else 1)
@@ -280,6 +327,17 @@ def prefilter_off():
         detachify.api.may_contain_findings = original
 
 
+def _no_stuck_fixes(source: str, fixed: str, settings: Settings, unsafe: bool, name: str):
+    """After ``fix``, no finding may still offer an applicable fix (one that was dropped, or did not help)."""
+    after = _check(fixed, settings)
+    stuck = [f for f in after if f.fix is not None and (f.fix.safe or unsafe)]
+    if stuck:
+        raise PropertyFailure("fix-stuck", f"{name}: {len(stuck)} fixable findings survive the fix: "
+                              + "; ".join(f"{f.code} {f.line}:{f.column} {f.fix.edits}" for f in stuck[:3]),
+                              source, fixed)
+    return after
+
+
 def examine(source: str, configs=FIX_CONFIGS, token_check: bool = True) -> Outcome:
     """Check every property on one program; raise ``PropertyFailure`` on the first violation."""
     start = time.perf_counter()
@@ -321,6 +379,7 @@ def examine(source: str, configs=FIX_CONFIGS, token_check: bool = True) -> Outco
     for name, settings, unsafe in configs:
         fixed = _fix(source, settings, unsafe, name)
         if fixed == source:
+            _no_stuck_fixes(source, source, settings, unsafe, name)
             continue
         out.fixed_configs += 1
         if not _libcst_parses(fixed):
@@ -338,7 +397,7 @@ def examine(source: str, configs=FIX_CONFIGS, token_check: bool = True) -> Outco
         if again != fixed:
             raise PropertyFailure("fix-not-idempotent", f"{name}: a second fix changed the source", source, again)
         before = _check(source, settings)
-        after = _check(fixed, settings)
+        after = _no_stuck_fixes(source, fixed, settings, unsafe, name)
         out.fixes_applied += max(0, len(before) - len(after))
     out.seconds = time.perf_counter() - start
     return out

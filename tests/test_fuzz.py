@@ -97,9 +97,21 @@ def test_unparsable_input_raises_parser_syntax_error_only():
     ("x = out \\\n    .numpy()\r\n", "x = out \\\n    .detach().cpu().numpy()\r\n"),
     ("#c\rprint(out.numpy())\r", "#c\rprint(out.detach().cpu().numpy())\r"),  # \r ends the comment
     ("if t:\n\tprint(t.numpy())  # .numpy()\n", "if t:\n\tprint(t.detach().cpu().numpy())  # .numpy()\n"),
+    ("plt.plot(ls)\n", "plt.plot([t.detach().cpu().numpy() for t in ls])\n"),
+    ("np.mean(self.ls[0])\n", "np.mean([t.numpy(force=True) for t in self.ls[0]])\n"),
+    ("pd.DataFrame(d)\n", "pd.DataFrame({k: v.detach().cpu().numpy() for k, v in d.items()})\n"),
+    ("plt.plot(ls, (a\n  + b))\n", "plt.plot([t.cpu().numpy() for t in ls], (a\n  + b).detach().cpu().numpy())\n"),
 ])
 def test_checker_accepts_conversion_chain_insertions(before, after):
     assert chain_only_diff(before, after) is None
+
+
+def test_checker_is_quick_on_big_files():
+    body = "".join(f"v{i} = model(x{i})  # line {i}\n" for i in range(4000))
+    before = body + "print(v1.numpy())\n" + body
+    after = body + "print(v1.detach().cpu().numpy())\n" + body
+    assert chain_only_diff(before, after) is None
+    assert chain_only_diff(before, after.replace("# line 7\n", "# line 7 \n")) is not None
 
 
 @pytest.mark.parametrize("before, after", [
@@ -113,6 +125,13 @@ def test_checker_accepts_conversion_chain_insertions(before, after):
     ("y = out.numpy(1)\n", "y = out.numpy(1force=True)\n"),  # force=True only into an empty call
     ("s = 'out.numpy()'\n", "s = 'out.detach().numpy()'\n"),  # plain strings are never touched
     ("y = f(out)\n", "y = g(out)\n"),
+    ("plt.plot(ls)\n", "plt.plot([t.detach() for t in ls])\n"),  # not an argument chain
+    ("plt.plot(ls)\n", "plt.plot([x.detach().cpu().numpy() for t in ls])\n"),
+    ("plt.plot(ls)\n", "plt.plot([t.detach().cpu().numpy()  for t in ls])\n"),  # a space more
+    ("plt.plot(ls)\n", "plt.plot([t.detach().cpu().numpy() for t in ls)\n"),  # unclosed
+    ("plt.plot(d)\n", "plt.plot({k: v.detach().cpu().numpy() for k, v in d})\n"),  # no .items()
+    ("plt.plot(ls)\n", "plt.plot([t.detach().cpu().numpy() for t in ls]).item()\n".replace(".item()", "")
+     .replace("ls]", "ls]]")),
     ("#c\rprint(out.numpy())\r", "#c\rprint(out.numpy()\r)\r"),
     ("y = out.numpy()\n", "y = out.numpy(); out.detach()\n"),
 ])
