@@ -12,7 +12,7 @@ from .analysis import knowledge as K
 
 # `.numpy`, also split as `.\n    numpy`, `. \\\n numpy` or `.  # comment\n numpy`; the word boundary keeps
 # `.numpy_array` out.
-NUMPY_ATTRIBUTE = re.compile(r"\.(?:[\s\\]|#[^\n]*)*numpy\b")
+NUMPY_ATTRIBUTE = re.compile(r"\.(?:[\s\\]|#[^\r\n]*[\r\n])*numpy\b")  # a comment runs to its line end: no backtracking
 # Grad evidence comes from torch, or from a model-building library the analysis knows (timm, transformers, ...).
 EVIDENCE = re.compile("|".join(sorted({"torch", "lightning", *K.MODEL_LIBRARIES,
                                        *(prefix.split(".")[0] for prefix in K.MODEL_CONSTRUCTOR_PREFIXES)})))
@@ -20,9 +20,9 @@ EVIDENCE = re.compile("|".join(sorted({"torch", "lightning", *K.MODEL_LIBRARIES,
 # (`import numpy as np`, `import os, numpy`, `from matplotlib import pyplot`; a name imported from elsewhere
 # stays unknown), so a file without such an import statement cannot hold one.
 CONVERTING_LIBRARIES = re.compile(
-    r"(?:^|;)[ \t]*(?:from[ \t]+|import[ \t]+(?:[\w.]+(?:[ \t]+as[ \t]+\w+)?[ \t]*,[ \t]*)*)"
-    r"(?:numpy|matplotlib|pandas|seaborn|scipy|sklearn)\b",
-    re.M,
+    r"(?:^|[;:\r\n])[ \t\f]*(?:from|import)\b"  # a statement start (also `x = 1; import ...`, `if y: import ...`)
+    r"[^;\r\n]*?(?:\\(?:\r\n|\r|\n)[^;\r\n]*?)*"  # anything on the line, backslash continuations included
+    r"\b(?:numpy|matplotlib|pandas|seaborn|scipy|sklearn)\b",
 )
 IMPLICIT_CODES = ("TNP002", "TNP003", "TNP901")
 
