@@ -1,6 +1,6 @@
 """The long fuzz run: ≥ 10,000 generated programs and fixture mutants through every property of tests/test_fuzz.py.
 
-    .venv/bin/python scripts/fuzz_long.py [--hypothesmith 3000] [--torch 5000] [--mutants 4000] [--out DIR]
+    .venv/bin/python scripts/fuzz_long.py [--hypothesmith 4000] [--torch 6000] [--mutants 5000] [--out DIR]
 
 One process. Prints running counts, then: programs, distinct, parse-rejected, analysed, findings (per code), fixes
 applied, failures (new ones, and those a known bug explains — see ``fuzz_support.known_failure``). The first
@@ -46,7 +46,7 @@ class Run:
     def one(self, source: str, origin: str) -> None:
         self.counts["programs"] += 1
         self.counts["programs:" + origin] += 1
-        self.hashes.add(hashlib.sha1(source.encode("utf-8", "surrogatepass")).digest())
+        self.hashes.add((origin, hashlib.sha1(source.encode("utf-8", "surrogatepass")).digest()))
         signal.alarm(self.timeout)
         try:
             outcome = fs.examine(source)
@@ -101,16 +101,17 @@ class Run:
     def report(self) -> None:
         c = self.counts
         print("=" * 72)
+        distinct = collections.Counter(origin for origin, _ in self.hashes)
         print(f"programs:             {c['programs']}  (distinct {len(self.hashes)}; "
-              + ", ".join(f"{k.split(':', 1)[1]} {v}" for k, v in sorted(c.items()) if k.startswith("programs:"))
-              + ")")
+              + ", ".join(f"{k.split(':', 1)[1]} {v} ({distinct[k.split(':', 1)[1]]} distinct)"
+                          for k, v in sorted(c.items()) if k.startswith("programs:")) + ")")
         print(f"parse-rejected:       {c['parse-rejected']}")
         print(f"analysed:             {c['analysed']}")
         print(f"findings:             {sum(self.findings.values())}  ("
               + ", ".join(f"{k} {v}" for k, v in sorted(self.findings.items())) + ")")
         print(f"programs w/ findings: {c['programs with findings']}")
-        print(f"fixes applied:        {c['fixes applied']}  (findings removed, summed over the 3 fix "
-              f"configurations; {c['fixed configurations']} fixed sources)")
+        print(f"fixes applied:        {c['fixes applied']}  (findings removed by fix_source, summed over the 3 "
+              f"fix configurations; {c['fixed configurations']} sources changed)")
         print(f"failures:             {sum(self.failures.values())}")
         for (kind, known), n in sorted(self.failures.items()):
             print(f"    {kind:22} {'known: ' + known if known != 'NEW' else 'NEW':28} {n}")
@@ -137,9 +138,9 @@ def drive(run: Run, strategy, origin: str, n: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--hypothesmith", type=int, default=3000)
-    parser.add_argument("--torch", type=int, default=5000)
-    parser.add_argument("--mutants", type=int, default=4000)
+    parser.add_argument("--hypothesmith", type=int, default=4000)
+    parser.add_argument("--torch", type=int, default=6000)
+    parser.add_argument("--mutants", type=int, default=5000)
     parser.add_argument("--out", type=Path, default=Path("fuzz-failures"))
     parser.add_argument("--per-kind", type=int, default=5, help="failing inputs saved per kind of failure")
     parser.add_argument("--timeout", type=int, default=120, help="seconds per program before it counts as a hang")

@@ -1046,8 +1046,8 @@ def fixture_mutants(draw, files: Sequence[Path] = tuple(FIXTURE_FILES), max_muta
 
 # ---------------------------------------------------------------------------------------------------------------
 # Known engine bugs: while one is open, inputs that trigger it are set aside by the property tests (and counted
-# apart by scripts/fuzz_long.py); each gets a strict-xfail regression test in test_fuzz.py. Empty: the bugs found
-# so far (line separators other than newlines, `ls.append(*xs)`, `.cpu()` on a module) are fixed, their
+# apart by scripts/fuzz_long.py); each gets a strict-xfail regression test. Empty: the bugs found so far (line
+# separators other than newlines, `ls.append(*xs)`, `.cpu()` on a module; pre-filter misses) are fixed, their
 # regression tests are plain tests now.
 
 
@@ -1060,11 +1060,4 @@ def known_failure(failure: PropertyFailure) -> Optional[str]:
     """A known open bug that explains this failure (None: a new one)."""
     if known_bug(failure.source):
         return known_bug(failure.source)
-    if failure.kind == "prefilter-miss":  # test_prefilter.py KNOWN_MISSES
-        if re.search(r"\r(?!\n)", failure.source):
-            return "prefilter-cr-only-lines"
-        if re.search(r"(?m)^[ \t]*(?:import|from)\b[^\n]*\\\r?\n", failure.source):
-            return "prefilter-import-continuation"
-        if re.search(r"(?m)^\x0c", failure.source):
-            return "prefilter-form-feed-import"
     return None
