@@ -16,6 +16,18 @@ from .rules.registry import all_rules
 from .settings import FIX_STYLES, Settings
 
 
+def _codes_flake8_keeps(options: argparse.Namespace) -> Tuple[str, ...]:
+    """Only the codes flake8's select/ignore would print are computed: an off-by-default rule, or a run with
+    `--select E,W`, costs nothing. (Per-file-ignores can only drop more; flake8 still applies them.)"""
+    try:
+        from flake8.style_guide import Decision, DecisionEngine
+
+        engine = DecisionEngine(options)
+        return tuple(rule.code for rule in all_rules() if engine.decision_for(rule.code) is Decision.Selected)
+    except Exception:  # noqa: BLE001 - another flake8 version: compute everything, flake8 still filters
+        return tuple(rule.code for rule in all_rules())
+
+
 def _default_off_codes() -> List[str]:
     return [rule.code for rule in all_rules() if not rule.default_on]
 
@@ -53,13 +65,15 @@ class Plugin:
         # argparse checks `choices` only on the command line; values from setup.cfg/tox.ini/.flake8 arrive as
         # defaults, unchecked, so Settings validates them and flake8 prints the error instead of a traceback.
         try:
-            cls.settings = Settings(select=("TNP",), fix_style=options.detachify_fix_style)
+            cls.settings = Settings(select=_codes_flake8_keeps(options), fix_style=options.detachify_fix_style)
         except ValueError as error:
             from flake8.exceptions import ExecutionError
 
             raise ExecutionError(f"detachify-fix-style: {error}") from None
 
     def run(self) -> Iterator[Tuple[int, int, str, type]]:
+        if not self.settings.select:
+            return  # flake8 would drop every TNP code (`--select E,W`): don't even look
         source = "".join(self.lines)
         # flake8 owns `# noqa`, but the file-level `# detachify: noqa` is ours alone: without this the same
         # file would be silent under `detachify check` and noisy under flake8.
