@@ -1,6 +1,7 @@
 """The long fuzz run: ≥ 10,000 generated programs and fixture mutants through every property of tests/test_fuzz.py.
 
     .venv/bin/python scripts/fuzz_long.py [--hypothesmith 4000] [--torch 6000] [--mutants 5000] [--out DIR]
+    .venv/bin/python scripts/fuzz_long.py --long-constructs
 
 One process. Prints running counts, then: programs, distinct, parse-rejected, analysed, findings (per code), fixes
 applied, failures (new ones, and those a known bug explains — see ``fuzz_support.known_failure``). The first
@@ -136,6 +137,52 @@ def drive(run: Run, strategy, origin: str, n: int) -> None:
     body()
 
 
+_GRAD = "import torch\nout = torch.ones(2, requires_grad=True)\n"
+LONG_CONSTRUCTS = {  # family -> source of size n (all compile under CPython)
+    "a + a + ... (n terms)": lambda n: _GRAD + "y = " + " + ".join(["out"] * n) + "\nprint(y.numpy())\n",
+    "'a' + 'a' + ... (n strings)": lambda n: _GRAD + "s = " + " + ".join(["'a'"] * n) + "\nprint(out.numpy())\n",
+    "a and a and ... (n terms)": lambda n: _GRAD + "y = " + " and ".join(["out"] * n) + "\nprint(out.numpy())\n",
+    "x.relu().relu()... (n calls)": lambda n: _GRAD + "y = out" + ".relu()" * n + "\nprint(y.numpy())\n",
+    "x[0][0]... (n subscripts)": lambda n: _GRAD + "y = out" + "[0]" * n + "\nprint(y.numpy())\n",
+    "if/elif ladder (n elifs)": lambda n: _GRAD + "x = 1\nif x:\n    pass\n"
+    + "".join(f"elif x == {i}:\n    pass\n" for i in range(n)) + "print(out.numpy())\n",
+    "if/elif ladder with stores (n elifs)": lambda n: _GRAD + "if out:\n    pass\n"
+    + "".join(f"elif out == {i}:\n    out = out * 2\n" for i in range(n)) + "print(out.numpy())\n",
+    "[[[...]]] (n levels)": lambda n: _GRAD + "y = " + "[" * n + "out" + "]" * n + "\nprint(out.numpy())\n",
+    "[a, a, ...] (n elements)": lambda n: _GRAD + "y = [" + ", ".join(["out"] * n) + "]\nprint(out.numpy())\n",
+    "n statements": lambda n: _GRAD + "".join(f"v{i} = out * {i}\n" for i in range(n)) + "print(v1.numpy())\n",
+}
+_CHILD = ("import sys, time, detachify\nsource = sys.stdin.read()\nt = time.time()\n"
+          "try:\n    detachify.check_source(source)\n    print('ok', round(time.time() - t, 1))\n"
+          "except BaseException as exc:\n    print(type(exc).__name__, round(time.time() - t, 1))\n")
+
+
+def long_constructs(sizes=(100, 300, 1000, 3000), timeout: int = 300) -> int:
+    """check_source on long flat constructs, each in a child process: 'ok', the exception that escaped, or a hang."""
+    import subprocess
+    bad = 0
+    print(f"{'construct':40}" + "".join(f"{n:>20}" for n in sizes))
+    for family, make in LONG_CONSTRUCTS.items():
+        cells = []
+        for n in sizes:
+            source = make(n)
+            try:
+                compile(source, "long", "exec")
+            except (SyntaxError, RecursionError, MemoryError):
+                cells.append("(CPython refuses)")
+                continue
+            try:
+                done = subprocess.run([sys.executable, "-c", _CHILD], input=source, capture_output=True,
+                                      text=True, timeout=timeout)
+                verdict = done.stdout.strip() or f"exit {done.returncode}"
+            except subprocess.TimeoutExpired:
+                verdict = f"> {timeout} s"
+            bad += not verdict.startswith("ok")
+            cells.append(verdict + ("" if ">" in verdict else " s"))
+        print(f"{family:40}" + "".join(f"{c:>20}" for c in cells), flush=True)
+    return bad
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hypothesmith", type=int, default=4000)
@@ -144,7 +191,11 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("fuzz-failures"))
     parser.add_argument("--per-kind", type=int, default=5, help="failing inputs saved per kind of failure")
     parser.add_argument("--timeout", type=int, default=120, help="seconds per program before it counts as a hang")
+    parser.add_argument("--long-constructs", action="store_true",
+                        help="only check long flat constructs (sums, chains, elif ladders) at growing sizes")
     args = parser.parse_args()
+    if args.long_constructs:
+        return 1 if long_constructs() else 0
     signal.signal(signal.SIGALRM, _alarm)
     run = Run(args.out, args.per_kind, args.timeout)
     try:

@@ -164,8 +164,9 @@ def _text_insertions_only(before: str, after: str) -> bool:
     """Character level: ``after`` is ``before`` with units inserted (layout, comments and strings untouched)."""
 
     def force_ok(i, j):  # going into an empty call: `numpy(` or `)(` before (comments aside), `)` next
-        head = re.sub(r"#[^\r\n]*", "", after[max(0, j - 300):j]).rstrip()
-        return head.endswith(("numpy(", ")(")) and before[i:].lstrip().startswith(")")
+        head = re.sub(r"#[^\r\n]*", "", after[max(0, j - 300):j])
+        return (re.search(r"(?:numpy|\))(?:\s|\\)*\((?:\s|\\)*\Z", head) is not None
+                and before[i:].lstrip().startswith(")"))
 
     if before == after:
         return True
