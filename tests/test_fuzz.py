@@ -6,7 +6,8 @@ fixing again changes nothing, and the fix changes nothing but conversion chains 
 token-level checker, itself tested below). The machinery lives in ``fuzz_support.py``, shared with
 ``scripts/fuzz_long.py`` (10,000+ programs) and ``scripts/soak.py`` (the real corpus).
 
-Quick by default; ``DETACHIFY_FUZZ_EXAMPLES=N`` sets the number of examples per property test.
+Quick by default; ``DETACHIFY_FUZZ_EXAMPLES=N`` sets the number of examples per property test (0 skips them;
+the mutant test runs twice as many). Examples are random on every run: a new failure prints its input.
 """
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ import fuzz_support as fs
 from fuzz_support import chain_only_diff, examine
 
 EXAMPLES = int(os.environ.get("DETACHIFY_FUZZ_EXAMPLES", "12"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=False,
+needs_examples = pytest.mark.skipif(EXAMPLES < 1, reason="DETACHIFY_FUZZ_EXAMPLES=0")
+FUZZ = settings(max_examples=max(1, EXAMPLES), deadline=None, database=None, derandomize=False,
                 phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
                 suppress_health_check=list(HealthCheck))
 
@@ -41,18 +43,21 @@ def _examine(source: str) -> None:
 # Property tests
 
 
+@needs_examples
 @FUZZ
 @given(fs.hypothesmith_programs())
 def test_hypothesmith_programs(source):
     _examine(source)
 
 
+@needs_examples
 @FUZZ
 @given(fs.torch_programs())
 def test_torch_programs(source):
     _examine(source)
 
 
+@needs_examples
 @settings(FUZZ, max_examples=max(1, EXAMPLES * 2))
 @given(fs.fixture_mutants())
 def test_fixture_mutants(source):
