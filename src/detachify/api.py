@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import re
+import sys
+from contextlib import contextmanager
 from typing import Iterable, List, Optional
 
 import libcst as cst
@@ -14,6 +16,7 @@ from .rules import enabled_codes, evaluate
 from .settings import DEFAULT_SETTINGS, Settings
 
 MAX_FIX_ROUNDS = 4
+BOM = "\ufeff"
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
@@ -27,8 +30,11 @@ def check_source(source: str, filename: str = "<string>", settings: Optional[Set
     codes = enabled_codes(settings)
     if not codes or not may_contain_findings(source, codes):
         return []
-    module = cst.parse_module(source)
-    findings = evaluate(analyse(module, source), settings, filename)
+    # libcst drops a byte-order mark and counts columns without it: so do we (fix_source puts it back).
+    source = source[1:] if source.startswith(BOM) else source
+    with _deep_recursion():  # a 400-term `a + b + ...` nests 400 deep, in libcst and in the analysis
+        module = cst.parse_module(source)
+        findings = evaluate(analyse(module, source), settings, filename)
     if respect_noqa and findings:
         suppressions = Suppressions(source)
         findings = [f for f in findings if not suppressions.suppressed(f.line, f.code)]
@@ -44,6 +50,8 @@ def fix_source(source: str, filename: str = "<string>", settings: Optional[Setti
     """
     settings = settings or DEFAULT_SETTINGS
     apply_unsafe = settings.unsafe_fixes if unsafe is None else unsafe
+    if source.startswith(BOM):
+        return BOM + fix_source(source[1:], filename, settings, unsafe=unsafe)
     for _ in range(MAX_FIX_ROUNDS):  # nested conversions are fixed inside-out, one round each
         fixes = [f.fix for f in check_source(source, filename, settings)
                  if f.fix is not None and (f.fix.safe or apply_unsafe)]
@@ -75,6 +83,17 @@ def apply_edits(source: str, edits: Iterable[Edit]) -> str:
         cursor = last_end = end
     pieces.append(source[cursor:])
     return "".join(pieces)
+
+
+@contextmanager
+def _deep_recursion(limit: int = 20_000):
+    """Python-to-Python calls do not grow the C stack on 3.11+, so a higher limit is safe for the analysis."""
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(previous, limit if sys.version_info >= (3, 11) else 4_000))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(previous)
 
 
 def _parses(source: str) -> bool:

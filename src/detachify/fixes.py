@@ -37,8 +37,8 @@ def method_fix(conversion: Conversion, positions, style: str, detach: bool, reas
     if style == "force":
         if call.args:
             return None  # `.numpy(force=False)` and friends: leave them to a human
-        end = positions[call].end
-        edit = Edit(end.line, end.column - 1, end.line, end.column - 1, "force=True")
+        inside = positions[call.whitespace_before_args].start  # right after `(`, whatever spacing follows
+        edit = _insert(inside, "force=True")
         return _fix("Use `.numpy(force=True)`", (edit,), reason)
     if detach and _is_method_call(receiver, "cpu"):
         # `.cpu().numpy()` still raises: detach before the copy.
