@@ -3,8 +3,9 @@
     .venv/bin/python scripts/soak.py [/work/corpus/full] [--jobs 1] [--keep]
 
 Copies the corpus to a temporary directory and runs, through the CLI (``python -m detachify``, ``--isolated``):
-``check`` (default codes), ``check --extend-select TNP9``, then on fresh copies ``fix``, ``fix --unsafe-fixes`` and
-``fix --extend-select TNP9 --unsafe-fixes``, each followed by a second ``fix`` with the same flags. Holds it to:
+``check`` (default codes), ``check --extend-select TNP9``, then on fresh copies ``fix``, ``fix --unsafe-fixes``,
+``fix --extend-select TNP9`` and ``fix --extend-select TNP9 --unsafe-fixes``, each followed by a second ``fix`` with
+the same flags. Holds it to:
 
 * no crash: exit status 2 only with ``cannot parse`` errors, and each such file really does not parse (``ast``);
 * every file a fix changed still parses (``ast.parse``, where the original did);
@@ -38,6 +39,7 @@ from detachify.files import SourceError, decode_python  # noqa: E402
 FIX_RUNS = (
     ("fix", []),
     ("fix --unsafe-fixes", ["--unsafe-fixes"]),
+    ("fix --extend-select TNP9", ["--extend-select", "TNP9"]),
     ("fix --extend-select TNP9 --unsafe-fixes", ["--extend-select", "TNP9", "--unsafe-fixes"]),
 )
 CHECK_RUNS = (("check", []), ("check --extend-select TNP9", ["--extend-select", "TNP9"]))
@@ -137,11 +139,12 @@ class Soak:
             unparsable = self.judge_errors(label, status, err, original)
             findings = json.loads(out) if out.strip() else []
             per_code = collections.Counter(f["code"] for f in findings)
-            fixable = sum(1 for f in findings if f["fix"])
+            safe = sum(1 for f in findings if f["fix"] and f["fix"]["applicability"] == "safe")
+            unsafe = sum(1 for f in findings if f["fix"] and f["fix"]["applicability"] != "safe")
             self.say(f"{label}: exit {status}, {seconds:.0f} s, {len(findings)} findings in "
                      f"{len({f['filename'] for f in findings})} files ("
                      + ", ".join(f"{c} {n}" for c, n in sorted(per_code.items()))
-                     + f"; {fixable} with a fix), {len(unparsable)} files that do not parse")
+                     + f"; fixes: {safe} safe, {unsafe} unsafe), {len(unparsable)} files that do not parse")
             if label == "check":
                 for path in sorted(unparsable):
                     self.say(f"    does not parse: {path}")
