@@ -39,7 +39,7 @@ FIXTURE_FILES = sorted(p for p in (ROOT / "fixtures").glob("**/*.py") if p.is_fi
 #
 # What a fix may insert, as units (text without line breaks):
 #   chains     `.detach()` `.cpu()` `.numpy()` `.item()` `.numpy(force=True)`, anywhere;
-#   `force=True`  into an existing empty call `numpy()` (or `(t.numpy)()`);
+#   `force=True`  into an existing empty call `numpy()` (or `(t.numpy)()`), after its `(` or before its `)`;
 #   wrappers   `(` ... `)` where the inserted `)` is followed at once by an inserted chain;
 #              `[t<chain> for t in ` ... `]` and `{k: v<chain> for k, v in ` ... `.items()}` (each element of a
 #              container converted where it is handed over), <chain> one of the argument chains below.
@@ -165,8 +165,9 @@ def _text_insertions_only(before: str, after: str) -> bool:
 
     def force_ok(i, j):  # going into an empty call: `numpy(` or `)(` before (comments aside), `)` next
         head = re.sub(r"#[^\r\n]*", "", after[max(0, j - 300):j])
+        tail = re.sub(r"#[^\r\n]*", "", before[i:i + 300])
         return (re.search(r"(?:numpy|\))(?:\s|\\)*\((?:\s|\\)*\Z", head) is not None
-                and before[i:].lstrip().startswith(")"))
+                and re.match(r"(?:\s|\\)*\)", tail) is not None)
 
     if before == after:
         return True
@@ -215,8 +216,11 @@ def chain_only_diff(before: str, after: str) -> Optional[str]:
         return a.key == b.key or (a.type == b.type == tokenize.STRING and _is_fstring(a.string)
                                   and _text_insertions_only(a.string, b.string))
 
-    def force_ok(i, j):
-        return _opens_empty_call(new, j) and i < len(old) and old[i].key == (tokenize.OP, ")")
+    def force_ok(i, j):  # into an empty call: right after its `(` or right before its `)` (comments aside)
+        k = i
+        while k < len(old) and old[k].type == tokenize.COMMENT:
+            k += 1
+        return _opens_empty_call(new, j) and k < len(old) and old[k].key == (tokenize.OP, ")")
 
     p = 0
     while p < min(len(old), len(new)) and old[p].key == new[p].key:

@@ -96,6 +96,8 @@ def test_unparsable_input_raises_parser_syntax_error_only():
     ("y = out.numpy(  # c\n)\n", "y = out.numpy(  # c\nforce=True)\n"),
     ("y = (out.numpy)()\n", "y = (out.numpy)(force=True)\n"),
     ("y = out.numpy  ()\n", "y = out.numpy  (force=True)\n"),
+    ("y = out.numpy(  # c\n)\n", "y = out.numpy(force=True  # c\n)\n"),
+    ("y = out.numpy(\n  # c\n  )\n", "y = out.numpy(force=True\n  # c\n  )\n"),
     ("y = out.numpy \\\n  ( )\n", "y = out.numpy \\\n  ( force=True)\n"),
     ("plt.plot(x, -y)\n", "plt.plot(x, (-y).detach().cpu().numpy())\n"),
     ("plt.plot(a +\n    b)\n", "plt.plot((a +\n    b).detach().cpu().numpy())\n"),
@@ -132,6 +134,8 @@ def test_checker_is_quick_on_big_files():
     ("y = out.numpy()\n", "y = (out).numpy()\n"),  # parentheses without a chain after them
     ("plt.plot(a + b)\n", "plt.plot(a + (b.detach())\n"),  # unbalanced
     ("y = out.numpy(1)\n", "y = out.numpy(1force=True)\n"),  # force=True only into an empty call
+    ("y = out.numpy(1)\n", "y = out.numpy(force=True1)\n"),
+    ("y = out.cpu()\n", "y = out.cpu(force=True)\n"),
     ("s = 'out.numpy()'\n", "s = 'out.detach().numpy()'\n"),  # plain strings are never touched
     ("y = f(out)\n", "y = g(out)\n"),
     ("plt.plot(ls)\n", "plt.plot([t.detach() for t in ls])\n"),  # not an argument chain
