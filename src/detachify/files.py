@@ -13,10 +13,14 @@ yield ``.ipynb`` files too. ``register_handler`` adds any other kind.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import difflib
 import hashlib
 import io
 import os
+import threading
+import signal
 import stat
 import tempfile
 import tokenize
@@ -248,6 +252,24 @@ def write_atomic(path: str, data: bytes) -> None:
     The new content goes to a temporary file in the same directory (same filesystem, so ``os.replace`` is
     atomic), carrying the old mode. A symlink is written through, not replaced by a regular file.
     """
+    # SIGINT/SIGTERM wait until the file is replaced (or given up): no stray temporary file, whatever the signal does.
+    with _signals_deferred():
+        _write_atomic(path, data)
+
+
+@contextmanager
+def _signals_deferred():
+    deferrable = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
+    if deferrable:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        if deferrable:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _write_atomic(path: str, data: bytes) -> None:
     target = os.path.realpath(path)
     directory, name = os.path.split(target)
     try:
