@@ -143,7 +143,20 @@ FIXED_MISSES = {
 }
 
 SNIPPETS.update({name: source for name, (source, _) in FIXED_MISSES.items()})
-KNOWN_MISSES = {}  # strict xfails: add a source the pre-filter wrongly skips, with why
+SNIPPETS.update({
+    "import-after-colon": _IMPLICIT.format(imports="if True: import numpy as np\n"),
+    "import-in-try": _IMPLICIT.format(imports="try:\n    import numpy as np\nexcept ImportError:\n    np = None\n"),
+    "comment-lines-after-dot-cr-only": ("import torch\nfrom torch import nn\n" + MODEL
+                                        + "print((out.  # c\n  # d\n  numpy()))\n").replace("\n", "\r"),
+    "comment-lines-after-dot-crlf": ("import torch\nfrom torch import nn\n" + MODEL
+                                     + "print((out.  # c\n  # d\n  numpy()))\n").replace("\n", "\r\n"),
+})
+KNOWN_MISSES = {  # strict xfails: add a source the pre-filter wrongly skips, with why
+    "bom-before-the-converting-import": (
+        "\ufeffimport numpy as np\nimport torch\nfrom torch import nn\n" + MODEL + "np.asarray(out)\n",
+        "CONVERTING_LIBRARIES wants `import` at the start of the text or after a line break; a str that starts with "
+        "U+FEFF (text not decoded with utf-8-sig) hides line 1's import. The CLI decodes with utf-8-sig."),
+}
 
 
 @pytest.mark.parametrize("name", sorted(SNIPPETS))
@@ -179,17 +192,28 @@ def _within(seconds: int, function, *args):
         signal.signal(signal.SIGALRM, previous)
 
 
+LICENSE_HEADER = (  # the head of diffusers/models/lora.py, one of 13 corpus files the 00dc9b5 pre-filter never finished
+    "# Copyright 2026 The HuggingFace Team. All rights reserved.\n#\n"
+    "# See the License for the specific language governing permissions and\n# limitations under the License.\n\n\n"
+    "# IMPORTANT:" + " " * 54 + "#\n" + "#" * 67 + "\n# " + "-" * 64 + "#\n"
+    "# This file is deprecated and will be removed soon                #\n" + "#" * 67 + "\n\nimport torch\n"
+)
+
 BANNERS = {
     "hashes-after-a-period": "import torch\n# Section 1. " + "#" * 60 + "\n",
     "float-then-banner-lines": "import torch\nscale = 1.\n" + "# # # # # # # # # #\n" * 8,
     "hashes-and-spaces": "import torch\nx = y.  " + "# " * 60 + "\n",
+    "hashes-cr-only": ("import torch\nx = y.  " + "# " * 60 + "\n" + "#" * 60 + "\n").replace("\n", "\r"),
+    "license-header": LICENSE_HEADER,
+    "license-header-many-times": LICENSE_HEADER * 50,
 }
 
 
 @pytest.mark.parametrize("name", sorted(BANNERS))
 def test_pre_filter_is_linear_on_banner_comments(name):
     """A `.` followed by a comment of many `#`: 30 of them took ~40 s, 60 would take centuries."""
-    assert _within(5, may_contain_findings, BANNERS[name], ("TNP001",)) is False
+    for codes in (("TNP001",), ("TNP001", "TNP002", "TNP003", "TNP901")):
+        assert _within(5, may_contain_findings, BANNERS[name], codes) is False
 
 
 def test_snippets_have_findings_without_the_filter(monkeypatch):
