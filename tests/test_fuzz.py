@@ -206,3 +206,26 @@ def test_long_sum_is_checked():
             "except BaseException as exc:\n    print(type(exc).__name__)\n    sys.exit(1)\n")
     done = subprocess.run([sys.executable, "-c", code], input=LONG_SUM, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout.strip() or done.stderr[-300:]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Open: a list filled through an alias. The store fix rewrites `ls = [loss]` only; `ls2.append(loss)` still puts a
+# grad tensor into the same list, so the "safe" fix leaves the crash (and the finding disappears).
+
+ALIASED_LIST = """\
+import torch, numpy as np
+loss = torch.ones((), requires_grad=True) * 2
+ls = [loss]
+ls2 = ls
+ls2.append(loss)
+print(np.mean(ls))
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="stores through an alias of the list are not fix sites")
+def test_fixed_aliased_list_runs():
+    pytest.importorskip("torch")
+    fixed = detachify.fix_source(ALIASED_LIST)
+    assert fixed != ALIASED_LIST
+    done = subprocess.run([sys.executable, "-c", fixed], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr.strip().splitlines()[-1]
