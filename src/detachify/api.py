@@ -11,6 +11,7 @@ import libcst as cst
 from .analysis.engine import analyse
 from .findings import Edit, Finding
 from .noqa import Suppressions
+from .parsing import parse_for_analysis
 from .prefilter import may_contain_findings
 from .rules import enabled_codes, evaluate
 from .settings import DEFAULT_SETTINGS, Settings
@@ -33,7 +34,7 @@ def check_source(source: str, filename: str = "<string>", settings: Optional[Set
     # libcst drops a byte-order mark and counts columns without it: so do we (fix_source puts it back).
     source = source[1:] if source.startswith(BOM) else source
     with _deep_recursion():  # a 400-term `a + b + ...` nests 400 deep, in libcst and in the analysis
-        module = cst.parse_module(source)
+        module = parse_for_analysis(source)
         findings = evaluate(analyse(module, source), settings, filename)
     if respect_noqa and findings:
         suppressions = Suppressions(source)

@@ -1,0 +1,42 @@
+"""Parsing for analysis: libcst's parser, minus the re-validation of the nodes it builds.
+
+libcst validates every node it constructs (`CSTNode.__post_init__` calls `_validate`): that guards trees which code
+builds by hand, but a tree the parser built from source is valid by construction, and validating it costs about a
+third of the parse (libcst's own comment on `__post_init__` says so). Trees parsed here are only read by the
+analysis; a rewritten file is still checked by the full, validating parser.
+"""
+from __future__ import annotations
+
+import threading
+
+import libcst as cst
+from libcst._nodes.base import CSTNode
+
+_validating_post_init = CSTNode.__post_init__
+_lock = threading.Lock()  # parses are serialised: the GIL serialises them anyway
+
+
+def _node_classes(cls=CSTNode):
+    for subclass in cls.__subclasses__():
+        yield subclass
+        yield from _node_classes(subclass)
+
+
+# Only when validation is all that `__post_init__` does: no node class hooks its own (true of libcst 1.x).
+SKIPS_VALIDATION = all("__post_init__" not in vars(cls) for cls in _node_classes())
+
+
+def _no_validation(self) -> None:
+    pass
+
+
+def parse_for_analysis(source: str) -> cst.Module:
+    """``libcst.parse_module(source)``, without re-validating what the parser built; same errors."""
+    if not SKIPS_VALIDATION:
+        return cst.parse_module(source)
+    with _lock:
+        CSTNode.__post_init__ = _no_validation
+        try:
+            return cst.parse_module(source)
+        finally:
+            CSTNode.__post_init__ = _validating_post_init
