@@ -459,7 +459,8 @@ def main(argv: list[str] | None = None) -> int:
                 "Timings on a small shared machine are noisy (see the load averages); findings and runtimes change as",
                 "the engine improves.",
                 "",
-                *([] if final else ["**Incomplete: the run was still going (or was interrupted) when this was written.**", ""]),
+                *([] if final else [
+                    "**Incomplete: the run was still going (or was interrupted) when this was written.**", ""]),
                 "```",
                 *say.lines,
                 "```",
@@ -514,7 +515,8 @@ def main(argv: list[str] | None = None) -> int:
             elif crashed:
                 tail = last["stderr"].strip().splitlines()[-1:] or ["(no stderr)"]
                 note = f"   !! exit {rc}, stderr ends: {tail[0][:150]}"
-            say(f"  {tool:<16} {s['wall_median_s']:10.2f}s {'(' + format(s['wall_min_s'], '.2f') + '..' + format(s['wall_max_s'], '.2f') + ')':>17} "
+            spread = f"({s['wall_min_s']:.2f}..{s['wall_max_s']:.2f})"
+            say(f"  {tool:<16} {s['wall_median_s']:10.2f}s {spread:>17} "
                 f"{s['cpu_median_s']:8.1f} {s['maxrss_mib']:7.0f}M {s['tree_pss_peak_mib']:7.0f}M {rc:>4}  "
                 f"{findings_text(tool, codes)}{note}")
             sub["tools"][tool] = {

@@ -191,8 +191,8 @@ def _opens_empty_call(new: List[Tok], j: int) -> bool:
     k = j - 1
     while k >= 0 and new[k].type == tokenize.COMMENT:
         k -= 1
-    return k >= 1 and new[k].key == (tokenize.OP, "(") and (new[k - 1].string == "numpy"
-                                                          or new[k - 1].key == (tokenize.OP, ")"))
+    return k >= 1 and new[k].key == (tokenize.OP, "(") and (
+        new[k - 1].string == "numpy" or new[k - 1].key == (tokenize.OP, ")"))
 
 
 def chain_only_diff(before: str, after: str) -> Optional[str]:
@@ -1024,8 +1024,9 @@ def _text_mutation(draw, code: str) -> str:
         indent = re.match(r"[ \t]*", lines[k]).group(0)
         lines.insert(k, indent + draw(st.sampled_from((f"# a{sep}b\n", f"_s = 'a{sep}b'\n"))))
     elif op == "backslash-import":
-        lines.insert(k, draw(st.sampled_from(("import os, \\\n    numpy as np\n", "from \\\n    numpy import asarray\n",
-                                                "import torch, \\\n    matplotlib.pyplot as plt\n"))))
+        lines.insert(k, draw(st.sampled_from((
+            "import os, \\\n    numpy as np\n", "from \\\n    numpy import asarray\n",
+            "import torch, \\\n    matplotlib.pyplot as plt\n"))))
     elif op == "blank-lines":
         lines.insert(k, "\n\n")
     elif op == "bom":
@@ -1065,6 +1066,4 @@ def known_failure(failure: PropertyFailure) -> Optional[str]:
     """A known open bug that explains this failure (None: a new one)."""
     if known_bug(failure.source):
         return known_bug(failure.source)
-    if failure.kind == "prefilter-miss" and re.match(r"\ufeff[ \t\f]*(?:import|from)\b", failure.source):
-        return "prefilter-bom"  # test_prefilter.py KNOWN_MISSES["bom-before-the-converting-import"]
     return None

@@ -31,7 +31,8 @@ def codemod(*args, cwd):
 def test_in_process_matches_fix_source():
     for source in (BAD, UGLY):
         tree = libcst.parse_module(source)
-        assert DetachNumpy(CodemodContext(filename="bad.py"), isolated=True).transform_module(tree).code == fix_source(source, "bad.py")
+        transformed = DetachNumpy(CodemodContext(filename="bad.py"), isolated=True).transform_module(tree)
+        assert transformed.code == fix_source(source, "bad.py")
     assert fix_source(BAD, "bad.py") != BAD  # the positive example really is rewritten
 
 
@@ -111,7 +112,8 @@ def test_config_file_route(tmp_path):
     # The command name goes before any option that takes a value: libcst.tool finds it with a first-pass
     # parser that does not know `-j`, so `-j 1 codemod.DetachNumpy` would read "1" as the command.
     proc = subprocess.run([sys.executable, "-m", "libcst.tool", "codemod", "codemod.DetachNumpy", "--no-format",
-                           "--hide-progress", "-j", "1", "bad.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+                           "--hide-progress", "-j", "1", "bad.py"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "bad.py").read_text() == fix_source(BAD, "bad.py")
 

@@ -196,7 +196,7 @@ def test_fixed_program_runs_and_prints_the_same(path, run_cache_dir):
         return
     misses = known_misses(path)
     if misses:
-        pytest.skip(f"known miss (the fixed program still raises): "
+        pytest.skip("known miss (the fixed program still raises): "
                     + "; ".join(f"line {line}: {why}" for line, why in sorted(misses.items())))
     original = wrapped_run(path, run_cache_dir)
     assert original.returncode == 0, f"{_id(path)} does not run under the harness: {_describe(original)}"

@@ -32,7 +32,8 @@ def notebook_bytes(*cells, **metadata) -> bytes:
 @pytest.fixture
 def fake_engine(monkeypatch):
     """A stand-in engine, so the notebook plumbing is tested whatever the real one decides: every `.numpy()`
-    call is a finding, the fix inserts `.detach().cpu()`, and code that libcst cannot parse raises as the engine does."""
+    call is a finding, the fix inserts `.detach().cpu()`, and code that libcst cannot parse raises as the engine
+    does."""
     def check_source(source, filename="<string>", settings=None, *, respect_noqa=True):
         libcst.parse_module(source)
         findings = []

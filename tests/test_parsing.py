@@ -6,7 +6,6 @@ from pathlib import Path
 
 import libcst as cst
 import pytest
-from libcst._nodes.base import CSTNode
 
 from detachify.parsing import SKIPS_VALIDATION, parse_for_analysis
 

@@ -80,7 +80,8 @@ SNIPPETS = {
     "from-torch-dot-nn": "from torch.nn import Linear\nout = Linear(2, 2)(x)\nprint(out.numpy())\n",
     "import-torch-as-th": "import torch as th\nw = th.ones(2, requires_grad=True)\nprint((w * 2).numpy())\n",
     "import-torch-as-np": "import torch as np\nw = np.ones(2, requires_grad=True)\nprint(w.numpy())\n",
-    "torchvision-model": "import torchvision\nmodel = torchvision.models.resnet18()\nout = model(x)\nprint(out.numpy())\n",
+    "torchvision-model": ("import torchvision\nmodel = torchvision.models.resnet18()\nout = model(x)\n"
+                          "print(out.numpy())\n"),
     "from-pyplot-implicit": ("import torch\nfrom matplotlib import pyplot\n" + "from torch import nn\n" + MODEL
                              + "pyplot.plot(out)\n"),
     "from-pyplot-as-plt-implicit": ("import torch\nfrom matplotlib import pyplot as plt\nfrom torch import nn\n"
@@ -150,12 +151,11 @@ SNIPPETS.update({
                                         + "print((out.  # c\n  # d\n  numpy()))\n").replace("\n", "\r"),
     "comment-lines-after-dot-crlf": ("import torch\nfrom torch import nn\n" + MODEL
                                      + "print((out.  # c\n  # d\n  numpy()))\n").replace("\n", "\r\n"),
+    # A str that still starts with U+FEFF (not decoded with utf-8-sig): line 1's import follows the BOM.
+    "bom-before-the-converting-import": "\ufeffimport numpy as np\nimport torch\nfrom torch import nn\n" + MODEL
+                                        + "np.asarray(out)\n",
 })
 KNOWN_MISSES = {  # strict xfails: add a source the pre-filter wrongly skips, with why
-    "bom-before-the-converting-import": (
-        "\ufeffimport numpy as np\nimport torch\nfrom torch import nn\n" + MODEL + "np.asarray(out)\n",
-        "CONVERTING_LIBRARIES wants `import` at the start of the text or after a line break; a str that starts with "
-        "U+FEFF (text not decoded with utf-8-sig) hides line 1's import. The CLI decodes with utf-8-sig."),
 }
 
 

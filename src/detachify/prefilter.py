@@ -20,7 +20,8 @@ EVIDENCE = re.compile("|".join(sorted({"torch", "lightning", *K.MODEL_LIBRARIES,
 # (`import numpy as np`, `import os, numpy`, `from matplotlib import pyplot`; a name imported from elsewhere
 # stays unknown), so a file without such an import statement cannot hold one.
 CONVERTING_LIBRARIES = re.compile(
-    r"(?:^|[;:\r\n])[ \t\f]*(?:from|import)\b"  # a statement start (also `x = 1; import ...`, `if y: import ...`)
+    r"(?:^\ufeff?|[;:\r\n])[ \t\f]*(?:from|import)\b"  # a statement start (also after a BOM, `x = 1; import`,
+    # `if y: import ...`)
     r"[^;\r\n]*?(?:\\(?:\r\n|\r|\n)[^;\r\n]*?)*"  # anything on the line, backslash continuations included
     r"\b(?:numpy|matplotlib|pandas|seaborn|scipy|sklearn)\b",
 )
