@@ -55,6 +55,8 @@ def argument_fix(conversion: Conversion, positions, style: str, detach: bool,
     chain = ".numpy(force=True)" if style == "force" else (".detach().cpu().numpy()" if detach else ".cpu().numpy()")
     if value.kind is Kind.CONTAINER:
         if value.stores and not conversion.stores_escape:
+            if conversion.stores_aliased:
+                reason = reason or "the list may also be filled under another name, which this fix does not see"
             return _store_fix(value, positions, detach, reason)
         return _element_fix(conversion, chain, positions, reason)
     return _fix(f"Convert with `{chain}`", _append(conversion.node, chain, positions), reason)

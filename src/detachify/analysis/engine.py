@@ -9,6 +9,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from . import knowledge as K
+from .aliases import may_be_aliased
 from .calls import Calls
 from .local_calls import LocalCalls
 from .torch_calls import TorchCalls
@@ -43,6 +44,7 @@ class Conversion:
     call_site: Optional[cst.CSTNode] = None  # the call that analysed its function, when it ran for a caller
     flows_back: bool = False  # the NumPy result is handed back to torch
     stores_escape: bool = False  # a container's elements are also read or handed to torch elsewhere
+    stores_aliased: bool = False  # the container may also be filled under another name (unseen stores)
 
     @property
     def raises(self) -> bool:
@@ -93,10 +95,13 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls):
         for info in roots + infos:
             if not info.analysed and info.closure is not None and not self.over_budget():
                 self.analyse_standalone(info)
+        sites = {conversion.node for conversion in self.conversions.values()}
         for conversion in self.conversions.values():
             conversion.flows_back = conversion.node in self.flows_back
+            stores = conversion.value.stores
             conversion.stores_escape = any(site in self.flows_back or site in self.elements_read
-                                           for site, _ in conversion.value.stores)
+                                           for site, _ in stores)
+            conversion.stores_aliased = bool(stores) and may_be_aliased(self.module, conversion.node, sites)
         return list(self.conversions.values())
 
     def analyse_standalone(self, info: FunctionInfo):

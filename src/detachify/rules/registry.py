@@ -179,8 +179,11 @@ plt.plot(losses)
         "A tensor argument is wrapped: `plt.plot(x, y)` becomes `plt.plot(x, y.detach().cpu().numpy())`, with "
         "parentheses where precedence needs them. A list of tensors is fixed where the tensors are stored: "
         "`losses.append(loss.item())` for single numbers such as losses, `.detach()` otherwise; when the "
-        "analysis does not know every place the list is filled, no fix is offered. Fixes are unsafe where the "
-        "list or the converted value also flows back into torch."
+        "analysis does not know every place the list is filled, no fix is offered, and when the list is also "
+        "reachable under another name (assigned, passed to a helper, stored in an object), that fix is unsafe: "
+        "fills through the other name would keep the crash. When the elements are also read elsewhere, each "
+        "element is converted at the call instead. Fixes are unsafe where the list or the converted value also "
+        "flows back into torch."
     ),
 )
 

@@ -1,0 +1,98 @@
+"""Whether a list handed to a converter may also be reached under another name.
+
+A list of tensors is fixed where it is filled (`losses.append(loss.item())`); that fix is complete only if the
+analysis saw every fill. Fills through an alias (`history = losses; history.append(loss)`, a helper
+`fill(losses)`, `{"a": losses}`) are not seen, so when the list's name is used in any way but the ones below, the
+fix is marked unsafe. Syntactic and scope-blind on purpose: a name reused elsewhere can only make it unsafe.
+"""
+from __future__ import annotations
+
+from typing import Collection, Dict, Optional
+
+import libcst as cst
+
+# Methods that fill a list in place; the analysis records what they put in.
+FILLING_METHODS = frozenset({"append", "extend", "insert"})
+# Builtins that read a list without keeping it.
+READING_BUILTINS = frozenset({"len"})
+
+
+def may_be_aliased(module: cst.Module, container: cst.BaseExpression, conversion_sites: Collection) -> bool:
+    """True if the expression naming a list (`losses`, `self.losses`, `history["train"]`) is used other than:
+    filled in place, indexed, iterated, (re)assigned, bound as a parameter, measured with len(), or handed to a
+    converter (`conversion_sites`). Only the full expression is checked, not its prefixes (`history`, `self`)."""
+    if isinstance(container, (cst.List, cst.Tuple, cst.Set, cst.Dict)):
+        return False  # filled right there: `np.stack((a, b))`
+    target = _dotted(container)
+    if target is None:
+        return True  # `np.stack(history())`: filled who knows where
+    finder = _Uses(target)
+    module.visit(finder)
+    return any(not _harmless(use, finder.parents, conversion_sites) for use in finder.uses)
+
+
+def _harmless(use: cst.CSTNode, parents: Dict[cst.CSTNode, cst.CSTNode], conversion_sites) -> bool:
+    if use in conversion_sites:
+        return True
+    parent = parents.get(use)
+    if isinstance(parent, cst.Attribute) and parent.value is use:
+        call = parents.get(parent)
+        return parent.attr.value in FILLING_METHODS and isinstance(call, cst.Call) and call.func is parent
+    if isinstance(parent, cst.Subscript) and parent.value is use:
+        return True
+    if isinstance(parent, (cst.For, cst.CompFor)) and parent.iter is use:
+        return True
+    if isinstance(parent, cst.Param) and parent.name is use:
+        return True  # `def plot(values)`: the parameter itself; what the callee does with it is analysed
+    if isinstance(parent, cst.AssignTarget):
+        return True
+    if isinstance(parent, (cst.AugAssign, cst.AnnAssign)) and parent.target is use:
+        return True
+    if isinstance(parent, cst.Arg):
+        call = parents.get(parent)
+        return isinstance(call, cst.Call) and isinstance(call.func, cst.Name) and \
+            call.func.value in READING_BUILTINS
+    return False
+
+
+def _dotted(node: cst.BaseExpression) -> Optional[str]:
+    """`losses`, `self.losses`, `history["train"]` as one comparable string; None for anything else."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = _dotted(node.value)
+        return None if base is None else f"{base}.{node.attr.value}"
+    if isinstance(node, cst.Subscript) and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
+        base, key = _dotted(node.value), node.slice[0].slice.value
+        if base is not None and isinstance(key, (cst.SimpleString, cst.Integer)):
+            return f"{base}[{key.evaluated_value!r}]"
+    return None
+
+
+class _Uses(cst.CSTVisitor):
+    """Every Name/Attribute spelling `target`, with the parent of every node on the way."""
+
+    def __init__(self, target: str):
+        self.target = target
+        self.parents: Dict[cst.CSTNode, cst.CSTNode] = {}
+        self.uses = []
+        self._stack = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self._stack:
+            self.parents[node] = self._stack[-1]
+        parent = self._stack[-1] if self._stack else None
+        self._stack.append(node)
+        if isinstance(node, (cst.Name, cst.Attribute, cst.Subscript)) and not _is_attribute_name(node, parent) \
+                and _dotted(node) == self.target:
+            self.uses.append(node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        self._stack.pop()
+
+
+def _is_attribute_name(node, parent) -> bool:
+    """The `ls` of `h.ls` or of `f(ls=1)` is not the variable `ls`."""
+    return (isinstance(parent, cst.Attribute) and parent.attr is node) or (
+        isinstance(parent, cst.Arg) and parent.keyword is node)
