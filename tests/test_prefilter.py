@@ -151,6 +151,11 @@ SNIPPETS.update({
                                         + "print((out.  # c\n  # d\n  numpy()))\n").replace("\n", "\r"),
     "comment-lines-after-dot-crlf": ("import torch\nfrom torch import nn\n" + MODEL
                                      + "print((out.  # c\n  # d\n  numpy()))\n").replace("\n", "\r\n"),
+    # No torch-family word: grad comes from the attribute alone (found by fuzz_long: a mutant renamed `torch`).
+    "requires-grad-without-torch": ("import renamed\nx = renamed.randn(3)\nx.requires_grad = True\n"
+                                    "print((x * 2).numpy())\n"),
+    "create-graph-without-torch": ("import renamed\nx = renamed.randn(3)\nx.requires_grad_()\n"
+                                   "(x ** 2).sum().backward(create_graph=True)\nprint(x.grad.numpy())\n"),
     # A str that still starts with U+FEFF (not decoded with utf-8-sig): line 1's import follows the BOM.
     "bom-before-the-converting-import": "\ufeffimport numpy as np\nimport torch\nfrom torch import nn\n" + MODEL
                                         + "np.asarray(out)\n",

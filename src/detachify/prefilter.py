@@ -13,8 +13,10 @@ from .analysis import knowledge as K
 # `.numpy`, also split as `.\n    numpy`, `. \\\n numpy` or `.  # comment\n numpy`; the word boundary keeps
 # `.numpy_array` out.
 NUMPY_ATTRIBUTE = re.compile(r"\.(?:[\s\\]|#[^\r\n]*[\r\n])*numpy\b")  # a comment runs to its line end: no backtracking
-# Grad evidence comes from torch, or from a model-building library the analysis knows (timm, transformers, ...).
-EVIDENCE = re.compile("|".join(sorted({"torch", "lightning", *K.MODEL_LIBRARIES,
+# Grad evidence comes from torch, from a model-building library the analysis knows (timm, transformers, ...), or
+# from the attributes and keywords that make any tensor require grad, whatever it was imported as
+# (`x.requires_grad = True` after `import torch as renamed`... or with no import the analysis knows).
+EVIDENCE = re.compile("|".join(sorted({"torch", "lightning", "requires_grad", "create_graph", *K.MODEL_LIBRARIES,
                                        *(prefix.split(".")[0] for prefix in K.MODEL_CONSTRUCTOR_PREFIXES)})))
 # Implicit conversions are calls the analysis resolves through an absolute import of a converting library
 # (`import numpy as np`, `import os, numpy`, `from matplotlib import pyplot`; a name imported from elsewhere
