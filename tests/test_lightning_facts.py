@@ -45,6 +45,20 @@ HOOK_RUNNERS = {
     "on_validation_epoch_end": ("validate", "fit"),
     "on_test_epoch_end": ("test",),
 }
+# Hooks that get no batch (the probe makes one) or get it before the step; same runners as their loop.
+BATCHLESS_HOOKS = {
+    "on_validation_start": ("validate", "fit"), "on_validation_epoch_start": ("validate", "fit"),
+    "on_validation_end": ("validate", "fit"),
+    "on_test_start": ("test",), "on_test_epoch_start": ("test",), "on_test_end": ("test",),
+    "on_predict_start": ("predict",), "on_predict_epoch_start": ("predict",), "on_predict_epoch_end": ("predict",),
+    "on_predict_end": ("predict",),
+}
+BATCH_START_HOOKS = {
+    "on_validation_batch_start": ("validate", "fit"), "on_test_batch_start": ("test",),
+    "on_predict_batch_start": ("predict",),
+}
+HOOK_RUNNERS.update(BATCHLESS_HOOKS)
+HOOK_RUNNERS.update(BATCH_START_HOOKS)
 
 
 def _import_or_skip(name):
@@ -132,6 +146,10 @@ def _make_module(pl):
         def configure_optimizers(self):
             return torch.optim.SGD(self.parameters(), lr=0.1)
 
+    for hook in BATCHLESS_HOOKS:
+        setattr(Probe, hook, lambda self, _hook=hook: self._record(_hook, torch.randn(2, 3)))
+    for hook in BATCH_START_HOOKS:
+        setattr(Probe, hook, lambda self, batch, batch_idx, dataloader_idx=0, _hook=hook: self._record(_hook, batch))
     return Probe()
 
 
@@ -189,3 +207,27 @@ def test_lightning_module_name(qname):
     cls = getattr(importlib.import_module(module_name), attr)
     assert isinstance(cls, type) and issubclass(cls, nn.Module)
     assert qname in K.MODULE_BASES
+
+
+LIGHTNING_SOURCE = """\
+import lightning.pytorch as pl
+from torch import nn
+
+
+class Model(pl.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.Linear(3, 2)
+
+    def {hook}(self, *args, **kwargs):
+        return self.layer(self.example).numpy()
+"""
+
+
+@pytest.mark.parametrize("hook", sorted(K.LIGHTNING_NO_GRAD_HOOKS | {"training_step"}))
+def test_analysis_follows_the_hook_table(hook):
+    """What the table says reaches the analysis: no finding in a no-grad hook, one in `training_step`."""
+    import detachify
+
+    codes = [f.code for f in detachify.check_source(LIGHTNING_SOURCE.format(hook=hook))]
+    assert codes == ([] if hook in K.LIGHTNING_NO_GRAD_HOOKS else ["TNP001"])

@@ -120,8 +120,13 @@ LIGHTNING_MODULES = frozenset({
     "pytorch_lightning.core.LightningModule",
 })
 LIGHTNING_NO_GRAD_HOOKS = frozenset({
-    "validation_step", "test_step", "predict_step", "on_validation_batch_end", "on_test_batch_end",
-    "on_predict_batch_end", "on_validation_epoch_end", "on_test_epoch_end",
+    "validation_step", "test_step", "predict_step",
+    "on_validation_start", "on_validation_epoch_start", "on_validation_batch_start", "on_validation_batch_end",
+    "on_validation_epoch_end", "on_validation_end",
+    "on_test_start", "on_test_epoch_start", "on_test_batch_start", "on_test_batch_end", "on_test_epoch_end",
+    "on_test_end",
+    "on_predict_start", "on_predict_epoch_start", "on_predict_batch_start", "on_predict_batch_end",
+    "on_predict_epoch_end", "on_predict_end",
 })
 
 # Calls that build a model with parameters, from common libraries (prefixes of qualified names).
