@@ -243,3 +243,9 @@ def test_list_filled_only_under_its_own_name_keeps_a_safe_fix():
     assert "ls = [loss.detach()]" in fixed and "ls.append((loss * 3).detach())" in fixed
     done = subprocess.run([sys.executable, "-c", fixed], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("call", ["np.stack((loss, loss * 3))", "np.array([t * 2 for t in (loss, loss)])"])
+def test_list_built_in_the_call_keeps_a_safe_fix(call):
+    source = "import torch, numpy as np\nloss = torch.ones((), requires_grad=True) * 2\nprint(" + call + ")\n"
+    assert [f.fix.safe for f in detachify.check_source(source)] == [True]

@@ -21,8 +21,9 @@ def may_be_aliased(module: cst.Module, container: cst.BaseExpression, conversion
     """True if the expression naming a list (`losses`, `self.losses`, `history["train"]`) is used other than:
     filled in place, indexed, iterated, (re)assigned, bound as a parameter, measured with len(), or handed to a
     converter (`conversion_sites`). Only the full expression is checked, not its prefixes (`history`, `self`)."""
-    if isinstance(container, (cst.List, cst.Tuple, cst.Set, cst.Dict)):
-        return False  # filled right there: `np.stack((a, b))`
+    if isinstance(container, (cst.List, cst.Tuple, cst.Set, cst.Dict, cst.ListComp, cst.SetComp, cst.DictComp,
+                              cst.GeneratorExp)):
+        return False  # built right there: `np.stack((a, b))`, `np.array([p.norm() for p in ps])`
     target = _dotted(container)
     if target is None:
         return True  # `np.stack(history())`: filled who knows where
