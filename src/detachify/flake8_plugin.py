@@ -75,14 +75,15 @@ class Plugin:
         if not self.settings.select:
             return  # flake8 would drop every TNP code (`--select E,W`): don't even look
         source = "".join(self.lines)
-        # flake8 owns `# noqa`, but the file-level `# detachify: noqa` is ours alone: without this the same
-        # file would be silent under `detachify check` and noisy under flake8.
-        if Suppressions(source).whole_file:
-            return
         try:
             findings = api.check_source(source, self.filename, self.settings, respect_noqa=False)
         except libcst.ParserSyntaxError:
             return  # compiles for CPython but not for libcst's grammar: nothing we can say
+        # flake8 owns `# noqa`, but the file-level `# detachify: noqa` is ours alone: without this the same
+        # file would be silent under `detachify check` and noisy under flake8. (Read only when there are
+        # findings: tokenizing every file for its comments cost more than the analysis.)
+        if findings and Suppressions(source).whole_file:
+            return
         for finding in findings:
             text = finding.message
             if not text.startswith(finding.code):

@@ -22,11 +22,12 @@ class Suppressions:
     """Which (line, code) pairs the source's comments switch off."""
 
     def __init__(self, source: str):
-        self.whole_file = False
         self.by_line: Dict[int, FrozenSet[str]] = {}
-        if "noqa" not in source.lower():
-            return  # fast path: nearly every file
-        self.whole_file = any(NOQA_FILE.search(comment) for comment in _comments(source))
+        # Tokenizing is the cost: only where the text can hold the comment at all.
+        self.whole_file = NOQA_FILE.search(source) is not None and any(
+            NOQA_FILE.search(comment) for comment in _comments(source))
+        if self.whole_file or "noqa" not in source.lower():
+            return
         lines = _LINE_BREAK.split(source)  # as tokenize counts lines (str.splitlines also splits at \x0c)
         for first, last in _line_ranges(source, len(lines)):
             match = NOQA_INLINE.search("\n".join(lines[first - 1:last]))
