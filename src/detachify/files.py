@@ -259,14 +259,22 @@ def write_atomic(path: str, data: bytes) -> None:
 
 @contextmanager
 def _signals_deferred():
-    deferrable = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
-    if deferrable:
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    """Hold SIGINT/SIGTERM until the block ends, then deliver them. Python-level handlers are swapped, not the
+    signal mask: with a pool, the kernel hands a process-directed signal to any thread that does not block it
+    (a pool helper thread), and Python then runs the handler in the main thread anyway."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # handlers can only be set from the main thread; signals are handled there too
+        return
+    pending = []
+    previous = {s: signal.signal(s, lambda signum, frame: pending.append(signum))
+                for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        if deferrable:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        for signum in dict.fromkeys(pending):
+            signal.raise_signal(signum)
 
 
 def _write_atomic(path: str, data: bytes) -> None:
