@@ -80,9 +80,9 @@ class _Uses(cst.CSTVisitor):
         self._stack = []
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        if self._stack:
-            self.parents[node] = self._stack[-1]
         parent = self._stack[-1] if self._stack else None
+        if parent is not None:
+            self.parents[node] = parent
         self._stack.append(node)
         if isinstance(node, (cst.Name, cst.Attribute, cst.Subscript)) and not _is_attribute_name(node, parent) \
                 and _dotted(node) == self.target:

@@ -101,7 +101,9 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls):
             stores = conversion.value.stores
             conversion.stores_escape = any(site in self.flows_back or site in self.elements_read
                                            for site, _ in stores)
-            conversion.stores_aliased = bool(stores) and may_be_aliased(self.module, conversion.node, sites)
+            # Only the fill-site fix cares (it is not offered when stores escape); each check walks the module.
+            conversion.stores_aliased = bool(stores) and not conversion.stores_escape and may_be_aliased(
+                self.module, conversion.node, sites)
         return list(self.conversions.values())
 
     def analyse_standalone(self, info: FunctionInfo):
