@@ -9,6 +9,8 @@ from typing import Iterable, List, Optional
 import libcst as cst
 
 from .analysis.engine import analyse
+from .project.analysis import analyse_in_project, analyse_file
+from .project.workspace import InProject, workspace_for
 from .findings import Edit, Finding
 from .noqa import Suppressions
 from .parsing import parse_for_analysis
@@ -22,28 +24,43 @@ _NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
 def check_source(source: str, filename: str = "<string>", settings: Optional[Settings] = None,
-                 *, respect_noqa: bool = True) -> List[Finding]:
+                 *, respect_noqa: bool = True, project: Optional[InProject] = None) -> List[Finding]:
     """Findings for one module's source, sorted by position.
 
-    Raises ``libcst.ParserSyntaxError`` if the source does not parse.
+    With `project`, the module is analysed as a file of that project: its imports of project modules resolve
+    to their summaries, and calls other files make into it are followed (`project` also receives what this
+    check learnt: the module's summary and its calls into other modules). Raises ``libcst.ParserSyntaxError``
+    if the source does not parse.
     """
     settings = settings or DEFAULT_SETTINGS
     codes = enabled_codes(settings)
-    if not codes or not may_contain_findings(source, codes):
+    if not codes or not may_contain_findings(source, codes, in_project=project is not None):
         return []
     # libcst drops a byte-order mark and counts columns without it: so do we (fix_source puts it back).
     source = source[1:] if source.startswith(BOM) else source
     with _deep_recursion():  # a 400-term `a + b + ...` nests 400 deep, in libcst and in the analysis
         module = parse_for_analysis(source)
-        findings = evaluate(analyse(module, source), settings, filename)
+        if project is None:
+            analysis = analyse(module, source)
+        else:
+            analysis = analyse_in_project(module, source, project)
+        findings = evaluate(analysis, settings, filename)
     if respect_noqa and findings:
         suppressions = Suppressions(source)
         findings = [f for f in findings if not suppressions.suppressed(f.line, f.code)]
     return sorted(findings, key=Finding.sort_key)
 
 
+def project_of(path: str) -> InProject:
+    """`path` (a real file) as a file of its project, for `check_source(..., project=...)`."""
+    import os
+
+    path = os.path.abspath(path)
+    return InProject(workspace_for(path, analyse_file), path)
+
+
 def fix_source(source: str, filename: str = "<string>", settings: Optional[Settings] = None,
-               *, unsafe: Optional[bool] = None) -> str:
+               *, unsafe: Optional[bool] = None, project: Optional[InProject] = None) -> str:
     """The source with every enabled fix applied: safe ones only unless ``unsafe`` (or ``settings.unsafe_fixes``).
 
     Suppressed lines are never touched; the result always parses (a round whose output would not parse is
@@ -52,9 +69,9 @@ def fix_source(source: str, filename: str = "<string>", settings: Optional[Setti
     settings = settings or DEFAULT_SETTINGS
     apply_unsafe = settings.unsafe_fixes if unsafe is None else unsafe
     if source.startswith(BOM):
-        return BOM + fix_source(source[1:], filename, settings, unsafe=unsafe)
+        return BOM + fix_source(source[1:], filename, settings, unsafe=unsafe, project=project)
     for _ in range(MAX_FIX_ROUNDS):  # nested conversions are fixed inside-out, one round each
-        fixes = [f.fix for f in check_source(source, filename, settings)
+        fixes = [f.fix for f in check_source(source, filename, settings, project=_fresh(project))
                  if f.fix is not None and (f.fix.safe or apply_unsafe)]
         if not fixes:
             break
@@ -63,6 +80,11 @@ def fix_source(source: str, filename: str = "<string>", settings: Optional[Setti
             break
         source = fixed
     return source
+
+
+def _fresh(project: Optional[InProject]) -> Optional[InProject]:
+    """The same file in the same project, for one more round of analysis (each round records its results)."""
+    return None if project is None else InProject(project.workspace, project.path, project.incoming)
 
 
 def apply_edits(source: str, edits: Iterable[Edit]) -> str:

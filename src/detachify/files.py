@@ -67,13 +67,13 @@ def decode_python(data: bytes) -> Tuple[str, str]:
         raise SourceError(f"cannot decode: {exc}") from None
 
 
-def _python_check(data: bytes, filename: str, settings: Settings) -> List[Finding]:
-    return api.check_source(decode_python(data)[0], filename, settings)
+def _python_check(data: bytes, filename: str, settings: Settings, project=None) -> List[Finding]:
+    return api.check_source(decode_python(data)[0], filename, settings, project=project)
 
 
-def _python_fix(data: bytes, filename: str, settings: Settings) -> bytes:
+def _python_fix(data: bytes, filename: str, settings: Settings, project=None) -> bytes:
     text, encoding = decode_python(data)
-    fixed = api.fix_source(text, filename, settings)
+    fixed = api.fix_source(text, filename, settings, project=project)
     if fixed == text:
         return data
     try:
@@ -113,9 +113,9 @@ def _notebook_handler(notebook) -> Handler:
     error = getattr(notebook, "NotebookError", ValueError)
 
     def guarded(function):
-        def run(*args):
+        def run(*args, **kwargs):
             try:
-                return function(*args)
+                return function(*args, **kwargs)
             except error as exc:
                 raise SourceError(f"cannot check notebook: {exc}") from None
         return run
@@ -168,16 +168,19 @@ def process_file(path: str, display: str, settings: Settings, mode: str = CHECK)
 
 
 def process_source(data: bytes, path: str, display: str, settings: Settings, mode: str = CHECK,
-                   handler: Optional[Handler] = None) -> FileResult:
+                   handler: Optional[Handler] = None, project: Optional[bool] = True) -> FileResult:
+    """Check (or fix) `data` as the file at `path`. `project`: analyse it as a file of the project around
+    `path` (imports of project modules, calls from other files), read from disk; False: the file alone."""
     result = FileResult(path, display, digest=hashlib.sha256(data).hexdigest())
     try:
         handler = handler or handler_for(display)
-        before = handler.check(data, display, settings)
+        context = {"project": api.project_of(path)} if project and os.path.isabs(path) else {}
+        before = handler.check(data, display, settings, **context)
         if mode == CHECK or not any(_applicable(f, settings) for f in before):
             result.findings = before
             return result
-        new_data = handler.fix(data, display, settings)
-        result.findings = handler.check(new_data, display, settings) if new_data != data else before
+        new_data = handler.fix(data, display, settings, **context)
+        result.findings = handler.check(new_data, display, settings, **context) if new_data != data else before
         result.fixed = max(0, len(before) - len(result.findings))
         if new_data != data:
             if mode == FIX:

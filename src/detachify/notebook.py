@@ -169,23 +169,25 @@ def read_notebook(data: bytes) -> Notebook:
 
 
 def check_notebook(data: bytes, filename: str = "<notebook>", settings: Optional[Settings] = None,
-                   *, respect_noqa: bool = True) -> List[NotebookFinding]:
+                   *, respect_noqa: bool = True, project=None) -> List[NotebookFinding]:
     """Findings in the code cells, positions in cell coordinates. Raises :class:`NotebookError`."""
     nb = Notebook(data)
     if not nb.is_python:
         return []
     findings = _parse_guard(
-        nb, filename, lambda: api.check_source(nb.program, filename, settings, respect_noqa=respect_noqa))
+        nb, filename, lambda: api.check_source(nb.program, filename, settings, respect_noqa=respect_noqa,
+                                               project=project))
     return [nb.to_cell(finding) for finding in findings]
 
 
 def fix_notebook(data: bytes, filename: str = "<notebook>", settings: Optional[Settings] = None,
-                 unsafe: Optional[bool] = None) -> bytes:
+                 unsafe: Optional[bool] = None, project=None) -> bytes:
     """The notebook with every enabled fix applied; ``data`` itself when nothing changes. Raises NotebookError."""
     nb = Notebook(data)
     if not nb.is_python:
         return data
-    fixed = _parse_guard(nb, filename, lambda: api.fix_source(nb.program, filename, settings, unsafe=unsafe))
+    fixed = _parse_guard(nb, filename, lambda: api.fix_source(nb.program, filename, settings, unsafe=unsafe,
+                                                              project=project))
     if fixed == nb.program:
         return data
     result = nb.with_program(fixed)

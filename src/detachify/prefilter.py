@@ -28,10 +28,13 @@ CONVERTING_LIBRARIES = re.compile(
     r"\b(?:numpy|matplotlib|pandas|seaborn|scipy|sklearn)\b",
 )
 IMPLICIT_CODES = ("TNP002", "TNP003", "TNP901")
+# In a project, evidence may also come from the project itself: a name imported from one of its modules, or a
+# call into one of this file's functions from another file.
+PROJECT_EVIDENCE = re.compile(r"(?:^|[\r\n;:])[ \t\f]*(?:from|import)\b|\bdef\b")
 
 
-def may_contain_findings(source: str, codes) -> bool:
-    if EVIDENCE.search(source) is None:
+def may_contain_findings(source: str, codes, in_project: bool = False) -> bool:
+    if EVIDENCE.search(source) is None and not (in_project and PROJECT_EVIDENCE.search(source)):
         return False
     if NUMPY_ATTRIBUTE.search(source):
         return True

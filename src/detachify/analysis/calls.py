@@ -7,6 +7,7 @@ from dataclasses import replace
 import libcst as cst
 
 from . import converters as C
+from . import provenance as P
 from .arguments import Args
 from .expressions import place_key
 from .values import (
@@ -51,6 +52,8 @@ class Calls:
         kind = receiver.kind
         if kind is Kind.QUALNAME:
             return self.call_qualname(f"{receiver.qname}.{name}", args, node, frame)
+        if kind is Kind.PROJECT_MODULE:
+            return self.call_value(self.project_attribute(receiver, name), args, node, frame)
         if kind is Kind.INSTANCE:
             return self.instance_method(receiver, name, args, node, frame)
         if kind is Kind.UNKNOWN and name in AXES_METHODS_ON_UNKNOWN and "matplotlib" in self.imports:
@@ -147,8 +150,9 @@ class Calls:
             function = args.positional[0]
             elements = [self.element_of(v) for v in args.positional[1:]]
             mapped = self.call_value(function, Args(elements, {}, False, ()), node, frame)
-            if mapped.grad is Grad.YES and "module `map`" in mapped.why:  # name the mapped module, not `map`
-                mapped = replace(mapped, why=mapped.why.replace("`map`", f"`{self.code(args.nodes[0].value)}`"))
+            source = mapped.why
+            if mapped.grad is Grad.YES and source.key == P.MODULE_OUTPUT and source.subject == "map":
+                mapped = replace(mapped, why=replace(source, subject=self.code(args.nodes[0].value)))  # the mapped module
             return container(mapped)
         if name == "dict" and len(args.positional) == 1 and first.mapping and not args.keywords:
             return first  # a copy of a dict

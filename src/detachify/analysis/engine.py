@@ -1,9 +1,8 @@
 """Run the grad-flow analysis over one module and collect what it saw at every tensor→NumPy conversion."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -14,12 +13,14 @@ from .calls import Calls
 from .local_calls import LocalCalls
 from .torch_calls import TorchCalls
 from .expressions import EXPRESSION_HANDLERS, Expressions
+from .foreign import ProjectCalls
+from .summaries import Summaries
+from .summary import OutgoingCall
 from .program import ClassInfo, FunctionInfo, param_list, reference_kinds
 from .state import Frame, State
 from .statements import STATEMENT_HANDLERS, Statements
 from .values import Grad, Kind, Mode, Value
 
-_MARKER = re.compile("\x00(\\d+)\x00")
 # Beyond these, calls are not followed any more (their results stay unknown): bounds the cost on huge files.
 MAX_CALL_ANALYSES = 3000
 MAX_STATEMENTS = 400_000
@@ -61,13 +62,20 @@ class Conversion:
         return 1 if self.value.grad is Grad.UNKNOWN and self.mode is not Mode.OFF else 0
 
 
-class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls):
+class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls, ProjectCalls, Summaries):
     _statement_handlers = STATEMENT_HANDLERS
     _expression_handlers = {**EXPRESSION_HANDLERS, cst.Call: Calls.x_Call}
 
-    def __init__(self, module: cst.Module, source: Optional[str] = None):
+    def __init__(self, module: cst.Module, source: Optional[str] = None, project=None):
+        """`project`: how imports of the project's own modules resolve (`ImportContext`; None: unknown)."""
         self.module = module
         self.source = source
+        self.project = project
+        self.foreign = {}  # Ref -> ForeignClass / ForeignFunction, built once per analysis
+        self.outgoing_calls = []
+        self.top_level_functions = set()  # nodes of the module's own defs and classes (what it exports)
+        self.top_level_classes = set()
+        self.module_frame: Optional[Frame] = None
         self.functions: Dict[cst.CSTNode, FunctionInfo] = {}
         self.classes: Dict[cst.ClassDef, ClassInfo] = {}
         self.conversions: Dict[cst.Call, Conversion] = {}
@@ -80,12 +88,11 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls):
         self.imports = set()
         self.graph_kept_by_backward = False  # some `.backward(create_graph=True)`: `.grad` may require grad
         self._positions = None
-        self._marked: Dict[int, cst.CSTNode] = {}
         self._default_instances: Dict[ClassInfo, Value] = {}
 
     # orchestration ---------------------------------------------------------------------------------------
     def run(self) -> List[Conversion]:
-        top = Frame(State(mode=Mode.ON))
+        top = self.module_frame = Frame(State(mode=Mode.ON))
         self.exec_block(self.module, top)
         called, referenced_otherwise = reference_kinds(self.module.code if self.source is None else self.source)
         infos = [info for info in self.functions.values() if not info.is_lambda]
@@ -95,6 +102,17 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls):
         for info in roots + infos:
             if not info.analysed and info.closure is not None and not self.over_budget():
                 self.analyse_standalone(info)
+        return self.finish()
+
+    def follow(self, calls: Sequence[OutgoingCall]) -> List[Conversion]:
+        """Re-run calls other modules make into this one (after `run`: what ran before stays as it was)."""
+        for call in calls:
+            if self.over_budget():
+                break
+            self.run_incoming_call(call)
+        return self.finish()
+
+    def finish(self) -> List[Conversion]:
         sites = {conversion.node for conversion in self.conversions.values()}
         for conversion in self.conversions.values():
             conversion.flows_back = conversion.node in self.flows_back
@@ -117,7 +135,7 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls):
         frame.state.vars.update(self.annotated_parameters(info))
         self.call_stack.append(info)
         try:
-            self.run_body(info, frame)
+            info.standalone_result = self.run_body(info, frame)
         finally:
             self.call_stack.pop()
 
@@ -202,16 +220,6 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls):
     def line_of(self, node) -> int:
         position = self.positions().get(node)
         return position.start.line if position is not None else 0
-
-    def line_marker(self, node) -> str:
-        """A stand-in for `node`'s line inside a message, resolved by `render` (positions only when needed)."""
-        self._marked[id(node)] = node
-        return f"\x00{id(node)}\x00"
-
-    def render(self, text: str) -> str:
-        if "\x00" not in text:
-            return text
-        return _MARKER.sub(lambda m: str(self.line_of(self._marked[int(m.group(1))])), text)
 
     def code(self, node, limit: int = 40) -> str:
         text = " ".join(self.module.code_for_node(node).split())

@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import builtins
+from dataclasses import replace
 from typing import Optional
 
 import libcst as cst
 
 from . import knowledge as K
+from . import provenance as P
+from .provenance import why
 from .values import (
     OTHER, UNKNOWN, Grad, Kind, Value, constant, container, empty_container, grad_tensor, join, join_all, module,
-    qualname, stored, tensor,
+    keep_grad, qualname, stored, tensor,
 )
 
 BUILTIN_NAMES = frozenset(dir(builtins))
@@ -94,6 +97,8 @@ class Expressions:
 
     def get_attribute(self, base: Value, name: str, node, frame) -> Value:
         kind = base.kind
+        if kind is Kind.PROJECT_MODULE:
+            return self.project_attribute(base, name)
         if kind is Kind.QUALNAME:
             if name == "flat" and base.qname == "matplotlib.axes.Axes":
                 return base
@@ -113,7 +118,7 @@ class Expressions:
         if kind in (Kind.TENSOR, Kind.UNKNOWN):
             if name in K.DETACHING_ATTRIBUTES:
                 if name == "grad" and self.graph_kept_by_backward:
-                    return grad_tensor("a gradient from `backward(create_graph=True)`", gpu=base.gpu)
+                    return grad_tensor(why(P.BACKWARD_CREATE_GRAPH), gpu=base.gpu)
                 return tensor(Grad.NO, gpu=base.gpu)
             if name in K.NON_TENSOR_ATTRIBUTES:
                 return OTHER
@@ -134,7 +139,7 @@ class Expressions:
     def module_attribute(self, base: Value, name: str, node) -> Value:
         if name in K.PARAMETER_ATTRIBUTES:
             if base.has_params:
-                return grad_tensor(f"a parameter of `{self.code(node.value)}`", gpu=base.gpu)
+                return grad_tensor(why(P.PARAMETER_OF, self.code(node.value)), gpu=base.gpu)
             return UNKNOWN
         if name in K.BUFFER_ATTRIBUTES:
             return tensor(Grad.NO, gpu=base.gpu)
@@ -176,7 +181,7 @@ class Expressions:
             return base.items[index]
         kind = base.kind
         if kind is Kind.TENSOR:
-            return tensor(base.grad, base.why, base.derived, base.gpu)  # indexing keeps grad
+            return keep_grad(base)  # indexing keeps grad
         if kind is Kind.CONTAINER:
             if _is_slice(node):
                 return base
@@ -206,7 +211,7 @@ class Expressions:
                 return tensor(Grad.NO, gpu=left.gpu or right.gpu)
             result = self.op_result((left, right), frame)
             if all(v.scalar or v.kind is Kind.OTHER for v in (left, right)):
-                result = Value(result.kind, result.grad, result.why, result.derived, result.gpu, scalar=True)
+                result = replace(result, scalar=True)
             return result
         if Kind.CONTAINER in kinds and op == "Add":
             return join(left, right)
@@ -216,21 +221,23 @@ class Expressions:
             return OTHER
         grad = max(left.grad, right.grad)
         source = left if left.grad >= right.grad else right
-        return Value(Kind.UNKNOWN, grad, source.why if grad is Grad.YES else "", True, left.gpu or right.gpu)
+        return Value(Kind.UNKNOWN, grad, source.why if grad is Grad.YES else None, True, left.gpu or right.gpu,
+                     deps=left.deps | right.deps)
 
     def op_result(self, operands, frame, kind: Kind = Kind.TENSOR) -> Value:
         """The result of a differentiable op: grad if an operand requires grad and grad mode is on."""
-        grad, why, gpu = Grad.NO, "", False
+        grad, source, gpu, deps = Grad.NO, None, False, frozenset()
         for operand in operands:
             gpu = gpu or operand.gpu
+            deps |= operand.deps
             if operand.grad > grad:
-                grad, why = operand.grad, operand.why
+                grad, source = operand.grad, operand.why
         mode = frame.state.mode.value
         if mode == "off":
             grad = Grad.NO
         elif mode == "unknown" and grad is Grad.YES:
             grad = Grad.UNKNOWN
-        return Value(kind, grad, why if grad is Grad.YES else "", True, gpu)
+        return Value(kind, grad, source if grad is Grad.YES else None, True, gpu, deps=deps if grad else frozenset())
 
     def x_UnaryOperation(self, node, frame):
         operand = self.eval(node.expression, frame)
@@ -368,7 +375,7 @@ class Expressions:
             self.note_elements_read(value)
             return value.elem if value.elem is not None else UNKNOWN
         if kind is Kind.TENSOR:
-            return tensor(value.grad, value.why, value.derived, value.gpu)  # rows keep grad
+            return keep_grad(value)  # rows keep grad
         if kind is Kind.MODULE:
             return module(value.qname, value.has_params, value.gpu)
         if kind is Kind.NDARRAY or (kind is Kind.QUALNAME and value.qname == "matplotlib.axes.Axes"):

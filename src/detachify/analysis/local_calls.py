@@ -6,8 +6,11 @@ from typing import Dict, Optional
 
 import libcst as cst
 
+from . import provenance as P
 from .arguments import Args, literal
+from .provenance import why
 from .expressions import place_key
+from .foreign import ForeignClass, ForeignFunction
 from .program import ClassInfo, FunctionInfo, param_list
 from .state import Frame, State
 from .values import (
@@ -31,13 +34,16 @@ class GeneratorRun:
 class LocalCalls:
     # functions and classes of the module -----------------------------------------------------------------
     def call_function(self, info: FunctionInfo, positional, keywords, node, frame,
-                      self_value: Optional[Value] = None, want_frame: bool = False):
+                      self_value: Optional[Value] = None, want_frame: bool = False, site: Optional[P.Site] = None):
+        if isinstance(info, ForeignFunction):
+            return self.call_foreign(info, positional, keywords, node, frame, want_frame)
         mode = info.decorator_mode or frame.state.mode
-        parameters = self.bind_parameters(info, positional, keywords, node)
+        parameters = self.bind_parameters(info, positional, keywords, node, site)
         for name, annotated in self.annotated_parameters(info).items():
             if parameters.get(name, UNKNOWN).kind is Kind.UNKNOWN:  # `t: torch.Tensor` given `torch.load(...)`
                 given = parameters.get(name, UNKNOWN)
-                parameters[name] = replace(annotated, grad=given.grad, why=given.why, derived=given.derived)
+                parameters[name] = replace(annotated, grad=given.grad, why=given.why, derived=given.derived,
+                                          deps=given.deps)
         bound = tuple(parameters.items())
         return self.analyse_call(info, bound, mode, node, frame, want_frame)
 
@@ -68,12 +74,13 @@ class LocalCalls:
         self.call_memo[key] = (result, callee)
         return (result, callee) if want_frame else result
 
-    def bind_parameters(self, info: FunctionInfo, positional, keywords, call_node) -> Dict[str, Value]:
+    def bind_parameters(self, info: FunctionInfo, positional, keywords, call_node,
+                        site: Optional[P.Site] = None) -> Dict[str, Value]:
         params = info.node.params
         bound: Dict[str, Value] = {}
         ordered = list(params.posonly_params) + list(params.params)
-        # Positions cost a pass over the module: the line is a marker resolved only if a message needs it.
-        label = f"passed to `{info.name}` at line {self.line_marker(call_node)}" if call_node is not None else ""
+        # Positions cost a pass over the module: the node stands for its line until a message needs it.
+        label = site or (P.Site(P.PASSED_TO, info.name, call_node) if call_node is not None else None)
         for index, param in enumerate(ordered):
             name = param.name.value
             if index < len(positional):
@@ -81,11 +88,11 @@ class LocalCalls:
             elif name in keywords:
                 value = keywords[name]
             else:
-                value = self.default_value(param, call_node)
+                value = self.default_value(param, call_node if call_node is not None else site)
             bound[name] = _label(value, label) if not (index == 0 and info.owner) else value
         for param in params.kwonly_params:
             name = param.name.value
-            bound[name] = _label(keywords[name], label) if name in keywords else self.default_value(param, call_node)
+            bound[name] = _label(keywords[name], label) if name in keywords else self.default_value(param, call_node if call_node is not None else site)
         if isinstance(params.star_arg, cst.Param):
             extra = positional[len(ordered):]
             bound[params.star_arg.name.value] = container(join_all(extra) if extra else UNKNOWN, tuple(extra))
@@ -120,6 +127,8 @@ class LocalCalls:
         return frame.returns if frame.returns is not None else OTHER
 
     def instantiate(self, info: ClassInfo, args: Args, node, frame) -> Value:
+        if isinstance(info, ForeignClass):
+            return self.instantiate_foreign(info, args, node, frame)
         instance = Value(Kind.INSTANCE, Grad.NO, qname=info.name, target=info, has_params=info.is_module)
         init = info.find_method("__init__")
         if init is None:
@@ -248,16 +257,16 @@ class LocalCalls:
         """Name the module in the message; and trust its parameters when its forward was too opaque to follow."""
         if frame.state.mode is not Mode.ON:
             return result
-        why = f"the output of module `{self.code(node.func)}`"
+        source = why(P.MODULE_OUTPUT, self.code(node.func))
         if result.grad is Grad.YES and result.kind is Kind.TENSOR:
-            return grad_tensor(why, gpu=result.gpu)
+            return grad_tensor(source, gpu=result.gpu)
         if result.grad is Grad.UNKNOWN and instance.has_params and result.kind in (Kind.UNKNOWN, Kind.TENSOR):
-            return grad_tensor(why, gpu=result.gpu or instance.gpu)
+            return grad_tensor(source, gpu=result.gpu or instance.gpu)
         return result
 
 
-def _label(value: Value, label: str) -> Value:
+def _label(value: Value, label: Optional[P.Site]) -> Value:
     """Name the call site in the reason: a finding inside a helper says which call gave it a grad tensor."""
-    if label and value.grad is Grad.YES and value.why and "passed to" not in value.why:
-        return replace(value, why=f"{value.why} ({label})")
+    if label is not None and value.grad is Grad.YES and value.why is not None and not value.why.passed():
+        return replace(value, why=value.why.through(label))
     return value

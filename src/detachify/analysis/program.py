@@ -28,6 +28,7 @@ class FunctionInfo:
         self.is_static = False
         self.is_context_manager = False
         self.annotations = None  # parameters typed by their annotations, computed once
+        self.standalone_result = None  # what it returned when analysed on its own (unknown arguments)
 
     @property
     def cuts_gradients(self) -> bool:

@@ -1,16 +1,22 @@
 """Executing statements over abstract state: assignment, branches joined, loops to a fixed point, grad mode."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
 from . import knowledge as K
+from . import provenance as P
+from .provenance import why
 from .torch_calls import grad_mode_set_by
 from .expressions import place_key
 from .program import ClassInfo, FunctionInfo
 from .state import Frame, State
+from .summary import Ref
 from .values import (
-    OTHER, UNKNOWN, Grad, Kind, Mode, Value, container, frozen, grad_tensor, qualname, store_item, stored, tensor,
+    OTHER, UNKNOWN, Grad, Kind, Mode, Value, container, frozen, grad_tensor, keep_grad, qualname, store_item, stored,
+    tensor,
 )
 
 MAX_LOOP_ROUNDS = 3
@@ -67,24 +73,54 @@ class Statements:
     def s_Import(self, statement: cst.Import, frame):
         for alias in statement.names:
             dotted = get_full_name_for_node(alias.name)
+            top = dotted.split(".", 1)[0]
+            own = self.project.resolve(dotted, 0) if self.project is not None else None
             if alias.asname is not None:
-                self.bind(alias.asname.name.value, qualname(dotted), frame)
+                value = self.project_module_value(own) if own is not None else qualname(dotted)
+                self.bind(alias.asname.name.value, value, frame)
             else:
-                top = dotted.split(".", 1)[0]
-                self.bind(top, qualname(top), frame)
-            self.imports.add(dotted.split(".", 1)[0])
+                package = self.project.resolve(top, 0) if own is not None else None
+                if own is not None and package is None:  # `import a.b` with `a` a namespace package
+                    package = replace(own, name=top, path="")
+                self.bind(top, self.project_module_value(package) if package is not None else qualname(top), frame)
+            if own is None:
+                self.imports.add(top)
 
     def s_ImportFrom(self, statement: cst.ImportFrom, frame):
+        base = get_full_name_for_node(statement.module) if statement.module is not None else ""
+        level = len(statement.relative)
+        own = self.project.resolve(base, level) if self.project is not None and (base or level) else None
+        if own is not None or level:
+            self.import_from_project(statement, own, frame)
+            return
         if isinstance(statement.names, cst.ImportStar):
             return
-        base = get_full_name_for_node(statement.module) if statement.module is not None else ""
-        relative = bool(statement.relative)
-        if not relative and base:
+        if base:
             self.imports.add(base.split(".", 1)[0])
         for alias in statement.names:
             name = get_full_name_for_node(alias.name)
             bound = alias.asname.name.value if alias.asname is not None else name.split(".", 1)[0]
-            self.bind(bound, UNKNOWN if relative or not base else qualname(f"{base}.{name}"), frame)
+            self.bind(bound, UNKNOWN if not base else qualname(f"{base}.{name}"), frame)
+
+    def import_from_project(self, statement: cst.ImportFrom, module, frame):
+        """`from .model import Net`, `from pkg import *`: names as the module's summary has them."""
+        summary = self.module_summary(Ref(module.path)) if module is not None and module.path else None
+        if isinstance(statement.names, cst.ImportStar):
+            if summary is not None:
+                for name in summary.star_names():
+                    self.bind(name, self.materialise(summary.symbol(name)), frame)
+            return
+        for alias in statement.names:
+            name = get_full_name_for_node(alias.name)
+            bound = alias.asname.name.value if alias.asname is not None else name
+            value = UNKNOWN
+            if summary is not None and summary.symbol(name) is not None:
+                value = self.materialise(summary.symbol(name))
+            elif module is not None:
+                sub = self.project.submodule(module.root, f"{module.name}.{name}")
+                if sub is not None:
+                    value = self.project_module_value(sub)
+            self.bind(bound, value, frame)
 
     def s_Del(self, statement: cst.Del, frame):
         for name in _names(statement.target):
@@ -126,7 +162,7 @@ class Statements:
             flag = _literal_bool(value_node)
             if current.kind is Kind.MODULE or flag is None:
                 return
-            new = grad_tensor("a tensor with `requires_grad = True`", gpu=current.gpu) if flag \
+            new = grad_tensor(why(P.REQUIRES_GRAD_SET), gpu=current.gpu) if flag \
                 else tensor(Grad.NO, gpu=current.gpu)
             self.rebind_place(base_key, new, frame)
             return
@@ -145,7 +181,7 @@ class Statements:
             sites = stored(value_node, value) if value_node is not None else frozenset()
             self.rebind_place(key, store_item(base, index, value, sites), frame)
         elif base.kind is Kind.TENSOR and value.grad > base.grad and frame.state.mode is Mode.ON:
-            self.rebind_place(key, tensor(value.grad, value.why, True, base.gpu), frame)
+            self.rebind_place(key, replace(keep_grad(value), derived=True, gpu=base.gpu), frame)
 
     # compound statements ---------------------------------------------------------------------------------
     def s_If(self, statement: cst.If, frame):
@@ -321,6 +357,8 @@ class Statements:
                 info.is_property = True
             elif dotted == "staticmethod":
                 info.is_static = True
+        if frame is self.module_frame:
+            self.top_level_functions.add(statement)
         self.bind(statement.name.value, self.function_value(info, frame), frame)
 
     def s_ClassDef(self, statement: cst.ClassDef, frame):
@@ -343,6 +381,8 @@ class Statements:
         body.class_info = info
         self.exec_block(statement.body, body)
         info.class_attrs = dict(body.state.vars)
+        if frame is self.module_frame:
+            self.top_level_classes.add(statement)
         self.bind(statement.name.value, Value(Kind.CLASS, Grad.NO, qname=info.name, target=info), frame)
 
     def s_Match(self, statement, frame):

@@ -8,6 +8,8 @@ import libcst as cst
 
 from . import converters as C
 from . import knowledge as K
+from . import provenance as P
+from .provenance import why
 from .arguments import Args
 from .expressions import place_key
 from .values import (
@@ -59,11 +61,11 @@ class TorchCalls:
         if name == "requires_grad_":
             wanted = args.constant("requires_grad", 0)
             result = tensor(Grad.NO, gpu=receiver.gpu) if wanted is False else grad_tensor(
-                "a tensor with `requires_grad_()` called on it", gpu=receiver.gpu)
+                why(P.REQUIRES_GRAD_CALL), gpu=receiver.gpu)
             self.rebind_place(key, result, frame)
             return result
         if name.startswith("new_") and args.constant("requires_grad") is True:
-            return grad_tensor("a tensor created with `requires_grad=True`", gpu=receiver.gpu)
+            return grad_tensor(why(P.REQUIRES_GRAD_FACTORY), gpu=receiver.gpu)
         if name in K.NON_DIFFERENTIABLE_OPS or name in K.NON_DIFFERENTIABLE_METHODS:
             return tensor(Grad.NO, gpu=receiver.gpu)
         if name in K.NON_TENSOR_METHODS:
@@ -85,11 +87,11 @@ class TorchCalls:
         result = self.op_result([receiver, *args.all()], frame)
         if name in ("cpu", "cuda", "to") and result.grad is receiver.grad:
             # A copy to another device is the same tensor as far as the user is concerned.
-            result = Value(result.kind, result.grad, receiver.why, receiver.derived, result.gpu)
+            result = Value(result.kind, result.grad, receiver.why, receiver.derived, result.gpu, deps=result.deps)
         if name == "cpu" or (name == "to" and _names_cpu(args)):
-            return Value(result.kind, result.grad, result.why, result.derived, False)
+            return replace(result, gpu=False)
         if name == "cuda" or (name == "to" and any(v.gpu for v in args.all())):
-            return Value(result.kind, result.grad, result.why, result.derived, True)
+            return replace(result, gpu=True)
         if name.endswith("_"):
             # In place: the tensor keeps requiring grad (a leaf under no_grad), and gains it from a grad operand.
             result = join(receiver, result) if receiver.kind is Kind.TENSOR else result
@@ -125,7 +127,7 @@ class TorchCalls:
         if qname in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
             if args.constant("requires_grad", 1) is False:
                 return tensor(Grad.NO)
-            return grad_tensor("an `nn.Parameter`")
+            return grad_tensor(why(P.NN_PARAMETER))
         if head == "torch.nn.utils":
             if last in K.NON_DIFFERENTIABLE_NN_UTILS:
                 return tensor(Grad.NO)
@@ -136,7 +138,7 @@ class TorchCalls:
             return replace(distribution, qname="torch.distributions")
         if qname in ("torch.autograd.grad", "torch.autograd.functional.jacobian", "torch.autograd.functional.hessian"):
             if args.constant("create_graph") is True:
-                return container(grad_tensor("a gradient computed with `create_graph=True`"))
+                return container(grad_tensor(why(P.CREATE_GRAPH_GRAD)))
             return container(tensor(Grad.NO))
         if qname in ("torch.utils.checkpoint.checkpoint", "torch.utils.checkpoint.checkpoint_sequential"):
             # Activation checkpointing calls the function (or runs the Sequential) on the inputs.
@@ -168,7 +170,7 @@ class TorchCalls:
         self.mark_flowing_back(args)
         if namespace == "torch" and name in K.TENSOR_FACTORIES:
             if args.constant("requires_grad") is True:
-                return grad_tensor("a tensor created with `requires_grad=True`", gpu=gpu)
+                return grad_tensor(why(P.REQUIRES_GRAD_FACTORY), gpu=gpu)
             first = args.first()
             if name in K.FACTORIES_PASSING_TENSORS and first.kind is Kind.TENSOR \
                     and args.constant("requires_grad") is not False:
@@ -216,13 +218,13 @@ class TorchCalls:
         mode = frame.state.mode
         gpu = callee.gpu or any(v.gpu for v in args.all())
         if mode is Mode.ON:
-            return grad_tensor(f"the output of module `{self.code(_callee(node))}`", gpu=gpu)
+            return grad_tensor(why(P.MODULE_OUTPUT, self.code(_callee(node))), gpu=gpu)
         return tensor(Grad.NO if mode is Mode.OFF else Grad.UNKNOWN, gpu=gpu)
 
     def module_method(self, receiver: Value, name: str, args: Args, node, frame) -> Value:
         owner = self.code(node.func.value)
         if name in ("parameters", "named_parameters"):
-            param = grad_tensor(f"a parameter of `{owner}`", gpu=receiver.gpu) if receiver.has_params \
+            param = grad_tensor(why(P.PARAMETER_OF, owner), gpu=receiver.gpu) if receiver.has_params \
                 else tensor(Grad.NO)
             return container(param if name == "parameters" else container(join(OTHER, param), (OTHER, param)))
         if name in ("state_dict", "buffers"):

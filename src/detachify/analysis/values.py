@@ -9,6 +9,8 @@ import enum
 from dataclasses import dataclass, replace
 from typing import Optional, Tuple
 
+from .provenance import Why
+
 
 class Grad(enum.IntEnum):
     NO = 0
@@ -39,13 +41,14 @@ class Kind(enum.Enum):
     FUNCTION = "function"  # a function or lambda of the analysed module
     CLASS = "class"  # a class of the analysed module
     GRAD_MODE = "grad_mode"  # torch.no_grad() & co., as values
+    PROJECT_MODULE = "project_module"  # a module of the analysed project (target: foreign.ModuleTarget)
 
 
 @dataclass(frozen=True)
 class Value:
     kind: Kind = Kind.UNKNOWN
     grad: Grad = Grad.UNKNOWN
-    why: str = ""  # for grad YES: a noun phrase ("the output of module `model`")
+    why: Optional[Why] = None  # for grad YES: where the grad comes from
     derived: bool = False  # computed from the value `why` describes
     gpu: bool = False  # may live on a GPU (or, for a device value, may name one)
     qname: str = ""  # QUALNAME: the dotted name; MODULE: the constructor's name
@@ -61,22 +64,20 @@ class Value:
     scalar: bool = False  # TENSOR: a single number (a loss, a full reduction): `.item()` can stand for it
     stores: frozenset = frozenset()  # CONTAINER: the expressions whose values were put into it (fix sites)
     mapping: bool = False  # CONTAINER: a dict (iterating it yields keys; `.items()` yields pairs)
+    deps: frozenset = frozenset()  # in a summary's run: the parameters whose grad flows into this value
 
     @property
     def is_tensorish(self) -> bool:
         return self.kind in (Kind.TENSOR, Kind.UNKNOWN)
 
-    def with_grad(self, grad: Grad, why: str = "", derived: bool = False) -> "Value":
-        return replace(self, grad=grad, why=why if grad is Grad.YES else "", derived=derived)
+    def with_grad(self, grad: Grad, why: Optional[Why] = None, derived: bool = False) -> "Value":
+        return replace(self, grad=grad, why=why if grad is Grad.YES else None, derived=derived)
 
     def attr(self, name: str) -> Optional["Value"]:
         for key, value in self.attrs:
             if key == name:
                 return value
         return None
-
-    def describe(self) -> str:
-        return ("depends on " if self.derived else "is ") + self.why
 
 
 UNKNOWN = Value()
@@ -86,11 +87,16 @@ PLAIN_TENSOR = Value(Kind.TENSOR, Grad.NO)
 UNKNOWN_TENSOR = Value(Kind.TENSOR, Grad.UNKNOWN)
 
 
-def tensor(grad: Grad, why: str = "", derived: bool = False, gpu: bool = False) -> Value:
-    return Value(Kind.TENSOR, grad, why if grad is Grad.YES else "", derived, gpu)
+def tensor(grad: Grad, why: Optional[Why] = None, derived: bool = False, gpu: bool = False) -> Value:
+    return Value(Kind.TENSOR, grad, why if grad is Grad.YES else None, derived, gpu)
 
 
-def grad_tensor(why: str, derived: bool = False, gpu: bool = False) -> Value:
+def keep_grad(value: Value) -> Value:
+    """A tensor computed from `value` by an op that keeps its grad (a view, an index, a row, a copy)."""
+    return Value(Kind.TENSOR, value.grad, value.why, value.derived, value.gpu, deps=value.deps)
+
+
+def grad_tensor(why: Why, derived: bool = False, gpu: bool = False) -> Value:
     return Value(Kind.TENSOR, Grad.YES, why, derived, gpu)
 
 
@@ -102,7 +108,7 @@ def empty_container(mapping: bool = False) -> Value:
 def container(elem: Value, items: Optional[Tuple[Value, ...]] = None, names=None, mode=None,
               stores: frozenset = frozenset(), mapping: bool = False) -> Value:
     return Value(Kind.CONTAINER, elem.grad, elem.why, elem.derived, elem.gpu, elem=elem, items=items, names=names,
-                 mode=mode, stores=stores, mapping=mapping)
+                 mode=mode, stores=stores, mapping=mapping, deps=elem.deps)
 
 
 def stored(node, value: Value) -> frozenset:
@@ -153,7 +159,8 @@ def join(a: Value, b: Value) -> Value:
     source = a if a.grad >= b.grad else b
     if kind is Kind.UNKNOWN:
         # Keep only what both sides agree on; an unknown value is never reported by default rules.
-        return Value(Kind.UNKNOWN, grad, source.why if grad is Grad.YES else "", source.derived, a.gpu or b.gpu)
+        return Value(Kind.UNKNOWN, grad, source.why if grad is Grad.YES else None, source.derived, a.gpu or b.gpu,
+                     deps=a.deps | b.deps)
     elem = _join_optional(a.elem, b.elem)
     items = None
     if a.items is not None and b.items is not None and len(a.items) == len(b.items):
@@ -161,7 +168,7 @@ def join(a: Value, b: Value) -> Value:
     return Value(
         kind,
         grad,
-        source.why if grad is Grad.YES else "",
+        source.why if grad is Grad.YES else None,
         source.derived,
         a.gpu or b.gpu,
         a.qname if a.qname == b.qname else (a.qname or b.qname),
@@ -177,6 +184,7 @@ def join(a: Value, b: Value) -> Value:
         a.scalar and b.scalar,
         a.stores | b.stores,
         a.mapping or b.mapping,
+        a.deps | b.deps,
     )
 
 

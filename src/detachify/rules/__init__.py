@@ -41,7 +41,7 @@ class Report:
             start = self.positions[node.lpar[0] if node.lpar else node].start
             end = self.positions[node.rpar[-1] if node.rpar else node].end
             end_line, end_column = end.line, end.column
-        return Finding(code, self.analysis.render(message), start.line, start.column, fix, self.filename,
+        return Finding(code, message, start.line, start.column, fix, self.filename,
                        end_line, end_column)
 
 

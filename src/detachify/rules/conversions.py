@@ -12,6 +12,7 @@ from ..analysis.knowledge import OTHER_TENSOR_LIBRARIES
 from ..analysis.values import Grad, Kind, Mode
 from ..findings import Finding
 from ..fixes import argument_fix, method_fix, unsafe_reason
+from .messages import describe
 
 
 def check_tnp001(conversion: Conversion, report) -> Optional[Finding]:
@@ -64,11 +65,12 @@ def _fix(conversion: Conversion, report, detach: bool, reason: Optional[str] = N
 
 def _why(conversion: Conversion, report) -> str:
     value = conversion.value
+    reason = describe(value.why, report.line_of)
     if value.kind is Kind.CONTAINER:
-        text = "holds tensors that " + ("depend on " if value.derived else "are ") + value.why
+        text = "holds tensors that " + ("depend on " if value.derived else "are ") + reason
     else:
-        text = value.describe()
-    if conversion.call_site is not None and "passed to" not in text:
+        text = ("depends on " if value.derived else "is ") + reason
+    if conversion.call_site is not None and not (value.why and value.why.passed()):
         text += f" (when called at line {report.line_of(conversion.call_site)})"
     return text
 

@@ -1,0 +1,277 @@
+"""Names from other modules of the project, read from their summaries.
+
+An imported class becomes a `ForeignClass` and a function a `ForeignFunction`: they stand where the engine
+expects a `ClassInfo` / `FunctionInfo` (inheritance, `find_method`, instances), but calling one applies its
+summary instead of running a body. A call that hands such a function a value worth a second look (a grad tensor,
+a GPU tensor, a model) is remembered as an outgoing call: the callee's module re-runs it and reports there.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Dict, Optional, Tuple
+
+from . import provenance as P
+from .arguments import Args
+from .program import ClassInfo, FunctionInfo
+from .provenance import Site
+from .summary import ClassSummary, FunctionSummary, ModuleSummary, Ref, ValueSummary
+from .values import UNKNOWN, Grad, Kind, Mode, Value, container, join
+
+# Grad sources that survive grad mode off: leaves, not results of ops (`requires_grad=True`, parameters).
+LEAF_SOURCES = frozenset({P.PARAMETER_OF, P.NN_PARAMETER, P.REQUIRES_GRAD_FACTORY, P.REQUIRES_GRAD_CALL,
+                          P.REQUIRES_GRAD_SET})
+
+
+@dataclass(frozen=True)
+class ModuleTarget:
+    """What a project module value points at: its file (None for a namespace package), name, source root."""
+
+    ref: Optional[Ref]
+    name: str
+    root: str
+
+
+class ForeignFunction(FunctionInfo):
+    def __init__(self, summary: FunctionSummary, ref: Ref, owner: Optional["ForeignClass"] = None):  # noqa: D107
+        self.node = None
+        self.summary = summary
+        self.ref = ref
+        self.name = summary.name.rsplit(".", 1)[-1]
+        self.owner = owner
+        self.is_lambda = False
+        self.local_names = frozenset()
+        self.global_names = frozenset()
+        self.analysed = True
+        self.decorator_mode = Mode(summary.decorator_mode) if summary.decorator_mode else None
+        self.closure = None
+        self.is_property = summary.is_property
+        self.is_static = summary.is_static
+        self.is_context_manager = summary.is_context_manager
+        self.annotations = {}
+
+    def __repr__(self):
+        return f"<foreign function {self.ref.name} of {self.ref.path}>"
+
+
+class ForeignClass(ClassInfo):
+    def __init__(self, summary: ClassSummary, ref: Ref, bases, class_attrs):  # noqa: D107
+        self.node = None
+        self.summary = summary
+        self.ref = ref
+        self.name = summary.name
+        self.methods: Dict[str, ForeignFunction] = {
+            name: ForeignFunction(method, Ref(ref.path, f"{summary.name}.{name}"), owner=self)
+            for name, method in summary.methods}
+        self.bases = bases
+        self.is_module = summary.is_module
+        self.torch_base = summary.torch_base
+        self.class_attrs = dict(class_attrs)
+        for name, method in self.methods.items():
+            self.class_attrs.setdefault(name, Value(Kind.FUNCTION, Grad.NO, qname=name, target=method))
+        self.ctor: Optional[Tuple[tuple, dict]] = None  # the arguments an instance was built with
+
+    def built_with(self, args: Args) -> "ForeignClass":
+        """A view of this class that remembers an instance's constructor arguments (for outgoing calls)."""
+        view = object.__new__(ForeignClass)
+        view.__dict__.update(self.__dict__)
+        view.ctor = (tuple(args.positional), dict(args.keywords))
+        return view
+
+    def __repr__(self):
+        return f"<foreign class {self.ref.name} of {self.ref.path}>"
+
+
+@dataclass
+class OutgoingRecord:
+    target: str
+    function: str
+    positional: tuple
+    keywords: dict
+    mode: Mode
+    node: object
+    ctor: Optional[Tuple[tuple, dict]]
+
+
+def worth_a_look(value: Value, depth: int = 0) -> bool:
+    """A value whose conversion may crash in the callee: it requires grad, may live on a GPU, or is a model."""
+    if value.grad is Grad.YES or value.gpu:
+        return True
+    if value.kind in (Kind.MODULE, Kind.INSTANCE) and value.has_params:
+        return True
+    if value.kind is Kind.CONTAINER and depth < 2:
+        return any(worth_a_look(v, depth + 1) for v in (value.items or ()) + ((value.elem,) if value.elem else ()))
+    return False
+
+
+class ProjectCalls:
+    """Engine mixin: materialising summaries, calling foreign functions, recording outgoing calls."""
+
+    # summaries → values ------------------------------------------------------------------------------------
+    def module_summary(self, ref: Optional[Ref]) -> Optional[ModuleSummary]:
+        if ref is None or self.project is None:
+            return None
+        return self.project.summary_at(ref.path)
+
+    def materialise(self, summary: Optional[ValueSummary], depth: int = 0) -> Value:
+        if summary is None or depth > 6:
+            return UNKNOWN
+        kind = Kind(summary.kind)
+        ref = summary.ref
+        if kind is Kind.CLASS:
+            found = self.foreign_class(ref)
+            return Value(Kind.CLASS, Grad.NO, qname=found.name, target=found) if found else UNKNOWN
+        if kind is Kind.FUNCTION:
+            function = self.foreign_function(ref)
+            return Value(Kind.FUNCTION, Grad.NO, qname=function.name, target=function) if function else UNKNOWN
+        if kind is Kind.PROJECT_MODULE:
+            return self.module_value_for_ref(ref) if ref is not None else UNKNOWN
+        target = None
+        if kind is Kind.INSTANCE:
+            target = self.foreign_class(ref)
+            if target is None:
+                return UNKNOWN
+        return Value(
+            kind, Grad(summary.grad), summary.why, summary.derived, summary.gpu, summary.qname,
+            elem=self.materialise(summary.elem, depth + 1) if summary.elem is not None else None,
+            items=tuple(self.materialise(item, depth + 1) for item in summary.items)
+            if summary.items is not None else None,
+            names=summary.names,
+            target=target,
+            attrs=tuple((name, self.materialise(value, depth + 1)) for name, value in summary.attrs),
+            has_params=summary.has_params,
+            mode=Mode(summary.mode) if summary.mode else None,
+            const=summary.const,
+            scalar=summary.scalar,
+            mapping=summary.mapping,
+        )
+
+    def foreign_class(self, ref: Optional[Ref]) -> Optional[ForeignClass]:
+        if ref is None:
+            return None
+        if ref in self.foreign:
+            return self.foreign[ref]
+        self.foreign[ref] = None  # a class that (through its bases) refers to itself stays unknown inside
+        summary = self.module_summary(ref)
+        found = summary.cls(ref.name) if summary is not None else None
+        if found is not None:
+            bases = [self.materialise(base) for base in found.bases]
+            attrs = [(name, self.materialise(value)) for name, value in found.class_attrs]
+            self.foreign[ref] = ForeignClass(found, ref, bases, attrs)
+        return self.foreign[ref]
+
+    def foreign_function(self, ref: Optional[Ref]) -> Optional[ForeignFunction]:
+        if ref is None:
+            return None
+        if "." in ref.name:
+            owner = self.foreign_class(Ref(ref.path, ref.name.split(".", 1)[0]))
+            return owner.methods.get(ref.name.split(".", 1)[1]) if owner is not None else None
+        if ref not in self.foreign:
+            summary = self.module_summary(ref)
+            found = summary.function(ref.name) if summary is not None else None
+            self.foreign[ref] = ForeignFunction(found, ref) if found is not None else None
+        return self.foreign[ref]
+
+    def module_value_for_ref(self, ref: Ref) -> Value:
+        summary = self.module_summary(ref)
+        name = summary.name if summary is not None else ref.name
+        root = self.project.root_of(ref.path, name) if self.project is not None else ""
+        return Value(Kind.PROJECT_MODULE, Grad.NO, qname=name, target=ModuleTarget(ref, name, root))
+
+    def project_module_value(self, found) -> Value:
+        """A `layout.ModuleFile` (or a namespace package: path "") as a value."""
+        ref = Ref(found.path) if found.path else None
+        return Value(Kind.PROJECT_MODULE, Grad.NO, qname=found.name, target=ModuleTarget(ref, found.name, found.root))
+
+    def project_attribute(self, base: Value, name: str) -> Value:
+        target: ModuleTarget = base.target
+        summary = self.module_summary(target.ref)
+        if summary is not None:
+            symbol = summary.symbol(name)
+            if symbol is not None:
+                return self.materialise(symbol)
+        sub = self.project.submodule(target.root, f"{target.name}.{name}") if self.project is not None else None
+        if sub is not None:
+            return self.project_module_value(sub)
+        return UNKNOWN
+
+    # calls --------------------------------------------------------------------------------------------------
+    def call_foreign(self, info: ForeignFunction, positional, keywords, node, frame, want_frame: bool = False):
+        summary = info.summary
+        mode = info.decorator_mode or frame.state.mode
+        bound = _bind(summary, positional, keywords)
+        result = self.foreign_result(info, bound, mode)
+        if summary.has_conversions:
+            self.note_outgoing(info, positional, keywords, mode, node)
+        return (result, None) if want_frame else result
+
+    def foreign_result(self, info: ForeignFunction, bound: Dict[str, Value], mode: Mode) -> Value:
+        summary = info.summary
+        returns = summary.returns
+        value = self.materialise(replace(returns, deps=()))
+        if value.grad is Grad.YES:
+            leaf = not value.derived and value.why is not None and value.why.key in LEAF_SOURCES
+            if mode is not Mode.ON and not leaf:
+                value = value.with_grad(Grad.NO if mode is Mode.OFF else Grad.UNKNOWN)
+            elif value.why is not None:
+                site = Site(P.RETURNED_BY, summary.name, summary.line, self.project.display(info.ref.path))
+                value = replace(value, why=value.why.through(site) if not value.why.via else value.why)
+        for name in returns.deps:
+            argument = bound.get(name)
+            if argument is None:
+                continue
+            grad = argument.grad if mode is Mode.ON else (Grad.NO if mode is Mode.OFF else min(argument.grad,
+                                                                                                 Grad.UNKNOWN))
+            if grad > value.grad:
+                value = replace(value, grad=grad, why=argument.why if grad is Grad.YES else None, derived=True)
+            if argument.gpu:
+                value = replace(value, gpu=True)
+        return value
+
+    def note_outgoing(self, info: ForeignFunction, positional, keywords, mode: Mode, node):
+        args = list(positional)
+        ctor = None
+        if info.owner is not None and not info.is_static and args:
+            instance = args.pop(0)
+            owner = instance.target if instance.kind is Kind.INSTANCE else None
+            ctor = getattr(owner, "ctor", None)
+        interesting = any(worth_a_look(v) for v in args + list(keywords.values()))
+        if ctor is not None:
+            interesting = interesting or any(worth_a_look(v) for v in list(ctor[0]) + list(ctor[1].values()))
+        if interesting and mode is not Mode.UNKNOWN:
+            self.outgoing_calls.append(OutgoingRecord(info.ref.path, info.ref.name, tuple(args), dict(keywords),
+                                                      mode, node, ctor))
+
+    def instantiate_foreign(self, info: ForeignClass, args: Args, node, frame) -> Value:
+        summary = info.summary
+        init = info.find_method("__init__")
+        if init is None and info.torch_base is not None:
+            return self.torch_module(info.torch_base, args)
+        if isinstance(init, ForeignFunction) and init.summary.has_conversions:
+            self.note_outgoing(init, [UNKNOWN, *args.positional], args.keywords, frame.state.mode, node)
+        target = info.built_with(args) if any(worth_a_look(v) for v in args.all()) else info
+        attrs = tuple((name, self.materialise(value)) for name, value in summary.attrs)
+        gpu = any(value.gpu for _, value in attrs if value.kind is Kind.MODULE)
+        return Value(Kind.INSTANCE, Grad.NO, qname=info.name, target=target, attrs=attrs,
+                     has_params=summary.has_params, gpu=gpu)
+
+
+def _bind(summary: FunctionSummary, positional, keywords) -> Dict[str, Value]:
+    bound: Dict[str, Value] = {}
+    ordered = [p for p in summary.params if p.kind == "positional"]
+    for index, param in enumerate(ordered):
+        if index < len(positional):
+            bound[param.name] = positional[index]
+        elif param.name in keywords:
+            bound[param.name] = keywords[param.name]
+    for param in summary.params:
+        if param.kind == "keyword" and param.name in keywords:
+            bound[param.name] = keywords[param.name]
+        elif param.kind == "star":
+            extra = list(positional[len(ordered):])
+            if extra:
+                elem = extra[0]
+                for value in extra[1:]:
+                    elem = join(elem, value)
+                bound[param.name] = container(elem, tuple(extra))
+    return bound
+

@@ -1,0 +1,143 @@
+"""What one module tells the modules that import it, as plain data: no libcst nodes, no English.
+
+A summary is computed from a finished analysis of the module (`exports.py`), cached by content hash, and read
+back into another module's analysis (`foreign.py`). Everything here is frozen dataclasses of strings, numbers,
+tuples and other summaries, so it pickles, compares and hashes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+from .provenance import Why
+
+SUMMARY_FORMAT = 1  # bump when the shape changes: cached summaries of another format are ignored
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A class, function or module of the project: the file that defines it and its dotted name in there
+    ("" for the module itself, "Net", "Net.forward")."""
+
+    path: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class ValueSummary:
+    kind: str  # values.Kind.value
+    grad: int = 1  # values.Grad
+    why: Optional[Why] = None
+    derived: bool = False
+    gpu: bool = False
+    qname: str = ""
+    elem: Optional["ValueSummary"] = None
+    items: Optional[Tuple["ValueSummary", ...]] = None
+    names: Optional[Tuple[str, ...]] = None
+    attrs: Tuple[Tuple[str, "ValueSummary"], ...] = ()
+    has_params: bool = False
+    mode: Optional[str] = None
+    const: tuple = ()
+    scalar: bool = False
+    mapping: bool = False
+    ref: Optional[Ref] = None  # CLASS / FUNCTION / INSTANCE / project module
+    deps: Tuple[str, ...] = ()  # function results: the parameters whose grad flows into this value
+
+
+UNKNOWN_SUMMARY = ValueSummary("unknown")
+
+
+@dataclass(frozen=True)
+class ParamSummary:
+    name: str
+    kind: str  # "positional" (incl. positional-only), "keyword" (keyword-only), "star", "double-star"
+    default: tuple = ()  # (literal,) for a literal default; ("?",) for any other default; () for none
+
+
+@dataclass(frozen=True)
+class FunctionSummary:
+    name: str  # "f", or "Class.method"
+    line: int
+    params: Tuple[ParamSummary, ...]
+    returns: ValueSummary  # with grad mode on; `deps` name the parameters whose grad it carries
+    converts: Tuple[str, ...] = ()  # parameters whose grad (or device) reaches a conversion
+    has_conversions: bool = False  # it converts something (directly or through calls in its module)
+    decorator_mode: Optional[str] = None  # values.Mode.value
+    is_property: bool = False
+    is_static: bool = False
+    is_context_manager: bool = False
+    is_generator: bool = False
+
+
+@dataclass(frozen=True)
+class ClassSummary:
+    name: str
+    line: int
+    bases: Tuple[ValueSummary, ...]
+    is_module: bool
+    torch_base: Optional[str]
+    has_params: bool
+    methods: Tuple[Tuple[str, FunctionSummary], ...]
+    attrs: Tuple[Tuple[str, ValueSummary], ...]  # an instance's attributes, as `__init__` sets them
+    class_attrs: Tuple[Tuple[str, ValueSummary], ...]
+    grad_mode: Optional[str] = None  # a context manager class that sets grad mode on entry
+
+
+@dataclass(frozen=True)
+class OutgoingCall:
+    """A call from this module into another project module's function with a value worth a second look there.
+
+    The callee's module re-runs `function` with these arguments (`ctor`: the arguments its class was built with,
+    for a method) and reports what its conversions then see, naming this module's `path` and `line`.
+    """
+
+    target: str  # the callee's file
+    function: str  # "f" or "Class.method"
+    positional: Tuple[ValueSummary, ...]
+    keywords: Tuple[Tuple[str, ValueSummary], ...]
+    mode: str
+    path: str  # the caller's file, as shown in messages
+    line: int
+    ctor: Optional[Tuple[Tuple[ValueSummary, ...], Tuple[Tuple[str, ValueSummary], ...]]] = None
+
+
+@dataclass(frozen=True)
+class ModuleSummary:
+    path: str
+    name: str
+    symbols: Tuple[Tuple[str, ValueSummary], ...]  # module-level names after the module ran
+    functions: Tuple[Tuple[str, FunctionSummary], ...]
+    classes: Tuple[Tuple[str, ClassSummary], ...]
+    all_names: Optional[Tuple[str, ...]]  # __all__, when the module sets it to literal strings
+    outgoing: Tuple[OutgoingCall, ...] = ()
+    mode: str = "on"  # grad mode the module leaves set (`torch.set_grad_enabled(False)` at top level)
+    imports_torch: bool = False
+    other_tensor_library: bool = False  # imports TensorFlow/JAX/...: its `.numpy()` may not be torch's
+
+    def symbol(self, name: str) -> Optional[ValueSummary]:
+        for key, value in self.symbols:
+            if key == name:
+                return value
+        return None
+
+    def function(self, name: str) -> Optional[FunctionSummary]:
+        if "." in name:
+            owner, _, method = name.partition(".")
+            found = self.cls(owner)
+            return dict(found.methods).get(method) if found else None
+        for key, value in self.functions:
+            if key == name:
+                return value
+        return None
+
+    def cls(self, name: str) -> Optional[ClassSummary]:
+        for key, value in self.classes:
+            if key == name:
+                return value
+        return None
+
+    def star_names(self) -> Tuple[str, ...]:
+        """What `from module import *` binds: `__all__`, or every public name."""
+        if self.all_names is not None:
+            return self.all_names
+        return tuple(name for name, _ in self.symbols if not name.startswith("_"))

@@ -1,0 +1,62 @@
+"""Analysing a file as part of its project: the bridge between a workspace and the engine.
+
+`analyse_in_project` is what a check of one file runs; `analyse_file` is what a workspace runs when it needs a
+file it was not asked to check (a module someone imports, a caller of a checked module).
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import libcst as cst
+
+from ..analysis.engine import ModuleAnalysis
+from ..analysis.exports import Exporter
+from ..analysis.summary import ModuleSummary, OutgoingCall
+from ..parsing import parse_for_analysis
+from . import layout
+from .workspace import ImportContext, InProject, Workspace, read_text, receives_calls
+
+
+def analyse_in_project(module: cst.Module, source: str, project: InProject) -> ModuleAnalysis:
+    workspace, path = project.workspace, project.path
+    analysis = ModuleAnalysis(module, source, project=ImportContext(workspace, path))
+    analysis.run()
+    summary = None
+    if project.is_module and len(workspace.cycle_of(path)) == 1:
+        summary = analysis.summarise(path, workspace.display(path), layout.module_name_of(path))
+        outgoing = summary.outgoing
+    else:
+        outgoing = Exporter(analysis, path, workspace.display(path)).outgoing()
+    workspace.record(path, summary, outgoing)
+    if project.is_module and summary is None:
+        summary = workspace.summary(path)  # on an import cycle: summarised with the cycle cut
+    project.summary, project.outgoing, project.analysed = summary, outgoing, True
+    project.receives_calls = summary is not None and receives_calls(summary)
+    incoming = project.incoming
+    if incoming is None:
+        incoming = workspace.incoming(path, summary) if project.receives_calls else ()
+    if incoming:
+        analysis.follow(incoming)
+    return analysis
+
+
+def analyse_file(workspace: Workspace, path: str, want_summary: bool
+                 ) -> Tuple[Optional[ModuleSummary], Tuple[OutgoingCall, ...]]:
+    """A project file read from disk: its summary (for importers; with its import cycle cut) or its outgoing
+    calls (for callees; with every import seen). Unreadable or unparsable files give nothing."""
+    source = read_text(path)
+    if source is None:
+        return None, ()
+    source = source[1:] if source.startswith("\ufeff") else source
+    cut = workspace.cycle_of(path) if want_summary else frozenset()
+    try:
+        module = parse_for_analysis(source)
+        analysis = ModuleAnalysis(module, source, project=ImportContext(workspace, path, cut))
+        analysis.run()
+    except (cst.ParserSyntaxError, RecursionError):
+        return None, ()
+    display = workspace.display(path)
+    if want_summary and path.endswith((".py", ".pyi")):
+        summary = analysis.summarise(path, display, layout.module_name_of(path))
+        return summary, summary.outgoing
+    return None, Exporter(analysis, path, display).outgoing()

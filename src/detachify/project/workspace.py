@@ -1,0 +1,282 @@
+"""One project, as this process sees it: module summaries and outgoing calls, computed on demand and memoised.
+
+Everything a module's findings depend on is a function of file contents, so every door (a whole-project run,
+one file from pre-commit, flake8, the editor) computes the same thing:
+
+* its imports resolve to summaries; a summary is computed with the module's own import cycle cut (a module
+  of the cycle sees the others as unknown), so it never depends on which module was asked for first;
+* calls other modules make into it (`incoming`) are the outgoing calls of every project file whose imports
+  reach it, each computed from that file alone (no incoming calls of its own).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
+
+from ..analysis import knowledge as K
+from ..analysis.summary import ModuleSummary, OutgoingCall
+from . import layout
+from .imports import scan
+
+# Top-level names that are never the project's: the libraries the knowledge tables describe by name.
+KNOWN_LIBRARIES = frozenset({
+    "torch", "numpy", "matplotlib", "pandas", "seaborn", "scipy", "sklearn", "lightning", "pytorch_lightning",
+    "torchvision", "torchaudio", "torchtext", "timm", "pylab", "fastai", *K.MODEL_LIBRARIES,
+    *K.OTHER_TENSOR_LIBRARIES,
+})
+UNIVERSE_SUFFIXES = {".py", ".ipynb"}
+MAX_UNIVERSE = 50_000  # files walked for callers; beyond it a project is too big to scan on every run
+
+# (path, source text or None) → the analysis results a workspace stores: (summary, outgoing calls)
+Analyser = Callable[["Workspace", str, bool], Tuple[Optional[ModuleSummary], Tuple[OutgoingCall, ...]]]
+
+
+class ImportContext:
+    """What the engine asks while analysing one file (`importer`): how its imports resolve, and the summaries
+    behind them. Modules in `cut` (the importer's own import cycle, for a summary) resolve but read as unknown."""
+
+    def __init__(self, workspace: "Workspace", importer: str, cut: FrozenSet[str] = frozenset()):
+        self.workspace = workspace
+        self.importer = importer
+        self.cut = cut
+        self.used: Set[str] = set()  # the modules whose summaries this analysis read (cache dependencies)
+
+    def resolve(self, name: str, level: int) -> Optional[layout.ModuleFile]:
+        return self.workspace.resolve(self.importer, name, level)
+
+    def submodule(self, root: str, name: str) -> Optional[layout.ModuleFile]:
+        return layout.module_under(root, name) if root else None
+
+    def summary_at(self, path: str) -> Optional[ModuleSummary]:
+        if path in self.cut or path == self.importer:
+            return None
+        self.used.add(path)
+        return self.workspace.summary(path)
+
+    def root_of(self, path: str, name: str) -> str:
+        folder = os.path.dirname(path)
+        levels = name.count(".") + (0 if os.path.basename(path).startswith("__init__.") else 1)
+        for _ in range(levels):
+            folder = os.path.dirname(folder)
+        return folder
+
+    def display(self, path: str) -> str:
+        return self.workspace.display(path)
+
+
+class Workspace:
+    def __init__(self, root: str, analyser: Analyser):
+        self.root = root
+        self.analyser = analyser  # reads, parses and analyses one file (api.py): no engine code here
+        self._summaries: Dict[str, Optional[ModuleSummary]] = {}
+        self._outgoing: Dict[str, Tuple[OutgoingCall, ...]] = {}
+        self._imports: Dict[str, Tuple[str, ...]] = {}
+        self._cycles: Dict[str, FrozenSet[str]] = {}
+        self._computing: Set[str] = set()
+        self._universe: Optional[List[str]] = None
+        self._callers: Optional[Dict[str, Set[str]]] = None
+
+    # resolution ---------------------------------------------------------------------------------------------
+    def resolve(self, importer: str, name: str, level: int) -> Optional[layout.ModuleFile]:
+        if level:
+            return layout.resolve_relative(level, name, importer)
+        return layout.resolve_absolute(name, importer, KNOWN_LIBRARIES)
+
+    def display(self, path: str) -> str:
+        relative = os.path.relpath(path, self.root)
+        return path if relative.startswith("..") else relative.replace(os.sep, "/")
+
+    def imports_of(self, path: str) -> Tuple[str, ...]:
+        """The project files `path` may import (from its text)."""
+        found = self._imports.get(path)
+        if found is None:
+            text = read_text(path)
+            targets = []
+            for level, name in scan(text) if text else ():
+                module = self.resolve(path, name, level)
+                if module is not None and module.path != path:
+                    targets.append(module.path)
+            found = self._imports[path] = tuple(dict.fromkeys(targets))
+        return found
+
+    def cycle_of(self, path: str) -> FrozenSet[str]:
+        """The modules on an import cycle through `path` (its strongly connected component), itself included."""
+        if path not in self._cycles:
+            self._components_from(path)
+        return self._cycles[path]
+
+    def _components_from(self, start: str) -> None:
+        """Tarjan's algorithm, iteratively, over the import graph reachable from `start`."""
+        index: Dict[str, int] = {}
+        low: Dict[str, int] = {}
+        stack: List[str] = []
+        on_stack: Set[str] = set()
+        work = [(start, iter(self.imports_of(start)))]
+        index[start] = low[start] = 0
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, targets = work[-1]
+            advanced = False
+            for target in targets:
+                if target in self._cycles:
+                    continue  # a component found by an earlier walk
+                if target not in index:
+                    index[target] = low[target] = len(index)
+                    stack.append(target)
+                    on_stack.add(target)
+                    work.append((target, iter(self.imports_of(target))))
+                    advanced = True
+                    break
+                if target in on_stack:
+                    low[node] = min(low[node], index[target])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                component = set()
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.add(member)
+                    if member == node:
+                        break
+                frozen = frozenset(component)
+                for member in component:
+                    self._cycles[member] = frozen
+
+    # summaries and outgoing calls -----------------------------------------------------------------------
+    def summary(self, path: str) -> Optional[ModuleSummary]:
+        if path in self._summaries:
+            return self._summaries[path]
+        if path in self._computing:
+            return None  # only through an import the scan missed (`__import__`, exec): unknown, as Python-free
+        self._computing.add(path)
+        try:
+            summary, outgoing = self.analyser(self, path, True)
+        finally:
+            self._computing.discard(path)
+        self._summaries[path] = summary
+        return summary
+
+    def record(self, path: str, summary: Optional[ModuleSummary], outgoing: Iterable[OutgoingCall]) -> None:
+        """Results of a file analysed elsewhere (a check of that file), so they need not be computed again."""
+        if summary is not None:
+            self._summaries.setdefault(path, summary)
+        self._outgoing.setdefault(path, tuple(outgoing))
+
+    def has_summary(self, path: str) -> bool:
+        return path in self._summaries
+
+    def outgoing(self, path: str) -> Tuple[OutgoingCall, ...]:
+        found = self._outgoing.get(path)
+        if found is None:
+            _, found = self.analyser(self, path, False)
+            self._outgoing[path] = found = tuple(found)
+        return found
+
+    def incoming(self, path: str, summary: Optional[ModuleSummary]) -> Tuple[OutgoingCall, ...]:
+        """Calls into `path` from every project file whose imports reach it, in a stable order."""
+        if summary is None or not receives_calls(summary):
+            return ()
+        calls = []
+        for caller in sorted(self.callers_of(path)):
+            calls.extend(call for call in self.outgoing(caller) if call.target == path)
+        return tuple(sorted(set(calls), key=lambda c: (c.path, c.line, c.function, repr(c))))
+
+    # the universe: every file of the project that may call into others --------------------------------
+    def universe(self) -> List[str]:
+        if self._universe is None:
+            from ..discovery import discover
+
+            found = discover([self.root], UNIVERSE_SUFFIXES, lambda path, is_dir: False)
+            self._universe = sorted(os.path.abspath(p) for p in found.files)[:MAX_UNIVERSE]
+        return self._universe
+
+    def callers_of(self, path: str) -> Set[str]:
+        """Files whose imports reach `path`, directly or through other modules."""
+        if self._callers is None:
+            direct: Dict[str, Set[str]] = {}
+            for source in self.universe():
+                for target in self.imports_of(source):
+                    direct.setdefault(target, set()).add(source)
+            self._callers = direct
+        seen, stack = set(), [path]
+        while stack:
+            for caller in self._callers.get(stack.pop(), ()):
+                if caller not in seen and caller != path:
+                    seen.add(caller)
+                    stack.append(caller)
+        return seen
+
+
+def receives_calls(summary: ModuleSummary) -> bool:
+    if any(function.has_conversions for _, function in summary.functions):
+        return True
+    return any(method.has_conversions for _, cls in summary.classes for _, method in cls.methods)
+
+
+def read_text(path: str) -> Optional[str]:
+    """A file's text for scanning: Python decoded as Python does; a notebook's code cells joined."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    if path.endswith(".ipynb"):
+        from ..notebook import NotebookError, read_notebook
+
+        try:
+            return read_notebook(data).program
+        except (NotebookError, ValueError):
+            return None
+    from ..files import SourceError, decode_python
+
+    try:
+        return decode_python(data)[0]
+    except SourceError:
+        return None
+
+
+_WORKSPACES: Dict[Tuple[str, int], Workspace] = {}
+
+
+def workspace_for(path: str, analyser: Analyser) -> Workspace:
+    """The process-wide workspace of the project that holds `path`."""
+    root = layout.project_root(os.path.abspath(path))
+    key = (root, id(analyser))
+    found = _WORKSPACES.get(key)
+    if found is None:
+        found = _WORKSPACES[key] = Workspace(root, analyser)
+    return found
+
+
+def forget_workspaces() -> None:
+    """Drop everything this process learnt about projects (files may have changed: the language server)."""
+    _WORKSPACES.clear()
+    layout.clear_caches()
+
+
+@dataclass
+class InProject:
+    """A file checked as part of its project, and what its check learnt for the rest of the project.
+
+    `incoming` None: find the calls other files make into it (every door but a whole-project run, which
+    gathers them from all files first and passes them in).
+    """
+
+    workspace: Workspace
+    path: str
+    incoming: Optional[Tuple[OutgoingCall, ...]] = None
+    summary: Optional[ModuleSummary] = None
+    outgoing: Tuple[OutgoingCall, ...] = ()
+    receives_calls: bool = False
+    analysed: bool = False
+
+    @property
+    def is_module(self) -> bool:
+        return self.path.endswith((".py", ".pyi"))
