@@ -174,7 +174,7 @@ def process_source(data: bytes, path: str, display: str, settings: Settings, mod
     result = FileResult(path, display, digest=hashlib.sha256(data).hexdigest())
     try:
         handler = handler or handler_for(display)
-        context = {"project": api.project_of(path)} if project and os.path.isabs(path) else {}
+        context = {"project": api.project_of(path)} if project and os.path.basename(path) != "-" else {}
         before = handler.check(data, display, settings, **context)
         if mode == CHECK or not any(_applicable(f, settings) for f in before):
             result.findings = before

@@ -11,10 +11,10 @@ from . import provenance as P
 from .arguments import Args
 from .expressions import place_key
 from .values import (
-    OTHER, UNKNOWN, Grad, Kind, Value, container, empty_container, join, join_all,
+    OTHER, UNKNOWN, Grad, Kind, Value, container, empty_container, join, join_all, module,
     store_item, stored,
 )
-from .torch_calls import AXES_METHODS_ON_UNKNOWN
+from .torch_calls import AXES_METHODS_ON_UNKNOWN, LOADED
 
 
 class Calls:
@@ -89,6 +89,9 @@ class Calls:
             return self.module_output(callee, args, node, frame)
         if kind is Kind.INSTANCE:
             return self.instance_call(callee, args, node, frame)
+        if kind is Kind.UNKNOWN and (callee.qname == LOADED or self.used_as_module(node, frame)):
+            # `model = torch.load(path); model(x)`, or `model.eval()` somewhere: a module with parameters.
+            return self.module_output(module(callee.qname, True, callee.gpu), args, node, frame)
         return UNKNOWN
 
     # conversions -----------------------------------------------------------------------------------------

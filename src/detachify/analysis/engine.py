@@ -8,6 +8,10 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from . import knowledge as K
+from . import provenance as P
+from . import usage
+from .expressions import place_key
+from .provenance import why
 from .aliases import may_be_aliased
 from .calls import Calls
 from .local_calls import LocalCalls
@@ -88,6 +92,8 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls, Pro
         self.imports = set()
         self.graph_kept_by_backward = False  # some `.backward(create_graph=True)`: `.grad` may require grad
         self._positions = None
+        self._evidence: Dict[object, usage.Evidence] = {}
+        self._any_evidence: Optional[bool] = None
         self._default_instances: Dict[ClassInfo, Value] = {}
 
     # orchestration ---------------------------------------------------------------------------------------
@@ -181,6 +187,53 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls, Pro
         instance = self.make_instance(info, self.self_attributes(init, frame))
         self._default_instances[info] = instance
         return instance
+
+    # evidence from use ---------------------------------------------------------------------------------
+    def evidence_for(self, key: str, frame: Frame) -> usage.Evidence:
+        """What the scope that owns `key` does with it: for `self.x`, every method of the class; for a name,
+        the function it is local to, or the module."""
+        if self._any_evidence is None:
+            self._any_evidence = usage.may_have_evidence(self.module.code if self.source is None else self.source)
+        if not self._any_evidence:
+            return usage.NONE
+        root, _, attribute = key.partition(".")
+        function = frame.function
+        while function is not None and function.node is not None and not function.is_lambda:
+            params = param_list(function.node.params)
+            owner = function.owner
+            if attribute and owner is not None and owner.node is not None and params \
+                    and root == params[0].name.value and not function.is_static:
+                return self._class_evidence(owner.node, root)
+            if root in function.local_names:
+                return self._evidence_of(function.node)
+            function = function.closure.function if function.closure is not None else None
+        return self._evidence_of(self.module)
+
+    def _evidence_of(self, node) -> usage.Evidence:
+        found = self._evidence.get(node)
+        if found is None:
+            text = self.source if node is self.module and self.source is not None else self.module.code_for_node(node)
+            found = self._evidence[node] = usage.evidence_in(text)
+        return found
+
+    def _class_evidence(self, node, root: str) -> usage.Evidence:
+        """`self.model` in one method is `self.model` in every other (whatever each names its `self`)."""
+        found = self._evidence_of(node)
+        return usage.Evidence(*(frozenset(f"{root}.{k.split('.', 1)[1]}" for k in keys if "." in k)
+                                for keys in (found.modules, found.backpropagated)))
+
+    def used_as_module(self, node, frame: Frame) -> bool:
+        key = place_key(getattr(node, "func", None))
+        return bool(key) and key in self.evidence_for(key, frame).modules
+
+    def backpropagated(self, key: str, value: Value, frame: Frame) -> Value:
+        """`loss = criterion(out, y)` with `loss.backward()` in the same scope: `loss` requires grad."""
+        if value.grad is not Grad.UNKNOWN or frame.state.mode is not Mode.ON or value.kind not in (
+                Kind.UNKNOWN, Kind.TENSOR):
+            return value
+        if key not in self.evidence_for(key, frame).backpropagated:
+            return value
+        return Value(Kind.TENSOR, Grad.YES, why(P.BACKPROPAGATED, key), gpu=value.gpu)
 
     def over_budget(self) -> bool:
         return self.calls_analysed > MAX_CALL_ANALYSES or self.statements_run > MAX_STATEMENTS

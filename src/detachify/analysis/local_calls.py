@@ -14,7 +14,7 @@ from .foreign import ForeignClass, ForeignFunction
 from .program import ClassInfo, FunctionInfo, param_list
 from .state import Frame, State
 from .values import (
-    OTHER, UNKNOWN, Grad, Kind, Mode, Value, constant, container, grad_tensor, join, join_all,
+    OTHER, UNKNOWN, Grad, Kind, Mode, Value, constant, container, grad_tensor, join, join_all, tensor,
     frozen,
 )
 
@@ -205,7 +205,11 @@ class LocalCalls:
             if info.is_module:
                 as_module = Value(Kind.MODULE, Grad.NO, qname=info.name, has_params=instance.has_params,
                                   gpu=instance.gpu)
-                if name in ("eval", "train", "to", "cuda", "cpu", "float", "double", "half"):
+                if name == "cuda" or (name == "to" and any(v.gpu for v in args.all())):
+                    return replace(instance, gpu=True)
+                if name == "cpu":
+                    return replace(instance, gpu=False)
+                if name in ("eval", "train", "to", "float", "double", "half"):
                     return instance
                 if name == "requires_grad_" and args.constant("requires_grad", 0) is False:
                     result = frozen(instance)
@@ -256,7 +260,9 @@ class LocalCalls:
     def module_result(self, instance: Value, result: Value, node, frame) -> Value:
         """Name the module in the message; and trust its parameters when its forward was too opaque to follow."""
         if frame.state.mode is not Mode.ON:
-            return result
+            if result.kind is Kind.UNKNOWN and instance.has_params:  # opaque forward: a tensor, without grad
+                return tensor(Grad.NO if frame.state.mode is Mode.OFF else Grad.UNKNOWN, gpu=instance.gpu)
+            return replace(result, gpu=True) if instance.gpu and result.kind is Kind.TENSOR else result
         source = why(P.MODULE_OUTPUT, self.code(node.func))
         if result.grad is Grad.YES and result.kind is Kind.TENSOR:
             return grad_tensor(source, gpu=result.gpu)

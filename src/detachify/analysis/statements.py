@@ -132,7 +132,7 @@ class Statements:
     # assignment ------------------------------------------------------------------------------------------
     def assign(self, target, value: Value, frame: Frame, value_node=None):
         if isinstance(target, cst.Name):
-            self.bind(target.value, value, frame)
+            self.bind(target.value, self.backpropagated(target.value, value, frame), frame)
         elif isinstance(target, (cst.Tuple, cst.List)):
             self.unpack(target, value, frame)
         elif isinstance(target, cst.Attribute):
@@ -167,7 +167,7 @@ class Statements:
             self.rebind_place(base_key, new, frame)
             return
         if key is not None:
-            self.rebind_place(key, value, frame)
+            self.rebind_place(key, self.backpropagated(key, value, frame), frame)
         else:
             self.eval(target.value, frame)
 

@@ -32,6 +32,7 @@ def grad_mode_set_by(qname: str, args: Optional["Args"]) -> Mode:
 
 
 AXES = "matplotlib.axes.Axes"
+LOADED = "torch.load"  # the qname of what `torch.load` returns
 OPTIMIZER = "torch.optim.Optimizer"
 FIGURE = "matplotlib.figure.Figure"
 AXES_REORDERING = frozenset({"flatten", "ravel", "reshape", "squeeze", "transpose"})
@@ -83,7 +84,10 @@ class TorchCalls:
                 and receiver.kind is Kind.TENSOR:
             return replace(self.op_result([receiver, *args.all()], frame), scalar=True)
         if receiver.kind is Kind.UNKNOWN and receiver.grad is not Grad.YES:
-            return UNKNOWN  # not known to be a tensor: `.cpu()` of anything tells us nothing
+            # Not known to be a tensor: `.cpu()` of anything tells us nothing, but `.cuda()` moves it to a GPU.
+            if name == "cuda" or (name == "to" and any(v.gpu for v in args.all())):
+                return replace(receiver, gpu=True, qname="")
+            return UNKNOWN
         result = self.op_result([receiver, *args.all()], frame)
         if name in ("cpu", "cuda", "to") and result.grad is receiver.grad:
             # A copy to another device is the same tensor as far as the user is concerned.
@@ -158,6 +162,8 @@ class TorchCalls:
             return Value(Kind.OTHER, Grad.NO, gpu=any(v.gpu for v in args.all()))
         if qname.startswith("torch.optim.") and last[:1].isupper() and "lr_scheduler" not in qname:
             return Value(Kind.OTHER, Grad.NO, qname=OPTIMIZER, elem=self.element_of(args.first()))
+        if head == "torch.cuda" and last.endswith("Tensor") and last[:1].isupper():
+            return tensor(Grad.NO, gpu=True)  # legacy `torch.cuda.FloatTensor(...)`: a tensor on the GPU
         if qname.startswith(("torch.optim.", "torch.cuda.", "torch.backends.", "torch.nn.init.")):
             return OTHER
         if qname.startswith("numpy.") or qname == "numpy":
@@ -194,7 +200,11 @@ class TorchCalls:
                     "set_default_dtype", "set_printoptions", "is_floating_point"):
             return OTHER
         if name == "load":
-            return UNKNOWN
+            # Anything pickled: a module when it is called; tensors land where they were saved (a GPU too)
+            # unless `map_location` says otherwise.
+            location = args.keywords.get("map_location") or (args.positional[1] if len(args.positional) > 1
+                                                             else None)
+            return Value(Kind.UNKNOWN, Grad.UNKNOWN, qname=LOADED, gpu=location is None or location.gpu)
         return self.op_result(args.all(), frame)
 
     def torch_module(self, name: str, args: Args) -> Value:

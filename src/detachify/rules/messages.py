@@ -19,7 +19,7 @@ SOURCES = {
     P.REQUIRES_GRAD_SET: "a tensor with `requires_grad = True`",
     P.CREATE_GRAPH_GRAD: "a gradient computed with `create_graph=True`",
     P.BACKWARD_CREATE_GRAPH: "a gradient from `backward(create_graph=True)`",
-    P.BACKPROPAGATED: "a tensor that `.backward()` is called on",
+    P.BACKPROPAGATED: "a loss that `.backward()` is called on",
     P.AUTOGRAD_OUTPUT: "a tensor handed to `torch.autograd.grad` as an output",
     P.ARGUMENT: "the argument `{}`",
 }
