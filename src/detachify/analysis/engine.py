@@ -97,26 +97,35 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls, Pro
         self._default_instances: Dict[ClassInfo, Value] = {}
 
     # orchestration ---------------------------------------------------------------------------------------
-    def run(self) -> List[Conversion]:
-        top = self.module_frame = Frame(State(mode=Mode.ON))
-        self.exec_block(self.module, top)
-        called, referenced_otherwise = reference_kinds(self.module.code if self.source is None else self.source)
-        infos = [info for info in self.functions.values() if not info.is_lambda]
-        # Functions nobody in this module calls run first, with grad on: their callers are elsewhere
-        # (a framework, another module). Those called here are judged by their call sites; leftovers last.
-        roots = [info for info in infos if info.name not in called or info.name in referenced_otherwise]
-        for info in roots + infos:
-            if not info.analysed and info.closure is not None and not self.over_budget():
-                self.analyse_standalone(info)
+    def run(self, incoming: Sequence[OutgoingCall] = ()) -> List[Conversion]:
+        self.execute()
+        self.analyse_functions(incoming)
         return self.finish()
 
-    def follow(self, calls: Sequence[OutgoingCall]) -> List[Conversion]:
-        """Re-run calls other modules make into this one (after `run`: what ran before stays as it was)."""
-        for call in calls:
+    def execute(self):
+        """Run the module's top level (what importing it runs)."""
+        self.module_frame = Frame(State(mode=Mode.ON))
+        self.exec_block(self.module, self.module_frame)
+
+    def analyse_functions(self, incoming: Sequence[OutgoingCall] = ()):
+        """Every function, in the contexts it runs in. `incoming`: calls other modules of the project make
+        into this one; a function they call is judged by those calls, as one called here is."""
+        called, referenced_otherwise = reference_kinds(self.module.code if self.source is None else self.source)
+        called = called | {call.function.rsplit(".", 1)[-1] for call in incoming}
+        infos = [info for info in self.functions.values() if not info.is_lambda]
+        # Functions nobody calls run first, with grad on: their callers are elsewhere (a framework, a user).
+        # Those called in the project are judged by their call sites; leftovers last.
+        roots = [info for info in infos if info.name not in called or info.name in referenced_otherwise]
+        for info in roots:
+            if not info.analysed and info.closure is not None and not self.over_budget():
+                self.analyse_standalone(info)
+        for call in incoming:
             if self.over_budget():
                 break
             self.run_incoming_call(call)
-        return self.finish()
+        for info in infos:
+            if not info.analysed and info.closure is not None and not self.over_budget():
+                self.analyse_standalone(info)
 
     def finish(self) -> List[Conversion]:
         sites = {conversion.node for conversion in self.conversions.values()}

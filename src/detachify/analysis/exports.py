@@ -12,6 +12,7 @@ from typing import List, Optional, Tuple
 
 import libcst as cst
 
+from . import provenance as P
 from .program import ClassInfo, FunctionInfo
 from .provenance import Site, Why
 from .summary import (
@@ -97,6 +98,9 @@ class Exporter:
         alone = analysis.standalone_result(info)
         tagged, converted, converts_any = analysis.tagged_run(info)
         returns = self.value(alone)
+        source = tagged.why
+        passes = source.subject if (tagged.kind is Kind.TENSOR and tagged.grad is Grad.YES and not tagged.derived
+                                    and source is not None and source.key == P.ARGUMENT) else None
         if tagged.deps:
             grad = returns.grad if returns.grad == int(Grad.YES) else int(Grad.NO)
             kind = returns.kind if returns.kind != Kind.UNKNOWN.value else tagged.kind.value
@@ -106,6 +110,7 @@ class Exporter:
             line=analysis.line_of(info.node),
             params=_params(info),
             returns=returns,
+            passes=passes,
             converts=tuple(sorted(converted)),
             has_conversions=converts_any,
             decorator_mode=info.decorator_mode.value if info.decorator_mode is not None else None,
@@ -142,9 +147,9 @@ class Exporter:
         symbols = tuple((key, self.value(value)) for key, value in sorted(top.state.vars.items())
                         if "." not in key and key != "__all__")
         functions = tuple((info.name, self.function(info, info.name))
-                          for info in analysis.functions.values()
+                          for info in list(analysis.functions.values())
                           if info.node in analysis.top_level_functions)
-        classes = tuple((info.name, self.cls(info)) for info in analysis.classes.values()
+        classes = tuple((info.name, self.cls(info)) for info in list(analysis.classes.values())
                         if info.node in analysis.top_level_classes)
         return ModuleSummary(
             path=self.path,
@@ -153,7 +158,6 @@ class Exporter:
             functions=tuple(sorted(functions)),
             classes=tuple(sorted(classes, key=lambda item: item[0])),
             all_names=analysis.all_names(),
-            outgoing=self.outgoing(),
             mode=top.state.mode.value,
             imports_torch="torch" in analysis.imports,
             other_tensor_library=analysis.imports_other_tensor_library(),

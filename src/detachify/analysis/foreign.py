@@ -208,6 +208,9 @@ class ProjectCalls:
         summary = info.summary
         returns = summary.returns
         value = self.materialise(replace(returns, deps=()))
+        if summary.passes is not None and summary.passes in bound:
+            given = bound[summary.passes]  # `def to_gpu(x): return x.cuda()`: the argument itself, moved
+            return replace(given, gpu=given.gpu or value.gpu)
         if value.grad is Grad.YES:
             leaf = not value.derived and value.why is not None and value.why.key in LEAF_SOURCES
             if mode is not Mode.ON and not leaf:
@@ -234,12 +237,10 @@ class ProjectCalls:
             instance = args.pop(0)
             owner = instance.target if instance.kind is Kind.INSTANCE else None
             ctor = getattr(owner, "ctor", None)
-        interesting = any(worth_a_look(v) for v in args + list(keywords.values()))
-        if ctor is not None:
-            interesting = interesting or any(worth_a_look(v) for v in list(ctor[0]) + list(ctor[1].values()))
-        if interesting and mode is not Mode.UNKNOWN:
-            self.outgoing_calls.append(OutgoingRecord(info.ref.path, info.ref.name, tuple(args), dict(keywords),
-                                                      mode, node, ctor))
+        # Every call counts, not only those handing over a grad tensor: a function the project calls only with
+        # grad off is judged by those calls in its own module, not analysed there as if called with grad on.
+        self.outgoing_calls.append(OutgoingRecord(info.ref.path, info.ref.name, tuple(args), dict(keywords),
+                                                  mode, node, ctor))
 
     def instantiate_foreign(self, info: ForeignClass, args: Args, node, frame) -> Value:
         summary = info.summary

@@ -60,13 +60,13 @@ class FunctionSummary:
     line: int
     params: Tuple[ParamSummary, ...]
     returns: ValueSummary  # with grad mode on; `deps` name the parameters whose grad it carries
+    passes: Optional[str] = None  # it returns this argument itself (perhaps moved: `return x.cuda()`)
     converts: Tuple[str, ...] = ()  # parameters whose grad (or device) reaches a conversion
     has_conversions: bool = False  # it converts something (directly or through calls in its module)
     decorator_mode: Optional[str] = None  # values.Mode.value
     is_property: bool = False
     is_static: bool = False
     is_context_manager: bool = False
-    is_generator: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,6 @@ class ModuleSummary:
     functions: Tuple[Tuple[str, FunctionSummary], ...]
     classes: Tuple[Tuple[str, ClassSummary], ...]
     all_names: Optional[Tuple[str, ...]]  # __all__, when the module sets it to literal strings
-    outgoing: Tuple[OutgoingCall, ...] = ()
     mode: str = "on"  # grad mode the module leaves set (`torch.set_grad_enabled(False)` at top level)
     imports_torch: bool = False
     other_tensor_library: bool = False  # imports TensorFlow/JAX/...: its `.numpy()` may not be torch's

@@ -1,7 +1,9 @@
 """Analysing a file as part of its project: the bridge between a workspace and the engine.
 
 `analyse_in_project` is what a check of one file runs; `analyse_file` is what a workspace runs when it needs a
-file it was not asked to check (a module someone imports, a caller of a checked module).
+file it was not asked to check (a module someone imports, a caller of a checked module). Both summarise a
+module right after its top level ran (what an importer sees), and take a file's outgoing calls from a run that
+follows no incoming calls, so what one file tells the others never depends on who asked first.
 """
 from __future__ import annotations
 
@@ -20,23 +22,25 @@ from .workspace import ImportContext, InProject, Workspace, read_text, receives_
 def analyse_in_project(module: cst.Module, source: str, project: InProject) -> ModuleAnalysis:
     workspace, path = project.workspace, project.path
     analysis = ModuleAnalysis(module, source, project=ImportContext(workspace, path))
-    analysis.run()
+    analysis.execute()
     summary = None
-    if project.is_module and len(workspace.cycle_of(path)) == 1:
-        summary = analysis.summarise(path, workspace.display(path), layout.module_name_of(path))
-        outgoing = summary.outgoing
-    else:
-        outgoing = Exporter(analysis, path, workspace.display(path)).outgoing()
-    workspace.record(path, summary, outgoing)
-    if project.is_module and summary is None:
-        summary = workspace.summary(path)  # on an import cycle: summarised with the cycle cut
-    project.summary, project.outgoing, project.analysed = summary, outgoing, True
+    if project.is_module:
+        if len(workspace.cycle_of(path)) == 1:
+            summary = _summarise(analysis, workspace, path)
+            workspace.record_summary(path, summary)
+        else:
+            summary = workspace.summary(path)  # on an import cycle: summarised with the cycle cut
+    project.summary = summary
     project.receives_calls = summary is not None and receives_calls(summary)
     incoming = project.incoming
     if incoming is None:
         incoming = workspace.incoming(path, summary) if project.receives_calls else ()
-    if incoming:
-        analysis.follow(incoming)
+    analysis.analyse_functions(incoming)
+    analysis.finish()
+    if not incoming:  # what it calls elsewhere, seen without calls from elsewhere: the same as analyse_file
+        project.outgoing = Exporter(analysis, path, workspace.display(path)).outgoing()
+        workspace.record_outgoing(path, project.outgoing)
+    project.analysed = True
     return analysis
 
 
@@ -52,11 +56,14 @@ def analyse_file(workspace: Workspace, path: str, want_summary: bool
     try:
         module = parse_for_analysis(source)
         analysis = ModuleAnalysis(module, source, project=ImportContext(workspace, path, cut))
-        analysis.run()
+        analysis.execute()
+        if want_summary:
+            return (_summarise(analysis, workspace, path) if path.endswith((".py", ".pyi")) else None), ()
+        analysis.analyse_functions()
     except (cst.ParserSyntaxError, RecursionError):
         return None, ()
-    display = workspace.display(path)
-    if want_summary and path.endswith((".py", ".pyi")):
-        summary = analysis.summarise(path, display, layout.module_name_of(path))
-        return summary, summary.outgoing
-    return None, Exporter(analysis, path, display).outgoing()
+    return None, Exporter(analysis, path, workspace.display(path)).outgoing()
+
+
+def _summarise(analysis: ModuleAnalysis, workspace: Workspace, path: str) -> ModuleSummary:
+    return analysis.summarise(path, workspace.display(path), layout.module_name_of(path))

@@ -157,16 +157,17 @@ class Workspace:
             return None  # only through an import the scan missed (`__import__`, exec): unknown, as Python-free
         self._computing.add(path)
         try:
-            summary, outgoing = self.analyser(self, path, True)
+            summary, _ = self.analyser(self, path, True)
         finally:
             self._computing.discard(path)
         self._summaries[path] = summary
         return summary
 
-    def record(self, path: str, summary: Optional[ModuleSummary], outgoing: Iterable[OutgoingCall]) -> None:
-        """Results of a file analysed elsewhere (a check of that file), so they need not be computed again."""
-        if summary is not None:
-            self._summaries.setdefault(path, summary)
+    def record_summary(self, path: str, summary: Optional[ModuleSummary]) -> None:
+        """A summary computed by a check of that file, so it need not be computed again."""
+        self._summaries.setdefault(path, summary)
+
+    def record_outgoing(self, path: str, outgoing: Iterable[OutgoingCall]) -> None:
         self._outgoing.setdefault(path, tuple(outgoing))
 
     def has_summary(self, path: str) -> bool:
