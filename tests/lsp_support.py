@@ -182,6 +182,30 @@ class Editor:
             lsp.VersionedNotebookDocumentIdentifier(self.notebook_versions[notebook], notebook), change))
         return self.versions[cell_uri]
 
+    def insert_cell(self, notebook: str, index: int, source: str) -> str:
+        """A new code cell at ``index`` (a structure change, as when the user adds a cell)."""
+        cell_uri = f"{notebook.replace('file://', 'vscode-notebook-cell:')}#new{len(self.texts)}"
+        self.texts[cell_uri], self.versions[cell_uri] = source, 1
+        self.notebooks[notebook].insert(index, cell_uri)
+        self.notebook_versions[notebook] += 1
+        structure = lsp.NotebookDocumentCellChangeStructure(
+            array=lsp.NotebookCellArrayChange(index, 0, [lsp.NotebookCell(lsp.NotebookCellKind.Code, cell_uri)]),
+            did_open=[lsp.TextDocumentItem(cell_uri, "python", 1, source)])
+        self.client.notebook_document_did_change(lsp.DidChangeNotebookDocumentParams(
+            lsp.VersionedNotebookDocumentIdentifier(self.notebook_versions[notebook], notebook),
+            lsp.NotebookDocumentChangeEvent(cells=lsp.NotebookDocumentCellChanges(structure=structure))))
+        return cell_uri
+
+    def remove_cell(self, notebook: str, cell_uri: str) -> None:
+        index = self.notebooks[notebook].index(cell_uri)
+        del self.notebooks[notebook][index]
+        self.notebook_versions[notebook] += 1
+        structure = lsp.NotebookDocumentCellChangeStructure(
+            array=lsp.NotebookCellArrayChange(index, 1, []), did_close=[lsp.TextDocumentIdentifier(cell_uri)])
+        self.client.notebook_document_did_change(lsp.DidChangeNotebookDocumentParams(
+            lsp.VersionedNotebookDocumentIdentifier(self.notebook_versions[notebook], notebook),
+            lsp.NotebookDocumentChangeEvent(cells=lsp.NotebookDocumentCellChanges(structure=structure))))
+
     def close_notebook(self, uri: str) -> None:
         self.client.notebook_document_did_close(lsp.DidCloseNotebookDocumentParams(
             lsp.NotebookDocumentIdentifier(uri), [lsp.TextDocumentIdentifier(c) for c in self.notebooks[uri]]))

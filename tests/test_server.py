@@ -368,9 +368,26 @@ async def test_notebook_cells(editor):
     assert editor.texts[cells[2]].endswith("losses.append(loss.item())")
     remaining = await editor.diagnostics(cells[4], after=before)
     assert [d.code for d in remaining] == ["TNP001"]
+    # "Disable for this line" in a cell.
+    [tnp001] = remaining
+    [silence] = [a for a in await editor.code_actions(cells[4], [tnp001]) if "Disable" in a.title]
+    editor.apply(silence.edit)
+    assert editor.texts[cells[4]].endswith("print('最终', loss.numpy())  # noqa: TNP001")
+    assert await editor.diagnostics(cells[4]) == []
     # Editing a cell re-checks the notebook.
+    editor.change_cell(cells[4], "plt.plot(losses)\nprint(loss.numpy())")
+    assert [d.code for d in await editor.diagnostics(cells[4])] == ["TNP001"]
     editor.change_cell(cells[4], "plt.plot(losses)\nprint(loss.detach().numpy())")
     assert await editor.diagnostics(cells[4]) == []
+    # A new cell: checked with the others (state from cell 3 flows into it), diagnosed on its own URI.
+    before = len(editor.client.published)
+    new = editor.insert_cell(uri, 3, "print(model(torch.randn(1, 4)).numpy())")
+    [d] = await editor.diagnostics(new, after=before)
+    assert (d.code, d.range.start.line) == ("TNP001", 0)
+    before = len(editor.client.published)
+    editor.remove_cell(uri, new)
+    await editor.diagnostics(cells[4], after=before)  # published after the removed cell was cleared
+    assert list(editor.client.diagnostics[new]) == []
 
 
 async def test_notebook_fix_all_and_close(editor):

@@ -5,9 +5,10 @@
   process (:class:`~detachify.server.checking.Checker`), so neither a long check nor a crash of the engine holds
   up or takes down the server. A result is dropped when a newer snapshot of its document is already waiting, so
   the editor only ever sees diagnostics of what it last sent.
-- Every diagnostic carries in ``data`` its quick fix and its `# noqa` edit, in the client's position units, for
-  the document version it was computed on (ruff does the same): code actions need no second check, and are not
-  offered for a version the editor has moved past.
+- Every diagnostic carries in ``data`` its quick fix, in the client's position units, for the document version
+  it was computed on (ruff does the same), and where its `# noqa` goes: code actions need no second check, and
+  are not offered for a version the editor has moved past. The `# noqa` edit is worked out when asked for (it
+  needs a tokenizer pass, which would otherwise delay every publication).
 - Code actions: a quick fix per finding (unsafe ones labelled with the reason, never preferred, never part of
   fix-all), "Disable for this line" (`# noqa: CODE`), and ``source.fixAll.detachify`` (also as
   ``notebook.source.fixAll.detachify``) with the safe fixes, resolved lazily where the client can.
@@ -130,6 +131,7 @@ class DetachifyServer(LanguageServer):
         self.published: Dict[str, List[lsp.Diagnostic]] = {}  # URI -> what the editor shows for it
         self.cells_published: Dict[str, Tuple[str, ...]] = {}  # notebook key -> the cell URIs diagnosed last
         self.problems: Dict[str, tuple] = {}  # document key -> the kind of problem logged, until it checks
+        self.noqa_ranges: Dict[str, Tuple[Optional[int], List[Tuple[int, int]]]] = {}  # URI -> (version, ranges)
         self.loop: Optional[asyncio.AbstractEventLoop] = None
         self.scheduler: Optional[Scheduler[Snapshot]] = None
         self.fixer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detachify-fix")
@@ -212,6 +214,7 @@ class DetachifyServer(LanguageServer):
         for uri in self.cells_published.pop(key, (key,)):
             self.publish(uri, None, [])  # ruff clears a closed document's diagnostics too
             self.published.pop(uri, None)
+            self.noqa_ranges.pop(uri, None)
 
     def publish(self, uri: str, version: Optional[int], diagnostics: List[lsp.Diagnostic]) -> None:
         self.published[uri] = diagnostics
@@ -272,13 +275,14 @@ class DetachifyServer(LanguageServer):
             if problem.kind == "configuration":  # the user must fix a file: say so where they look (as ruff does)
                 self.window_show_message(lsp.ShowMessageParams(type=problem.level,
                                                                message=f"{NAME}: {problem.message}"))
-        versions = {cell.uri: cell.version for cell in snapshot.cells} or {key: snapshot.version}
-        for uri, found in diagnostics.items():
-            self.publish(uri, versions.get(uri), found)
         if snapshot.notebook:
             for uri in set(self.cells_published.get(key, ())) - set(diagnostics):
                 self.publish(uri, None, [])  # a cell that left the notebook
+                self.published.pop(uri, None)
             self.cells_published[key] = tuple(diagnostics)
+        versions = {cell.uri: cell.version for cell in snapshot.cells} or {key: snapshot.version}
+        for uri, found in diagnostics.items():
+            self.publish(uri, versions.get(uri), found)
 
     # --- fixing (fixer thread) -----------------------------------------------------------------------------------
 
@@ -329,6 +333,19 @@ class DetachifyServer(LanguageServer):
             merged.setdefault(c["uri"], []).extend(_structure_edit(e) for e in c["edits"])
         return lsp.WorkspaceEdit(changes=merged)
 
+    def silence(self, where: dict, code: str) -> Optional[dict]:
+        """The change that adds ``code`` to the `# noqa` of a line of a document at a version, if it is still at
+        that version and the line is not silenced for it yet."""
+        if not self.current(where):
+            return None
+        uri, version = where["uri"], where["version"]
+        cached = self.noqa_ranges.get(uri)
+        lines = Lines(self.text_document(uri).source)
+        if cached is None or cached[0] != version:
+            cached = self.noqa_ranges[uri] = (version, noqa_line_ranges(lines.text))
+        edit = silence_edit(lines, cached[1], where["line"], code)
+        return None if edit is None else _change(uri, version, [_text_edit(lines, edit, self.encoding)])
+
     def current(self, change: dict) -> bool:
         """Whether an edit computed for a document version still applies: the document is at that version."""
         document = self.text_document(change["uri"])
@@ -361,17 +378,10 @@ def _edits(finding: Finding) -> Tuple[Edit, ...]:
 
 
 class _Target:
-    """One document findings are placed in: its lines, and its noqa ranges once a finding needs them."""
+    """One document findings are placed in."""
 
     def __init__(self, uri: str, version: Optional[int], text: str):
         self.uri, self.version, self.lines = uri, version, Lines(text)
-        self._ranges: Optional[List[Tuple[int, int]]] = None
-
-    @property
-    def ranges(self) -> List[Tuple[int, int]]:
-        if self._ranges is None:
-            self._ranges = noqa_line_ranges(self.lines.text)
-        return self._ranges
 
     def diagnostic(self, finding: Finding, encoding: str, edit_targets: Sequence["_Target"]) -> lsp.Diagnostic:
         start = self.lines.to_client(finding.line, finding.column, encoding)
@@ -385,9 +395,7 @@ class _Target:
                 change["edits"].append(_text_edit(target.lines, edit, encoding))
             data["fix"] = {"title": fix.description, "safe": fix.safe, "reason": fix.unsafe_reason,
                            "changes": list(by_uri.values())}
-        silence = silence_edit(self.lines, self.ranges, finding.line, finding.code)
-        if silence is not None:
-            data["noqa"] = _change(self.uri, self.version, [_text_edit(self.lines, silence, encoding)])
+        data["noqa"] = {"uri": self.uri, "version": self.version, "line": finding.line}
         return lsp.Diagnostic(
             range=_range(start, end), message=finding.message, code=finding.code, source=NAME,
             severity=lsp.DiagnosticSeverity.Error if finding.code in ERROR_CODES else lsp.DiagnosticSeverity.Warning,
@@ -557,8 +565,9 @@ async def code_action(ls: DetachifyServer, params: lsp.CodeActionParams) -> List
                     title=_fix_title(diagnostic.data["code"], fix), kind=lsp.CodeActionKind.QuickFix,
                     diagnostics=[diagnostic], edit=ls.workspace_edit(fix["changes"]), is_preferred=fix["safe"]))
         for diagnostic in ours:
-            silence = diagnostic.data.get("noqa")
-            if isinstance(silence, dict) and ls.current(silence):
+            where = diagnostic.data.get("noqa")
+            silence = ls.silence(where, diagnostic.data["code"]) if isinstance(where, dict) else None
+            if silence is not None:
                 actions.append(lsp.CodeAction(
                     title=f"{NAME} ({diagnostic.data['code']}): Disable for this line",
                     kind=lsp.CodeActionKind.QuickFix, diagnostics=[diagnostic], edit=ls.workspace_edit([silence])))
