@@ -467,6 +467,8 @@ def initialize(ls: DetachifyServer, params: lsp.InitializeParams) -> None:
         folders = [to_fs_path(params.root_uri) if params.root_uri else params.root_path]
     ls.folders = tuple(os.path.abspath(f) for f in folders if f)
     ls.config = Configuration(ls.settings.overrides, ls.folders)
+    encoding = ls.workspace.position_encoding  # what pygls agreed with the client
+    ls.encoding = str(getattr(encoding, "value", encoding) or UTF16)
     ls.scheduler = Scheduler(ls.run_check,
                              lambda exc: ls.soon(ls.log, f"internal error: {exc!r}", lsp.MessageType.Error))
     ls.checker.start()
@@ -475,8 +477,6 @@ def initialize(ls: DetachifyServer, params: lsp.InitializeParams) -> None:
 
 
 def initialized(ls: DetachifyServer, params: lsp.InitializedParams) -> None:
-    encoding = ls.workspace.position_encoding
-    ls.encoding = str(getattr(encoding, "value", encoding) or UTF16)
     if ls.supports("workspace.did_change_watched_files.dynamic_registration", False):
         watcher = lsp.DidChangeWatchedFilesRegistrationOptions(
             watchers=[lsp.FileSystemWatcher(glob_pattern=f"**/{CONFIG_FILE}")])
@@ -541,6 +541,14 @@ def did_change_watched_files(ls: DetachifyServer, params: lsp.DidChangeWatchedFi
     names = {os.path.basename(unquote(urlparse(change.uri).path)) for change in params.changes}
     if CONFIG_FILE in names:
         ls.configuration_changed(f"{CONFIG_FILE} changed")
+
+
+def did_change_workspace_folders(ls: DetachifyServer, params: lsp.DidChangeWorkspaceFoldersParams) -> None:
+    removed = {os.path.abspath(to_fs_path(f.uri) or "") for f in params.event.removed}
+    added = tuple(os.path.abspath(path) for path in (to_fs_path(f.uri) for f in params.event.added) if path)
+    ls.folders = tuple(f for f in ls.folders if f not in removed) + added
+    ls.config = Configuration(ls.settings.overrides, ls.folders)
+    ls.check_all()
 
 
 def did_change_configuration(ls: DetachifyServer, params: lsp.DidChangeConfigurationParams) -> None:
@@ -658,6 +666,7 @@ def build_server() -> DetachifyServer:
         (lsp.NOTEBOOK_DOCUMENT_DID_CLOSE, did_close_notebook, None),
         (lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES, did_change_watched_files, None),
         (lsp.WORKSPACE_DID_CHANGE_CONFIGURATION, did_change_configuration, None),
+        (lsp.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS, did_change_workspace_folders, None),
         (lsp.TEXT_DOCUMENT_CODE_ACTION, code_action, code_actions),
         (lsp.CODE_ACTION_RESOLVE, resolve_code_action, None),
         (lsp.TEXT_DOCUMENT_HOVER, hover, None),
