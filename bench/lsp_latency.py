@@ -149,7 +149,8 @@ async def measure(args) -> dict:
     source = training_script(args.lines)
     lines = source.splitlines()
     # Edit the `width=` default of a model in the middle of the file: one character, findings unchanged.
-    target = next(n for n in range(len(lines) // 2, len(lines)) if "def __init__(self, width=" in lines[n])
+    candidates = [n for n, line in enumerate(lines) if "def __init__(self, width=" in line]
+    target = min(candidates, key=lambda n: abs(n - len(lines) // 2))
     column = lines[target].index("width=") + len("width=")
 
     published = {}
