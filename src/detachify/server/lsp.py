@@ -39,16 +39,15 @@ from pygls.uris import to_fs_path
 from .. import __version__
 from ..config import ConfigError, Overrides, parse_selectors
 from ..files import FIX
-from ..findings import Edit, Finding
 from ..noqa import noqa_line_ranges
 from ..rules.registry import RULES
 from ..settings import FIX_STYLES
 from .checking import (CONFIG_FILE, Cell, Checker, Configuration, Snapshot, notebook_sources, python_text,
                        with_safe_fixes_only)
+from .diagnostics import NAME, document_change, structure_edit, text_edit, to_diagnostics
 from .scheduler import Scheduler
 from .text import UTF16, Lines, noqa_codes_at, replacement, silence_edit
 
-NAME = "detachify"
 FIX_ALL = "source.fixAll.detachify"
 NOTEBOOK_FIX_ALL = "notebook.source.fixAll.detachify"
 QUICK_FIX = lsp.CodeActionKind.QuickFix.value
@@ -56,9 +55,6 @@ APPLY_AUTOFIX = "detachify.applyAutofix"
 FIX_ALL_TITLE = f"{NAME}: Fix all auto-fixable problems"
 # Long enough to fold a burst of keystrokes into one check, short next to the check itself.
 DEBOUNCE_SECONDS = 0.05
-# The conversions that crash for certain are errors, as ruff makes F821 one; a maybe-GPU tensor (TNP002) may be
-# fine on a CPU-only machine, and TNP9xx is the strict style.
-ERROR_CODES = frozenset({"TNP001", "TNP003"})
 PYTHON_SUFFIXES = (".py", ".pyi", ".pyw")
 TEXT, NOTEBOOK = "text", "notebook"
 
@@ -310,7 +306,7 @@ class DetachifyServer(LanguageServer):
             lines = Lines(cell.text)
             edit = replacement(lines.text, new)
             if edit is not None:
-                changes.append(_change(cell.uri, cell.version, [_text_edit(lines, edit, self.encoding)]))
+                changes.append(document_change(cell.uri, cell.version, [text_edit(lines, edit, self.encoding)]))
         return changes
 
     async def fix_all_edit(self, key: str) -> Optional[lsp.WorkspaceEdit]:
@@ -327,10 +323,10 @@ class DetachifyServer(LanguageServer):
         if self.supports("workspace.workspace_edit.document_changes", False):
             return lsp.WorkspaceEdit(document_changes=[
                 lsp.TextDocumentEdit(text_document=lsp.OptionalVersionedTextDocumentIdentifier(c["uri"], c["version"]),
-                                     edits=[_structure_edit(e) for e in c["edits"]]) for c in changes])
+                                     edits=[structure_edit(e) for e in c["edits"]]) for c in changes])
         merged: Dict[str, List[lsp.TextEdit]] = {}
         for c in changes:
-            merged.setdefault(c["uri"], []).extend(_structure_edit(e) for e in c["edits"])
+            merged.setdefault(c["uri"], []).extend(structure_edit(e) for e in c["edits"])
         return lsp.WorkspaceEdit(changes=merged)
 
     def silence(self, where: dict, code: str) -> Optional[dict]:
@@ -344,84 +340,12 @@ class DetachifyServer(LanguageServer):
         if cached is None or cached[0] != version:
             cached = self.noqa_ranges[uri] = (version, noqa_line_ranges(lines.text))
         edit = silence_edit(lines, cached[1], where["line"], code)
-        return None if edit is None else _change(uri, version, [_text_edit(lines, edit, self.encoding)])
+        return None if edit is None else document_change(uri, version, [text_edit(lines, edit, self.encoding)])
 
     def current(self, change: dict) -> bool:
         """Whether an edit computed for a document version still applies: the document is at that version."""
         document = self.text_document(change["uri"])
         return document is not None and document.version == change["version"]
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Findings as diagnostics (worker thread)
-
-
-def to_diagnostics(snapshot: Snapshot, findings: Sequence[Finding], encoding: str) -> Dict[str, List[lsp.Diagnostic]]:
-    if not snapshot.notebook:
-        target = _Target(snapshot.key, snapshot.version, snapshot.text)
-        return {snapshot.key: [target.diagnostic(f, encoding, [target] * len(_edits(f))) for f in findings]}
-    targets = [_Target(cell.uri, cell.version, cell.text) for cell in snapshot.cells]
-    out: Dict[str, List[lsp.Diagnostic]] = {cell.uri: [] for cell in snapshot.cells}
-    for finding in findings:
-        cell = getattr(finding, "cell", 0)
-        if not 1 <= cell <= len(targets):
-            continue  # cannot happen for a notebook we built; never guess a cell
-        edit_cells = getattr(finding, "fix_cells", ()) or (cell,) * len(_edits(finding))
-        edit_targets = [targets[c - 1] for c in edit_cells if 1 <= c <= len(targets)]
-        target = targets[cell - 1]
-        out[target.uri].append(target.diagnostic(finding, encoding, edit_targets))
-    return out
-
-
-def _edits(finding: Finding) -> Tuple[Edit, ...]:
-    return finding.fix.edits if finding.fix is not None else ()
-
-
-class _Target:
-    """One document findings are placed in."""
-
-    def __init__(self, uri: str, version: Optional[int], text: str):
-        self.uri, self.version, self.lines = uri, version, Lines(text)
-
-    def diagnostic(self, finding: Finding, encoding: str, edit_targets: Sequence["_Target"]) -> lsp.Diagnostic:
-        start = self.lines.to_client(finding.line, finding.column, encoding)
-        end = self.lines.to_client(finding.end_line, finding.end_column, encoding) if finding.end_line else start
-        data: Dict[str, Any] = {"code": finding.code}
-        fix = finding.fix
-        if fix is not None and fix.edits and len(edit_targets) == len(fix.edits):
-            by_uri: Dict[str, dict] = {}
-            for edit, target in zip(fix.edits, edit_targets):
-                change = by_uri.setdefault(target.uri, _change(target.uri, target.version, []))
-                change["edits"].append(_text_edit(target.lines, edit, encoding))
-            data["fix"] = {"title": fix.description, "safe": fix.safe, "reason": fix.unsafe_reason,
-                           "changes": list(by_uri.values())}
-        data["noqa"] = {"uri": self.uri, "version": self.version, "line": finding.line}
-        return lsp.Diagnostic(
-            range=_range(start, end), message=finding.message, code=finding.code, source=NAME,
-            severity=lsp.DiagnosticSeverity.Error if finding.code in ERROR_CODES else lsp.DiagnosticSeverity.Warning,
-            data=data)
-
-
-def _range(start: Tuple[int, int], end: Tuple[int, int]) -> lsp.Range:
-    return lsp.Range(start=lsp.Position(*start), end=lsp.Position(*end))
-
-
-def _change(uri: str, version: Optional[int], edits: List[dict]) -> dict:
-    return {"uri": uri, "version": version, "edits": edits}
-
-
-def _text_edit(lines: Lines, edit: Edit, encoding: str) -> dict:
-    """A TextEdit as plain JSON (diagnostic ``data`` travels to the client and back as it is)."""
-    start = lines.to_client(edit.start_line, edit.start_column, encoding)
-    end = lines.to_client(edit.end_line, edit.end_column, encoding)
-    return {"range": {"start": {"line": start[0], "character": start[1]},
-                      "end": {"line": end[0], "character": end[1]}}, "newText": edit.text}
-
-
-def _structure_edit(edit: dict) -> lsp.TextEdit:
-    start, end = edit["range"]["start"], edit["range"]["end"]
-    return lsp.TextEdit(range=_range((start["line"], start["character"]), (end["line"], end["character"])),
-                        new_text=edit["newText"])
 
 
 def _working_directory() -> str:
