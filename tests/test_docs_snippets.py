@@ -4,15 +4,24 @@ Snippets are the fenced blocks right after a `<!-- snippet: NAME -->` marker in 
 """
 from __future__ import annotations
 
+import asyncio
+import functools
+import json
 import re
 import shlex
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
+
+try:
+    import tomllib
+except ImportError:  # Python < 3.11
+    import tomli as tomllib
 
 from detachify import check_source, fix_source
 from test_precommit import make_repo, pre_commit, snapshot
@@ -48,9 +57,12 @@ def cli(argv):
     return [sys.executable, "-m", "detachify", *argv[1:]] if argv[0] == "detachify" else argv
 
 
+EDITOR_SNIPPETS = ("vscode-settings", "neovim-lsp-config", "neovim-lspconfig", "helix-languages", "jupyterlab-lsp")
+
+
 def test_every_snippet_is_tested():
     assert set(snippets()) == {"flake8-config", "pre-commit-config", "github-actions", "detachify-fix",
-                               "libcst-codemod"}
+                               "libcst-codemod", *EDITOR_SNIPPETS}
 
 
 @pytest.mark.parametrize("config_name", ["setup.cfg", "tox.ini", ".flake8"])
@@ -105,3 +117,105 @@ def test_one_off_rewrite(tmp_path, name):
     for path, text in files.items():
         assert (tmp_path / path).read_text() == fix_source(text, path), path
     assert (tmp_path / "bad.py").read_text() != BAD
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Editors: each snippet is read the way its editor reads it (JSON, TOML, Lua run by a real Lua interpreter with
+# the Neovim API it calls recorded), and the server it describes is started and asked about a buggy file.
+
+# What the two Neovim snippets call, recorded: `vim.lsp.config`/`enable`, nvim-lspconfig's `configs` and `setup`.
+NEOVIM_API = """
+recorded = { configs = {}, enabled = {}, setup = {} }
+vim = { lsp = {
+  config = function(name, config) recorded.configs[name] = config end,
+  enable = function(name) table.insert(recorded.enabled, name) end,
+} }
+local configs = {}
+local lspconfig = setmetatable({ util = { root_pattern = function(...) return { ... } end } }, {
+  __index = function(_, name)
+    return { setup = function(options)
+      recorded.setup[name] = options
+      recorded.configs[name] = configs[name].default_config
+    end }
+  end,
+})
+package.preload["lspconfig"] = function() return lspconfig end
+package.preload["lspconfig.configs"] = function() return configs end
+"""
+
+
+def _lua_to_python(value):
+    if hasattr(value, "items"):  # a Lua table: a list when its keys are 1..n
+        items = dict(value.items())
+        if items and sorted(items) == list(range(1, len(items) + 1)):
+            return [_lua_to_python(items[i]) for i in range(1, len(items) + 1)]
+        return {key: _lua_to_python(item) for key, item in items.items()}
+    return value
+
+
+def editor_server(name):
+    """(argv, initializationOptions, languages) of the server an editor snippet starts."""
+    body = snippet(name)
+    if name == "vscode-settings":
+        settings = json.loads(body)
+        assert settings["editor.codeActionsOnSave"] == {"source.fixAll.detachify": "explicit"}
+        return ([settings["glspc.serverCommand"], *settings["glspc.serverCommandArguments"]],
+                settings["glspc.initializationOptions"], [settings["glspc.languageId"]])
+    if name == "helix-languages":
+        config = tomllib.loads(body)
+        server = config["language-server"]["detachify"]
+        languages = [lang["name"] for lang in config["language"] if "detachify" in lang["language-servers"]]
+        return [server["command"], *server["args"]], server.get("config"), languages
+    if name == "jupyterlab-lsp":
+        spec = json.loads(body)["LanguageServerManager"]["language_servers"]["detachify"]
+        assert spec["version"] == 2 and "text/x-ipython" in spec["mime_types"]  # notebooks' cells are IPython
+        return spec["argv"], None, spec["languages"]
+    lupa = pytest.importorskip("lupa")
+    lua = lupa.LuaRuntime()
+    lua.execute(NEOVIM_API + body)
+    recorded = _lua_to_python(lua.globals().recorded)
+    config = recorded["configs"]["detachify"]
+    if name == "neovim-lsp-config":
+        assert recorded["enabled"] == ["detachify"] and "pyproject.toml" in config["root_markers"]
+    else:
+        assert "detachify" in recorded["setup"] and config["root_dir"] == ["pyproject.toml", ".git"]
+    return config["cmd"], config.get("init_options"), config["filetypes"]
+
+
+@functools.lru_cache(maxsize=None)
+def _session(argv, options_json):
+    """Start the server as the editor would and ask it about BAD: the diagnostics' (line, code)."""
+    from lsprotocol import types as lsp
+    from pygls.lsp.client import LanguageClient
+
+    async def run(cwd):
+        client = LanguageClient("snippet-test", "1")
+        published = asyncio.get_running_loop().create_future()
+
+        @client.feature(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        def on_publish(params):
+            if not published.done():
+                published.set_result(params.diagnostics)
+
+        await client.start_io(*cli(list(argv)), cwd=cwd)
+        await client.initialize_async(lsp.InitializeParams(
+            capabilities=lsp.ClientCapabilities(), initialization_options=json.loads(options_json)))
+        client.initialized(lsp.InitializedParams())
+        uri = "untitled:bad.py"
+        client.text_document_did_open(lsp.DidOpenTextDocumentParams(lsp.TextDocumentItem(uri, "python", 1, BAD)))
+        diagnostics = await asyncio.wait_for(published, 120)
+        await client.shutdown_async(None)
+        client.exit(None)
+        await client.stop()
+        return [(d.range.start.line + 1, d.code) for d in diagnostics]
+
+    with tempfile.TemporaryDirectory() as cwd:  # no project configuration around the unsaved file
+        return asyncio.run(run(cwd))
+
+
+@pytest.mark.parametrize("name", EDITOR_SNIPPETS)
+def test_editor_snippet_starts_the_server(name):
+    argv, options, languages = editor_server(name)
+    assert argv == ["detachify", "server"] and "python" in languages
+    expected = [(f.line, f.code) for f in check_source(BAD, "bad.py")]
+    assert _session(tuple(argv), json.dumps(options)) == expected

@@ -72,6 +72,9 @@ NOQA_LAYOUTS = {
     "multiline-string": 'y = out.numpy(); s = """\n"""  # noqa: TNP001\n',
     "backslash": "y = out.numpy() + \\\n    1  # noqa: TNP001\n",
     "inside-string": 'print(out.numpy(), "# noqa")\n',
+    # Codes are letters then digits: TNP001 is one code, not a blanket noqa, and the list goes on after E501.
+    "code-after-another": "x = out.numpy()  # noqa: E501, TNP001\n",
+    "other-code-only": "x = out.numpy()  # noqa: TNP003\n",
 }
 
 

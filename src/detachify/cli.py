@@ -86,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     rule.add_argument("codes", nargs="*", metavar="CODE")
     rule.add_argument("--all", action="store_true", help="explain every rule")
     rule.add_argument("--output-format", choices=("text", "json"), default="text")
+
+    commands.add_parser("server", help="run the language server on stdin/stdout (needs the `lsp` extra)",
+                        description="A Language Server (LSP) for editors: diagnostics, quick fixes, fix-all, "
+                                    "notebooks. Install with: pip install \"detachify[lsp]\"")
     return parser
 
 
@@ -111,6 +115,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args.command == "rule":
             return _rule(args)
+        if args.command == "server":
+            from .server import main as serve  # pygls is imported only here: the linter does not need it
+
+            return serve()
         return _lint(args)
     except ConfigError as exc:
         _error(str(exc))

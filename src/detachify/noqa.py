@@ -9,10 +9,12 @@ from __future__ import annotations
 import io
 import re
 import tokenize
-from typing import Dict, FrozenSet, Optional
+from typing import Dict, FrozenSet, List, Optional, Tuple
 
 # flake8's own pattern: `# noqa` alone suppresses everything, `# noqa: A1,B2` only codes with those prefixes.
-NOQA_INLINE = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z][0-9]+(?:[,\s]+[A-Z][0-9]+)*))?", re.IGNORECASE)
+# Codes are letters then digits (`TNP001`, `E501`), as flake8 has read them since 2019 (PyCQA/flake8#549): with
+# one letter only, `# noqa: TNP001` read as a blanket `# noqa` and `# noqa: E501, TNP001` stopped at E501.
+NOQA_INLINE = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 NOQA_FILE = re.compile(r"#\s*detachify\s*:\s*noqa\b", re.IGNORECASE)
 ALL = frozenset({""})  # the empty prefix matches every code
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -42,6 +44,12 @@ class Suppressions:
             return True
         prefixes: Optional[FrozenSet[str]] = self.by_line.get(line)
         return prefixes is not None and any(code.startswith(p) for p in prefixes)
+
+
+def noqa_line_ranges(source: str) -> List[Tuple[int, int]]:
+    """(first, last) physical lines that share one `# noqa`, as flake8 maps them: a comment added at the end of
+    `last` covers every line of the range (where an editor's "silence this line" must put it)."""
+    return list(_line_ranges(source, len(_LINE_BREAK.split(source))))
 
 
 def _line_ranges(source: str, line_count: int):

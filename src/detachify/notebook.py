@@ -15,6 +15,7 @@ reported as syntax errors; notebooks whose language is not Python are skipped (n
 from __future__ import annotations
 
 import ast
+import dataclasses
 import difflib
 import json
 import re
@@ -48,10 +49,12 @@ class NotebookError(ValueError):
 class NotebookFinding(Finding):
     """A finding placed in a notebook: ``cell`` is 1-based among all cells; ``line``/``column`` are in that cell.
 
-    The positions of ``fix.edits`` are cell positions too; apply fixes with :func:`fix_notebook`.
+    The positions of ``fix.edits`` are cell positions too, each in the cell ``fix_cells`` names (a list is fixed
+    where it is filled, which may be another cell); apply fixes with :func:`fix_notebook`.
     """
 
     cell: int = 0
+    fix_cells: Tuple[int, ...] = dataclasses.field(default=(), compare=False)
 
 
 @dataclass
@@ -123,17 +126,19 @@ class Notebook:
         end_line, end_column = finding.end_line, finding.end_column
         if end_line:
             _, end_line, end_column = self.locate(end_line, end_column)
-        fix = finding.fix
+        fix, fix_cells = finding.fix, ()
         if fix is not None:
-            fix = replace(fix, edits=tuple(self._edit_to_cell(edit) for edit in fix.edits))
+            placed = [self._edit_to_cell(edit) for edit in fix.edits]
+            fix = replace(fix, edits=tuple(edit for _, edit in placed))
+            fix_cells = tuple(edit_cell for edit_cell, _ in placed)
         fields = {name: getattr(finding, name) for name in Finding.__dataclass_fields__}
         fields.update(line=line, column=column, end_line=end_line, end_column=end_column, fix=fix)
-        return NotebookFinding(**fields, cell=cell)
+        return NotebookFinding(**fields, cell=cell, fix_cells=fix_cells)
 
-    def _edit_to_cell(self, edit: Edit) -> Edit:
-        _, start_line, start_column = self.locate(edit.start_line, edit.start_column)
+    def _edit_to_cell(self, edit: Edit) -> Tuple[int, Edit]:
+        edit_cell, start_line, start_column = self.locate(edit.start_line, edit.start_column)
         _, end_line, end_column = self.locate(edit.end_line, edit.end_column)
-        return Edit(start_line, start_column, end_line, end_column, edit.text)
+        return edit_cell, Edit(start_line, start_column, end_line, end_column, edit.text)
 
     def with_program(self, fixed: str) -> bytes:
         """The notebook's bytes with the cells rewritten from a fixed program (same lines, changed within lines)."""
