@@ -34,7 +34,7 @@ def fake_engine(monkeypatch):
     """A stand-in engine, so the notebook plumbing is tested whatever the real one decides: every `.numpy()`
     call is a finding, the fix inserts `.detach().cpu()`, and code that libcst cannot parse raises as the engine
     does."""
-    def check_source(source, filename="<string>", settings=None, *, respect_noqa=True):
+    def check_source(source, filename="<string>", settings=None, *, respect_noqa=True, project=None):
         libcst.parse_module(source)
         findings = []
         for number, line in enumerate(source.splitlines(), 1):
@@ -44,7 +44,7 @@ def fake_engine(monkeypatch):
                                         Fix("insert detach", (edit,)), filename, number, match.end()))
         return findings
 
-    def fix_source(source, filename="<string>", settings=None, *, unsafe=None):
+    def fix_source(source, filename="<string>", settings=None, *, unsafe=None, project=None):
         libcst.parse_module(source)
         return source.replace(".numpy()", ".detach().cpu().numpy()")
 

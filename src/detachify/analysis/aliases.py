@@ -7,7 +7,7 @@ fix is marked unsafe. Syntactic and scope-blind on purpose: a name reused elsewh
 """
 from __future__ import annotations
 
-from typing import Collection, Dict, Optional
+from typing import Collection, Dict, Optional, Set
 
 import libcst as cst
 
@@ -17,19 +17,30 @@ FILLING_METHODS = frozenset({"append", "extend", "insert"})
 READING_BUILTINS = frozenset({"len"})
 
 
-def may_be_aliased(module: cst.Module, container: cst.BaseExpression, conversion_sites: Collection) -> bool:
-    """True if the expression naming a list (`losses`, `self.losses`, `history["train"]`) is used other than:
+def aliased_containers(module: cst.Module, containers: Collection[cst.BaseExpression],
+                       conversion_sites: Collection) -> Set[cst.BaseExpression]:
+    """The expressions naming a list (`losses`, `self.losses`, `history["train"]`) that are used other than:
     filled in place, indexed, iterated, (re)assigned, bound as a parameter, measured with len(), or handed to a
-    converter (`conversion_sites`). Only the full expression is checked, not its prefixes (`history`, `self`)."""
-    if isinstance(container, (cst.List, cst.Tuple, cst.Set, cst.Dict, cst.ListComp, cst.SetComp, cst.DictComp,
-                              cst.GeneratorExp)):
-        return False  # built right there: `np.stack((a, b))`, `np.array([p.norm() for p in ps])`
-    target = _dotted(container)
-    if target is None:
-        return True  # `np.stack(history())`: filled who knows where
-    finder = _Uses(target)
+    converter (`conversion_sites`). Only the full expression is checked, not its prefixes (`history`, `self`).
+    One walk of the module answers for all of them."""
+    aliased, targets = set(), {}
+    for container in containers:
+        if isinstance(container, (cst.List, cst.Tuple, cst.Set, cst.Dict, cst.ListComp, cst.SetComp, cst.DictComp,
+                                  cst.GeneratorExp)):
+            continue  # built right there: `np.stack((a, b))`, `np.array([p.norm() for p in ps])`
+        target = _dotted(container)
+        if target is None:
+            aliased.add(container)  # `np.stack(history())`: filled who knows where
+        else:
+            targets.setdefault(target, []).append(container)
+    if not targets:
+        return aliased
+    finder = _Uses(frozenset(targets))
     module.visit(finder)
-    return any(not _harmless(use, finder.parents, conversion_sites) for use in finder.uses)
+    for use in finder.uses:
+        if not _harmless(use, finder.parents, conversion_sites):
+            aliased.update(targets[_dotted(use)])
+    return aliased
 
 
 def _harmless(use: cst.CSTNode, parents: Dict[cst.CSTNode, cst.CSTNode], conversion_sites) -> bool:
@@ -73,8 +84,8 @@ def _dotted(node: cst.BaseExpression) -> Optional[str]:
 class _Uses(cst.CSTVisitor):
     """Every Name/Attribute spelling `target`, with the parent of every node on the way."""
 
-    def __init__(self, target: str):
-        self.target = target
+    def __init__(self, targets):
+        self.targets = targets
         self.parents: Dict[cst.CSTNode, cst.CSTNode] = {}
         self.uses = []
         self._stack = []
@@ -85,7 +96,7 @@ class _Uses(cst.CSTVisitor):
             self.parents[node] = parent
         self._stack.append(node)
         if isinstance(node, (cst.Name, cst.Attribute, cst.Subscript)) and not _is_attribute_name(node, parent) \
-                and _dotted(node) == self.target:
+                and _dotted(node) in self.targets:
             self.uses.append(node)
         return True
 

@@ -5,14 +5,14 @@ from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Sequence
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from . import knowledge as K
 from . import provenance as P
 from . import usage
 from .expressions import place_key
+from .positions import positions_of
 from .provenance import why
-from .aliases import may_be_aliased
+from .aliases import aliased_containers
 from .calls import Calls
 from .local_calls import LocalCalls
 from .torch_calls import TorchCalls
@@ -134,9 +134,11 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls, Pro
             stores = conversion.value.stores
             conversion.stores_escape = any(site in self.flows_back or site in self.elements_read
                                            for site, _ in stores)
-            # Only the fill-site fix cares (it is not offered when stores escape); each check walks the module.
-            conversion.stores_aliased = bool(stores) and not conversion.stores_escape and may_be_aliased(
-                self.module, conversion.node, sites)
+        # Only the fill-site fix cares (it is not offered when stores escape); one walk of the module for all.
+        candidates = [c.node for c in self.conversions.values() if c.value.stores and not c.stores_escape]
+        aliased = aliased_containers(self.module, candidates, sites) if candidates else set()
+        for conversion in self.conversions.values():
+            conversion.stores_aliased = conversion.node in aliased
         return list(self.conversions.values())
 
     def analyse_standalone(self, info: FunctionInfo):
@@ -274,18 +276,48 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls, Pro
         return Value(Kind.FUNCTION, Grad.NO, qname=info.name, target=info)
 
     # source positions and text ---------------------------------------------------------------------------
-    def positions(self):
+    def positions(self) -> "Positions":
+        """Positions of nodes, computed for the subtrees asked for (`prepare_positions` batches them)."""
         if self._positions is None:
-            self._positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
+            self._positions = Positions(self)
         return self._positions
 
+    def prepare_positions(self, nodes) -> None:
+        self.positions().prepare(nodes)
+
     def line_of(self, node) -> int:
-        position = self.positions().get(node)
+        position = self.positions().get(node) if node is not None else None
         return position.start.line if position is not None else 0
 
     def code(self, node, limit: int = 40) -> str:
         text = " ".join(self.module.code_for_node(node).split())
         return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class Positions:
+    """`node -> CodeRange` for the nodes of one module; a miss computes the node's subtree (one codegen pass)."""
+
+    def __init__(self, analysis: "ModuleAnalysis"):
+        self.analysis = analysis
+        self.known: Dict[cst.CSTNode, object] = {}
+
+    def prepare(self, nodes) -> None:
+        missing = [node for node in nodes if node is not None and node not in self.known]
+        if missing:
+            analysis = self.analysis
+            code = analysis.source if analysis.source is not None else analysis.module.code
+            self.known.update(positions_of(analysis.module, code, missing))
+
+    def __getitem__(self, node):
+        if node not in self.known:
+            self.prepare([node])
+        return self.known[node]
+
+    def get(self, node, default=None):
+        try:
+            return self[node]
+        except KeyError:
+            return default
 
 
 def _all_bases(info: ClassInfo, seen=None):

@@ -107,7 +107,7 @@ class Exporter:
             returns = replace(returns, kind=kind, grad=grad, deps=tuple(sorted(tagged.deps)))
         return FunctionSummary(
             name=name,
-            line=analysis.line_of(info.node),
+            line=analysis.line_of(info.node.name),
             params=_params(info),
             returns=returns,
             passes=passes,
@@ -129,7 +129,7 @@ class Exporter:
         grad_mode = analysis.grad_mode_of_instance(instance)
         return ClassSummary(
             name=info.name,
-            line=analysis.line_of(info.node),
+            line=analysis.line_of(info.node.name),
             bases=tuple(self.value(base) for base in info.bases),
             is_module=info.is_module,
             torch_base=info.torch_base,
@@ -143,6 +143,7 @@ class Exporter:
     # the module ---------------------------------------------------------------------------------------------
     def module(self, name: str) -> ModuleSummary:
         analysis = self.analysis
+        analysis.prepare_positions(_definitions(analysis))
         top = analysis.module_frame
         symbols = tuple((key, self.value(value)) for key, value in sorted(top.state.vars.items())
                         if "." not in key and key != "__all__")
@@ -164,6 +165,8 @@ class Exporter:
         )
 
     def outgoing(self) -> Tuple[OutgoingCall, ...]:
+        self.analysis.prepare_positions(_start_of(call.node) for call in self.analysis.outgoing_calls
+                                        if call.node is not None)
         calls = []
         for call in self.analysis.outgoing_calls:
             ctor = None
@@ -178,7 +181,7 @@ class Exporter:
                 keywords=tuple((k, self.value(v)) for k, v in sorted(call.keywords.items())),
                 mode=call.mode.value,
                 path=self.display,
-                line=self.analysis.line_of(call.node) if call.node is not None else 0,
+                line=self.analysis.line_of(_start_of(call.node)) if call.node is not None else 0,
                 ctor=ctor,
             ))
         return tuple(dict.fromkeys(calls))
@@ -209,3 +212,16 @@ def _default(param) -> tuple:
 
 def _plain(const: tuple) -> bool:
     return all(isinstance(c, (str, int, float, bool, type(None))) for c in const)
+
+
+def _start_of(call):
+    """The smallest node that starts where a call starts (its positions cost the least to compute)."""
+    return call.func if isinstance(call, cst.Call) else call
+
+
+def _definitions(analysis):
+    for info in analysis.functions.values():
+        if not info.is_lambda and info.node is not None:
+            yield info.node.name
+    for info in analysis.classes.values():
+        yield info.node.name
