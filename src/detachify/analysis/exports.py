@@ -97,14 +97,10 @@ class Exporter:
         analysis = self.analysis
         alone = analysis.standalone_result(info)
         tagged, converted, converts_any = analysis.tagged_run(info)
-        returns = self.value(alone)
+        returns = _with_dependencies(self.value(alone), tagged)
         source = tagged.why
         passes = source.subject if (tagged.kind is Kind.TENSOR and tagged.grad is Grad.YES and not tagged.derived
                                     and source is not None and source.key == P.ARGUMENT) else None
-        if tagged.deps:
-            grad = returns.grad if returns.grad == int(Grad.YES) else int(Grad.NO)
-            kind = returns.kind if returns.kind != Kind.UNKNOWN.value else tagged.kind.value
-            returns = replace(returns, kind=kind, grad=grad, deps=tuple(sorted(tagged.deps)))
         return FunctionSummary(
             name=name,
             line=analysis.line_of(info.node.name),
@@ -225,3 +221,20 @@ def _definitions(analysis):
             yield info.node.name
     for info in analysis.classes.values():
         yield info.node.name
+
+
+def _with_dependencies(alone: ValueSummary, tagged: Value, depth: int = 0) -> ValueSummary:
+    """The result with unknown arguments, told which parameters' grad flows into it (and into each item)."""
+    if depth > MAX_DEPTH:
+        return alone
+    if alone.items is not None and tagged.items is not None and len(alone.items) == len(tagged.items):
+        alone = replace(alone, items=tuple(_with_dependencies(a, t, depth + 1)
+                                           for a, t in zip(alone.items, tagged.items)))
+    if alone.elem is not None and tagged.elem is not None:
+        alone = replace(alone, elem=_with_dependencies(alone.elem, tagged.elem, depth + 1))
+    if not tagged.deps:
+        return alone
+    # What the arguments bring decides: unknown grad without them is no grad.
+    grad = alone.grad if alone.grad == int(Grad.YES) else int(Grad.NO)
+    kind = alone.kind if alone.kind != Kind.UNKNOWN.value else tagged.kind.value
+    return replace(alone, kind=kind, grad=grad, deps=tuple(sorted(tagged.deps)))

@@ -120,6 +120,10 @@ class Expressions:
                 if name == "grad" and self.graph_kept_by_backward:
                     return grad_tensor(why(P.BACKWARD_CREATE_GRAPH), gpu=base.gpu)
                 return tensor(Grad.NO, gpu=base.gpu)
+            if name == "device":
+                # The device of a tensor of unknown origin (an argument, a batch) may be a GPU: code that puts
+                # tensors "where x is" is written to run there.
+                return Value(Kind.OTHER, Grad.NO, gpu=base.gpu or kind is Kind.UNKNOWN)
             if name in K.NON_TENSOR_ATTRIBUTES:
                 return OTHER
             if kind is Kind.TENSOR or name in _KEEP_GRAD_ATTRIBUTES:
@@ -143,6 +147,8 @@ class Expressions:
             return UNKNOWN
         if name in K.BUFFER_ATTRIBUTES:
             return tensor(Grad.NO, gpu=base.gpu)
+        if name == "device":
+            return Value(Kind.OTHER, Grad.NO, gpu=True)  # wherever the model was moved: a GPU, maybe
         if name in K.NON_TENSOR_ATTRIBUTES or name in ("training", "config"):
             return OTHER
         # Most other attributes of a model are its submodules (`model.fc`, `model.encoder`).

@@ -112,9 +112,20 @@ class ProjectCalls:
             return None
         return self.project.summary_at(ref.path)
 
-    def materialise(self, summary: Optional[ValueSummary], depth: int = 0) -> Value:
+    def materialise(self, summary: Optional[ValueSummary], depth: int = 0, bound=None, mode=None,
+                    site=None) -> Value:
+        """A summary's value as an engine value; `bound`/`mode`/`site`: a function's result for one call."""
         if summary is None or depth > 6:
             return UNKNOWN
+        if bound is not None:
+            plain = self.materialise(summary, depth)  # itself, without what the call brings
+            value = self.called_with(plain, summary, bound, mode, site)
+            if summary.items is not None:
+                value = replace(value, items=tuple(self.materialise(item, depth + 1, bound, mode, site)
+                                                   for item in summary.items))
+            if summary.elem is not None:
+                value = replace(value, elem=self.materialise(summary.elem, depth + 1, bound, mode, site))
+            return value
         kind = Kind(summary.kind)
         ref = summary.ref
         if kind is Kind.CLASS:
@@ -206,19 +217,22 @@ class ProjectCalls:
 
     def foreign_result(self, info: ForeignFunction, bound: Dict[str, Value], mode: Mode) -> Value:
         summary = info.summary
-        returns = summary.returns
-        value = self.materialise(replace(returns, deps=()))
+        site = Site(P.RETURNED_BY, summary.name, summary.line, self.project.display(info.ref.path))
+        value = self.materialise(summary.returns, bound=bound, mode=mode, site=site)
         if summary.passes is not None and summary.passes in bound:
             given = bound[summary.passes]  # `def to_gpu(x): return x.cuda()`: the argument itself, moved
             return replace(given, gpu=given.gpu or value.gpu)
+        return value
+
+    def called_with(self, value: Value, summary: ValueSummary, bound, mode: Mode, site: Site) -> Value:
+        """A part of a function's result, for this call: grad mode and the arguments' grad and device."""
         if value.grad is Grad.YES:
             leaf = not value.derived and value.why is not None and value.why.key in LEAF_SOURCES
             if mode is not Mode.ON and not leaf:
                 value = value.with_grad(Grad.NO if mode is Mode.OFF else Grad.UNKNOWN)
-            elif value.why is not None:
-                site = Site(P.RETURNED_BY, summary.name, summary.line, self.project.display(info.ref.path))
-                value = replace(value, why=value.why.through(site) if not value.why.via else value.why)
-        for name in returns.deps:
+            elif value.why is not None and not value.why.via:
+                value = replace(value, why=value.why.through(site))
+        for name in summary.deps:
             argument = bound.get(name)
             if argument is None:
                 continue

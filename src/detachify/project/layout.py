@@ -95,6 +95,21 @@ def resolve_absolute(name: str, importer: str, known_libraries=frozenset()) -> O
         found = module_under(root, name)
         if found is not None:
             return found
+    return _package_above(name, importer)
+
+
+def _package_above(name: str, importer: str, levels: int = 2) -> Optional[ModuleFile]:
+    """A package a folder or two above the importer's source roots: scripts kept in a sub-folder
+    (`demo/`, `tools/`) run from the repository root, or add it to sys.path, to import the project's package."""
+    folder = package_top(os.path.dirname(os.path.abspath(importer)))
+    top = name.split(".", 1)[0]
+    for _ in range(levels):
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+        if _is_package_dir(os.path.join(folder, top)):
+            return module_under(folder, name)
     return None
 
 
