@@ -155,27 +155,54 @@ class FileResult:
     digest: str = ""  # of the bytes the result was computed from, to refuse writing over a newer file
     diff: str = ""
     error: Optional[str] = None
+    facts: Optional["ProjectFacts"] = None  # what a whole-project run's first pass learnt (see `FIRST_PASS`)
 
 
-def process_file(path: str, display: str, settings: Settings, mode: str = CHECK) -> FileResult:
-    """Read and check (or fix) one file. Never raises for a bad file: the result carries the error."""
+@dataclass(frozen=True)
+class ProjectFacts:
+    """What one file tells a whole-project run about the others: its calls into them (None: not analysed, it
+    cannot hold a finding), and, if it receives calls, that its check waits for them (`deferred`) and which
+    names its callers must spell."""
+
+    outgoing: Optional[tuple]
+    deferred: bool = False
+    names: frozenset = frozenset()
+
+
+FIRST_PASS = "first-pass"  # `incoming` for process_file: learn the project facts, defer files that receive calls
+
+
+def process_file(path: str, display: str, settings: Settings, mode: str = CHECK, incoming=None) -> FileResult:
+    """Read and check (or fix) one file. Never raises for a bad file: the result carries the error.
+
+    `incoming`: None, the calls other project files make into it are found here; a tuple, they were gathered
+    by a whole-project run; `FIRST_PASS`, that run's first pass."""
     try:
         handler = handler_for(path)
         data = read_bytes(path)
     except SourceError as exc:
         return FileResult(path, display, error=str(exc))
-    return process_source(data, path, display, settings, mode, handler)
+    return process_source(data, path, display, settings, mode, handler, incoming=incoming)
 
 
 def process_source(data: bytes, path: str, display: str, settings: Settings, mode: str = CHECK,
-                   handler: Optional[Handler] = None, project: Optional[bool] = True) -> FileResult:
+                   handler: Optional[Handler] = None, project: Optional[bool] = True, incoming=None) -> FileResult:
     """Check (or fix) `data` as the file at `path`. `project`: analyse it as a file of the project around
     `path` (imports of project modules, calls from other files), read from disk; False: the file alone."""
     result = FileResult(path, display, digest=hashlib.sha256(data).hexdigest())
     try:
         handler = handler or handler_for(display)
-        context = {"project": api.project_of(path)} if project and os.path.basename(path) != "-" else {}
+        context = {}
+        if project and os.path.basename(path) != "-":
+            in_project = api.project_of(path)
+            in_project.defer = incoming is FIRST_PASS
+            in_project.incoming = incoming if isinstance(incoming, tuple) else None
+            context = {"project": in_project}
         before = handler.check(data, display, settings, **context)
+        if context:
+            result.facts = _facts(context["project"])
+            if result.facts.deferred:
+                return result  # checked again once the calls into it are known
         if mode == CHECK or not any(_applicable(f, settings) for f in before):
             result.findings = before
             return result
@@ -200,6 +227,15 @@ def process_source(data: bytes, path: str, display: str, settings: Settings, mod
     if result.error:
         result.findings, result.fixed, result.new_data, result.diff = [], 0, None, ""
     return result
+
+
+def _facts(project) -> ProjectFacts:
+    from .project.workspace import names_callers_must_spell
+
+    if not project.analysed:
+        return ProjectFacts(None)
+    names = frozenset(names_callers_must_spell(project.summary)) if project.deferred else frozenset()
+    return ProjectFacts(tuple(project.outgoing), project.deferred, names)
 
 
 def _applicable(finding: Finding, settings: Settings) -> bool:

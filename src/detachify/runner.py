@@ -13,7 +13,9 @@ import threading
 from contextlib import contextmanager
 from typing import Callable, Iterator, Optional, Sequence, TextIO, Tuple
 
-from .files import FileResult, process_file
+from . import api
+from .files import FIRST_PASS, FileResult, process_file
+from .project.workspace import calls_into
 from .settings import Settings
 
 Task = Tuple[str, str, Settings, str]  # (path, display, settings, mode)
@@ -41,26 +43,81 @@ def _init_worker() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _work(task: Task) -> FileResult:
+def _work(task) -> FileResult:
     return process_file(*task)
+
+
+def _outgoing(path: str):
+    return path, api.project_of(path).workspace.outgoing(path)
 
 
 def run(tasks: Sequence[Task], jobs: int, on_result: Callable[[FileResult], None],
         stop: Optional["StopRequest"] = None) -> None:
+    """Process every file as part of its project, in three passes over one pool.
+
+    1. Every file, with `FIRST_PASS`: files that cannot receive calls from other files are done; the others
+       wait, and each analysed file reports its calls into the rest of the project.
+    2. Callers that pass 1 did not analyse (nothing to report in them), for their calls only.
+    3. The waiting files, with the calls gathered from 1 and 2: what a check of one file would find itself.
+    """
     stop = stop or StopRequest()
-    if jobs <= 1 or len(tasks) < MIN_PARALLEL:
-        for task in tasks:
-            stop.check()
-            on_result(process_file(*task))
-        return
-    jobs = min(jobs, len(tasks))
-    # Chunks amortise the pickling round trips; several per worker keep the load even at the end.
-    chunksize = max(1, min(16, len(tasks) // (jobs * 4)))
-    with multiprocessing.get_context().Pool(jobs, initializer=_init_worker) as pool:  # exit terminates it
-        stop.immediate = True  # this process only waits and writes (atomically): safe to unwind anywhere
-        stop.check()
-        for result in pool.imap_unordered(_work, tasks, chunksize):
+    with _Pool(jobs, len(tasks), stop) as pool:
+        waiting, outgoing = [], {}
+        for result in pool.map(_work, [(*task, FIRST_PASS) for task in tasks]):
+            if result.facts is not None and result.facts.outgoing is not None:
+                outgoing[os.path.abspath(result.path)] = result.facts.outgoing
+            if result.facts is not None and result.facts.deferred:
+                waiting.append(result)
+            else:
+                on_result(result)
+        if not waiting:
+            return
+        by_path = {os.path.abspath(task[0]): task for task in tasks}
+        callers = {}
+        for result in waiting:
+            path = os.path.abspath(result.path)
+            callers[path] = api.project_of(path).workspace.callers_naming(path, result.facts.names)
+        missing = sorted({caller for found in callers.values() for caller in found if caller not in outgoing})
+        for path, calls in pool.map(_outgoing, missing):
+            outgoing[path] = calls
+        again = []
+        for result in waiting:
+            path = os.path.abspath(result.path)
+            incoming = calls_into(path, {caller: outgoing.get(caller, ()) for caller in callers[path]})
+            again.append((*by_path[path], incoming))
+        for result in pool.map(_work, again):
             on_result(result)
+
+
+class _Pool:
+    """`map` over a process pool for big runs, in this process for small ones; results in any order."""
+
+    def __init__(self, jobs: int, size: int, stop: "StopRequest"):
+        self.jobs = 1 if jobs <= 1 or size < MIN_PARALLEL else min(jobs, size)
+        self.stop = stop
+        self.pool = None
+
+    def __enter__(self):
+        if self.jobs > 1:
+            self.pool = multiprocessing.get_context().Pool(self.jobs, initializer=_init_worker)
+            self.stop.immediate = True  # this process only waits and writes (atomically): safe to unwind anywhere
+            self.stop.check()
+        return self
+
+    def __exit__(self, *exc):
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+
+    def map(self, function, items):
+        if self.pool is None:
+            for item in items:
+                self.stop.check()
+                yield function(item)
+            return
+        # Chunks amortise the pickling round trips; several per worker keep the load even at the end.
+        chunksize = max(1, min(16, len(items) // (self.jobs * 4)))
+        yield from self.pool.imap_unordered(function, items, chunksize)
 
 
 class StopRequest:

@@ -11,6 +11,7 @@ from . import provenance as P
 from . import usage
 from .expressions import place_key
 from .positions import positions_of
+from .scopes import definition_lines
 from .provenance import why
 from .aliases import aliased_containers
 from .calls import Calls
@@ -94,6 +95,8 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls, Pro
         self._positions = None
         self._evidence: Dict[object, usage.Evidence] = {}
         self._any_evidence: Optional[bool] = None
+        self._definitions = None
+        self._lines = None
         self._default_instances: Dict[ClassInfo, Value] = {}
 
     # orchestration ---------------------------------------------------------------------------------------
@@ -223,9 +226,26 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls, Pro
     def _evidence_of(self, node) -> usage.Evidence:
         found = self._evidence.get(node)
         if found is None:
-            text = self.source if node is self.module and self.source is not None else self.module.code_for_node(node)
-            found = self._evidence[node] = usage.evidence_in(text)
+            found = self._evidence[node] = usage.evidence_in(self.text_of(node))
         return found
+
+    def text_of(self, node) -> str:
+        """The source lines of a `def` or `class` (the whole module when they are not known)."""
+        code = self.module.code if self.source is None else self.source
+        lines = self.definition_lines().get(node)
+        if lines is None:
+            return code
+        if self._lines is None:
+            self._lines = code.splitlines(keepends=True)
+        return "".join(self._lines[lines[0] - 1:lines[1]])
+
+    def definition_lines(self):
+        if self._definitions is None:
+            self._definitions = definition_lines(self.module, self.module.code if self.source is None else self.source)
+        return self._definitions
+
+    def definition_line(self, node) -> int:
+        return self.definition_lines().get(node, (0, 0))[0]
 
     def _class_evidence(self, node, root: str) -> usage.Evidence:
         """`self.model` in one method is `self.model` in every other (whatever each names its `self`)."""
@@ -284,6 +304,20 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls, Pro
 
     def prepare_positions(self, nodes) -> None:
         self.positions().prepare(nodes)
+
+    def nodes_findings_may_need(self):
+        """Every node a finding or its fix may need the position of, so one codegen pass finds them all."""
+        for conversion in self.conversions.values():
+            if conversion.severity == 0:
+                continue  # proven safe: no rule reports it
+            yield conversion.node
+            yield conversion.call_site
+            for site, _ in conversion.value.stores:
+                yield site
+            why = conversion.value.why
+            for place in why.via if why is not None else ():
+                if not isinstance(place.line, int):
+                    yield place.line
 
     def line_of(self, node) -> int:
         position = self.positions().get(node) if node is not None else None

@@ -7,6 +7,7 @@ result, and which reach a conversion).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import List, Optional, Tuple
 
@@ -21,6 +22,9 @@ from .summary import (
 from .values import Grad, Kind, Value
 
 MAX_DEPTH = 3  # nesting kept in exported values (containers of containers of ...)
+# A module whose text has none of these cannot make, move, backpropagate or convert a tensor.
+_RELEVANT = re.compile(r"torch|numpy|tensor|Tensor|cuda|backward|requires_grad|\.to\(|\.detach|matplotlib|pandas|"
+                       r"seaborn|scipy|sklearn|lightning|transformers|diffusers|timm")
 
 
 class Exporter:
@@ -28,6 +32,8 @@ class Exporter:
         self.analysis = analysis
         self.path = path
         self.display = display
+        self.relevant = _RELEVANT.search(analysis.module.code if analysis.source is None else analysis.source) \
+            is not None
 
     # values ------------------------------------------------------------------------------------------------
     def value(self, value: Optional[Value], depth: int = 0) -> ValueSummary:
@@ -95,15 +101,17 @@ class Exporter:
 
     def function(self, info: FunctionInfo, name: str) -> FunctionSummary:
         analysis = self.analysis
-        alone = analysis.standalone_result(info)
+        if not self.relevant:  # nothing in the module touches tensors: its functions only pass values on
+            return FunctionSummary(name=name, line=analysis.definition_line(info.node), params=_params(info),
+                                   returns=UNKNOWN_SUMMARY)
         tagged, converted, converts_any = analysis.tagged_run(info)
-        returns = _with_dependencies(self.value(alone), tagged)
+        returns = _with_dependencies(self.value(_intrinsic(tagged)), tagged)
         source = tagged.why
         passes = source.subject if (tagged.kind is Kind.TENSOR and tagged.grad is Grad.YES and not tagged.derived
                                     and source is not None and source.key == P.ARGUMENT) else None
         return FunctionSummary(
             name=name,
-            line=analysis.line_of(info.node.name),
+            line=analysis.definition_line(info.node),
             params=_params(info),
             returns=returns,
             passes=passes,
@@ -125,7 +133,7 @@ class Exporter:
         grad_mode = analysis.grad_mode_of_instance(instance)
         return ClassSummary(
             name=info.name,
-            line=analysis.line_of(info.node.name),
+            line=analysis.definition_line(info.node),
             bases=tuple(self.value(base) for base in info.bases),
             is_module=info.is_module,
             torch_base=info.torch_base,
@@ -139,7 +147,6 @@ class Exporter:
     # the module ---------------------------------------------------------------------------------------------
     def module(self, name: str) -> ModuleSummary:
         analysis = self.analysis
-        analysis.prepare_positions(_definitions(analysis))
         top = analysis.module_frame
         symbols = tuple((key, self.value(value)) for key, value in sorted(top.state.vars.items())
                         if "." not in key and key != "__all__")
@@ -152,17 +159,19 @@ class Exporter:
             path=self.path,
             name=name,
             symbols=symbols,
-            functions=tuple(sorted(functions)),
-            classes=tuple(sorted(classes, key=lambda item: item[0])),
+            functions=tuple(sorted(dict(functions).items(), key=lambda item: item[0])),
+            classes=tuple(sorted(dict(classes).items(), key=lambda item: item[0])),
             all_names=analysis.all_names(),
             mode=top.state.mode.value,
             imports_torch="torch" in analysis.imports,
             other_tensor_library=analysis.imports_other_tensor_library(),
         )
 
+    def nodes_to_position(self):
+        return [_start_of(call.node) for call in self.analysis.outgoing_calls if call.node is not None]
+
     def outgoing(self) -> Tuple[OutgoingCall, ...]:
-        self.analysis.prepare_positions(_start_of(call.node) for call in self.analysis.outgoing_calls
-                                        if call.node is not None)
+        self.analysis.prepare_positions(self.nodes_to_position())
         calls = []
         for call in self.analysis.outgoing_calls:
             ctor = None
@@ -215,14 +224,6 @@ def _start_of(call):
     return call.func if isinstance(call, cst.Call) else call
 
 
-def _definitions(analysis):
-    for info in analysis.functions.values():
-        if not info.is_lambda and info.node is not None:
-            yield info.node.name
-    for info in analysis.classes.values():
-        yield info.node.name
-
-
 def _with_dependencies(alone: ValueSummary, tagged: Value, depth: int = 0) -> ValueSummary:
     """The result with unknown arguments, told which parameters' grad flows into it (and into each item)."""
     if depth > MAX_DEPTH:
@@ -238,3 +239,16 @@ def _with_dependencies(alone: ValueSummary, tagged: Value, depth: int = 0) -> Va
     grad = alone.grad if alone.grad == int(Grad.YES) else int(Grad.NO)
     kind = alone.kind if alone.kind != Kind.UNKNOWN.value else tagged.kind.value
     return replace(alone, kind=kind, grad=grad, deps=tuple(sorted(tagged.deps)))
+
+
+def _intrinsic(tagged: Value, depth: int = 0) -> Value:
+    """What a result holds whatever the arguments: the tagged run's value without the grad they brought."""
+    if depth > MAX_DEPTH:
+        return tagged
+    if tagged.why is not None and tagged.why.key == P.ARGUMENT:
+        tagged = replace(tagged, grad=Grad.NO, why=None, derived=False)
+    if tagged.items is not None:
+        tagged = replace(tagged, items=tuple(_intrinsic(item, depth + 1) for item in tagged.items))
+    if tagged.elem is not None:
+        tagged = replace(tagged, elem=_intrinsic(tagged.elem, depth + 1))
+    return tagged

@@ -72,12 +72,14 @@ class Summaries:
         self.conversions, self.flows_back, self.elements_read, self.call_memo = {}, set(), set(), {}
         self.outgoing_calls, self.calls_analysed, self.statements_run = [], 0, 0
         analysed = {info: info.analysed for info in self.functions.values()}
+        instances, self._default_instances = self._default_instances, dict(self._default_instances)
         seen = self.conversions
         try:
             yield seen
         finally:
             for info in self.functions.values():
                 info.analysed = analysed.get(info, False)
+            self._default_instances = instances
             (self.conversions, self.flows_back, self.elements_read, self.call_memo, self.outgoing_calls,
              self.calls_analysed, self.statements_run, variables, mode, self.graph_kept_by_backward) = saved
             self.module_frame.state.vars = variables

@@ -33,12 +33,18 @@ def analyse_in_project(module: cst.Module, source: str, project: InProject) -> M
     project.summary = summary
     project.receives_calls = summary is not None and receives_calls(summary)
     incoming = project.incoming
+    if incoming is None and project.receives_calls and project.defer:
+        project.deferred = True  # the run gathers the calls from every file, then checks this one again
+        incoming = ()
     if incoming is None:
         incoming = workspace.incoming(path, summary) if project.receives_calls else ()
     analysis.analyse_functions(incoming)
     analysis.finish()
     if not incoming:  # what it calls elsewhere, seen without calls from elsewhere: the same as analyse_file
-        project.outgoing = Exporter(analysis, path, workspace.display(path)).outgoing()
+        exporter = Exporter(analysis, path, workspace.display(path))
+        # One codegen pass for the positions of both the outgoing calls and the findings.
+        analysis.prepare_positions([*exporter.nodes_to_position(), *analysis.nodes_findings_may_need()])
+        project.outgoing = exporter.outgoing()
         workspace.record_outgoing(path, project.outgoing)
     project.analysed = True
     return analysis

@@ -11,6 +11,7 @@ one file from pre-commit, flake8, the editor) computes the same thing:
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 
@@ -184,10 +185,19 @@ class Workspace:
         """Calls into `path` from every project file whose imports reach it, in a stable order."""
         if summary is None or not receives_calls(summary):
             return ()
-        calls = []
+        callers = self.callers_naming(path, names_callers_must_spell(summary))
+        return calls_into(path, {caller: self.outgoing(caller) for caller in callers})
+
+    def callers_naming(self, path: str, names) -> List[str]:
+        """The files whose imports reach `path` and whose text spells one of `names`: the only ones whose
+        calls into `path` can matter."""
+        pattern = re.compile(r"\b(?:%s)\b" % "|".join(sorted(map(re.escape, names))))
+        found = []
         for caller in sorted(self.callers_of(path)):
-            calls.extend(call for call in self.outgoing(caller) if call.target == path)
-        return tuple(sorted(set(calls), key=lambda c: (c.path, c.line, c.function, repr(c))))
+            text = read_text(caller)
+            if text is not None and pattern.search(text):
+                found.append(caller)
+        return found
 
     # the universe: every file of the project that may call into others --------------------------------
     def universe(self) -> List[str]:
@@ -213,6 +223,22 @@ class Workspace:
                     seen.add(caller)
                     stack.append(caller)
         return seen
+
+
+def names_callers_must_spell(summary: ModuleSummary) -> Set[str]:
+    """A caller of a converting function of this module writes its name somewhere in its text; a caller of a
+    converting method, its class's name (method names are too common to tell, and `model(x)` never writes
+    `forward`). An instance handed over from a third module is missed: the price of not analysing every file."""
+    names = {name for name, function in summary.functions if function.has_conversions}
+    names.update(class_name for class_name, cls in summary.classes
+                 if any(method.has_conversions for _, method in cls.methods))
+    return names
+
+
+def calls_into(path: str, outgoing: Dict[str, Iterable[OutgoingCall]]) -> Tuple[OutgoingCall, ...]:
+    """The calls into `path` among the callers' outgoing calls, in a stable order."""
+    calls = {call for calls in outgoing.values() for call in calls if call.target == path}
+    return tuple(sorted(calls, key=lambda c: (c.path, c.line, c.function, repr(c))))
 
 
 def receives_calls(summary: ModuleSummary) -> bool:
@@ -277,6 +303,8 @@ class InProject:
     outgoing: Tuple[OutgoingCall, ...] = ()
     receives_calls: bool = False
     analysed: bool = False
+    defer: bool = False  # a whole-project run's first pass: stop early if calls from elsewhere must be gathered
+    deferred: bool = False
 
     @property
     def is_module(self) -> bool:

@@ -54,7 +54,7 @@ def evaluate(analysis: ModuleAnalysis, settings: Settings, filename: str) -> Lis
         return []  # TensorFlow, JAX, Paddle... tensors also have `.numpy()`, with other rules
     report = Report(analysis, settings, filename)
     checks = [CONVERSION_CHECKS[code] for code in enabled_codes(settings)]
-    analysis.prepare_positions(_nodes_findings_may_need(analysis))
+    analysis.prepare_positions(analysis.nodes_findings_may_need())
     findings = []
     for conversion in analysis.conversions.values():
         for check in checks:
@@ -63,17 +63,3 @@ def evaluate(analysis: ModuleAnalysis, settings: Settings, filename: str) -> Lis
                 findings.append(finding)
     return findings
 
-
-def _nodes_findings_may_need(analysis: ModuleAnalysis):
-    """Every node a finding or its fix may need the position of, so one codegen pass finds them all."""
-    for conversion in analysis.conversions.values():
-        if conversion.severity == 0:
-            continue  # proven safe: no rule reports it
-        yield conversion.node
-        yield conversion.call_site
-        for site, _ in conversion.value.stores:
-            yield site
-        why = conversion.value.why
-        for place in why.via if why is not None else ():
-            if not isinstance(place.line, int):
-                yield place.line
