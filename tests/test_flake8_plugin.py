@@ -82,6 +82,29 @@ def test_noqa_agrees_with_cli(tmp_path, layout):
     assert flake8_found == detachify_check("m.py", cwd=tmp_path)
 
 
+# How flake8 reads the codes of a `# noqa:` list (flake8 7: `[A-Z]+[0-9]+`, compared as written, by prefix); a list
+# it cannot read leaves a bare `# noqa`. Each comment: (does flake8 suppress the TNP001 on its line?).
+NOQA_CODE_LISTS = {
+    "# noqa: TNP002": False,  # another code of ours: the TNP001 stays (a `[A-Z][0-9]+` pattern read it as bare)
+    "# noqa: E501,TNP002": False,
+    "# noqa:TNP0": True,  # a prefix
+    "# noqa: TNP001 TNP002": True,
+    "# noqa: tnp001": False,  # flake8 compares the codes as written
+    "# noqa:TNP": True,  # no digits: not a code list, so a bare `# noqa`
+    "# noqa:  TNP002": True,  # two spaces: not a code list either
+    "# NOQA : TNP002": True,
+    "#noqa": False,  # flake8 wants `# noqa`
+}
+
+
+@pytest.mark.parametrize("comment", sorted(NOQA_CODE_LISTS))
+def test_noqa_code_lists_are_read_as_flake8_reads_them(tmp_path, comment):
+    write(tmp_path, "m.py", BAD.replace("print(out.numpy())", "print(out.numpy())  " + comment))
+    flake8_found = [(p, r, c, code) for p, r, c, code, _ in flake8("--select", "TNP", "m.py", cwd=tmp_path)[1]]
+    assert flake8_found == detachify_check("m.py", cwd=tmp_path)
+    assert (flake8_found == []) is NOQA_CODE_LISTS[comment]
+
+
 def test_clean_file(tmp_path):
     write(tmp_path, "clean.py", CLEAN)
     assert flake8("--select", "TNP", "clean.py", cwd=tmp_path)[:2] == (0, [])
