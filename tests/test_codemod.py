@@ -118,6 +118,15 @@ def test_config_file_route(tmp_path):
     assert (tmp_path / "bad.py").read_text() == fix_source(BAD, "bad.py")
 
 
+def test_libcst_tool_list_with_detachify_in_the_config(tmp_path):
+    # `list` imports every submodule of each configured module, `detachify.__main__` included: it must not run the CLI.
+    (tmp_path / ".libcst.codemod.yaml").write_text("modules: ['libcst.codemod.commands', 'detachify']\n")
+    proc = subprocess.run([sys.executable, "-m", "libcst.tool", "list"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "codemod.DetachNumpy - " in proc.stdout and "usage: detachify" not in proc.stdout + proc.stderr
+
+
 def test_byte_order_mark_is_kept(tmp_path):
     # `detachify fix` keeps a UTF-8 BOM; so must the runner's bytes -> Module -> bytes round trip.
     (tmp_path / "bom.py").write_bytes(b"\xef\xbb\xbf" + BAD.encode())
