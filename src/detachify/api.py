@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import sys
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Iterable, List, Optional
 
 import libcst as cst
@@ -27,14 +28,20 @@ def check_source(source: str, filename: str = "<string>", settings: Optional[Set
 
     Raises ``libcst.ParserSyntaxError`` if the source does not parse.
     """
-    settings = settings or DEFAULT_SETTINGS
+    return _check(source, filename, settings or DEFAULT_SETTINGS, respect_noqa)
+
+
+def _check(source: str, filename: str, settings: Settings, respect_noqa: bool = True,
+           rewrite: bool = False) -> List[Finding]:
+    """``rewrite``: the source is a fix's output, parsed in full (never skipped by the pre-filter) by libcst's
+    validating parser: that parse is what proves the rewrite valid (see `parsing`)."""
     codes = enabled_codes(settings)
-    if not codes or not may_contain_findings(source, codes):
+    if not codes or (not rewrite and not may_contain_findings(source, codes)):
         return []
     # libcst drops a byte-order mark and counts columns without it: so do we (fix_source puts it back).
     source = source[1:] if source.startswith(BOM) else source
     with _deep_recursion():  # a 400-term `a + b + ...` nests 400 deep, in libcst and in the analysis
-        module = parse_for_analysis(source)
+        module = cst.parse_module(source) if rewrite else parse_for_analysis(source)
         findings = evaluate(analyse(module, source), settings, filename)
     if respect_noqa and findings:
         suppressions = Suppressions(source)
@@ -49,20 +56,45 @@ def fix_source(source: str, filename: str = "<string>", settings: Optional[Setti
     Suppressed lines are never touched; the result always parses (a round whose output would not parse is
     dropped); applying it twice changes nothing.
     """
+    return fix_and_check(source, filename, settings, unsafe=unsafe).source
+
+
+@dataclass(frozen=True)
+class FixOutcome:
+    source: str  # with the fixes applied
+    before: List[Finding]  # the findings of the source as given
+    after: List[Finding]  # what is left in ``source``
+
+
+def fix_and_check(source: str, filename: str = "<string>", settings: Optional[Settings] = None,
+                  *, unsafe: Optional[bool] = None) -> FixOutcome:
+    """``fix_source``, with the findings before and after: one fix loop, as ruff's ``lint_fix``.
+
+    Each round analyses the source it fixes, and the analysis of the fixed source is the next round (nested
+    conversions are fixed inside-out, one round each) and, in the end, what is left. So a file with fixes is
+    parsed and analysed twice, not once more to find the fixes, once to check the rewrite parses and once to
+    report what is left. The rewritten source is parsed by libcst's validating parser, which doubles as the check
+    that it parses; a round whose output would not parse is dropped.
+    """
     settings = settings or DEFAULT_SETTINGS
     apply_unsafe = settings.unsafe_fixes if unsafe is None else unsafe
     if source.startswith(BOM):
-        return BOM + fix_source(source[1:], filename, settings, unsafe=unsafe)
-    for _ in range(MAX_FIX_ROUNDS):  # nested conversions are fixed inside-out, one round each
-        fixes = [f.fix for f in check_source(source, filename, settings)
-                 if f.fix is not None and (f.fix.safe or apply_unsafe)]
-        if not fixes:
+        outcome = fix_and_check(source[1:], filename, settings, unsafe=unsafe)
+        return FixOutcome(BOM + outcome.source, outcome.before, outcome.after)
+    before = findings = _check(source, filename, settings)
+    for _ in range(MAX_FIX_ROUNDS):
+        edits = [edit for f in findings if f.fix is not None and (f.fix.safe or apply_unsafe) for edit in f.fix.edits]
+        if not edits:
             break
-        fixed = apply_edits(source, [edit for fix in fixes for edit in fix.edits])
-        if fixed == source or not _parses(fixed):
+        fixed = apply_edits(source, edits)
+        if fixed == source:
             break
+        try:
+            findings = _check(fixed, filename, settings, rewrite=True)
+        except cst.ParserSyntaxError:
+            break  # keep the last source that parsed, and its findings
         source = fixed
-    return source
+    return FixOutcome(source, before, findings)
 
 
 def apply_edits(source: str, edits: Iterable[Edit]) -> str:
@@ -96,10 +128,3 @@ def _deep_recursion(limit: int = 20_000):
     finally:
         sys.setrecursionlimit(previous)
 
-
-def _parses(source: str) -> bool:
-    try:
-        cst.parse_module(source)
-    except cst.ParserSyntaxError:
-        return False
-    return True

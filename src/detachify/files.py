@@ -5,6 +5,8 @@ A ``Handler`` works on a file's raw bytes, so every kind keeps its own encoding 
 * ``check(data, filename, settings) -> list[Finding]``
 * ``fix(data, filename, settings) -> bytes`` (the fixed file; ``data`` itself when nothing changed)
 * ``text(data) -> str`` (what ``--diff`` shows)
+* optionally ``fix_and_check(data, filename, settings) -> (fixed bytes, findings before, findings after)``: the
+  fix loop in one pass, so a fixed file is analysed twice rather than four times (``fix`` then ``check``)
 
 Handlers raise ``SourceError`` for input they cannot take, and may let ``libcst.ParserSyntaxError`` through.
 Python sources are handled here. Notebooks plug in from ``detachify.notebook``, loaded lazily: its ``HANDLER``
@@ -40,11 +42,15 @@ class SourceError(Exception):
     """A file that cannot be checked; printed as ``path: error: <message>``."""
 
 
+FixAndCheck = Callable[[bytes, str, Settings], Tuple[bytes, List[Finding], List[Finding]]]
+
+
 @dataclass(frozen=True)
 class Handler:
     check: Callable[[bytes, str, Settings], List[Finding]]
     fix: Callable[[bytes, str, Settings], bytes]
     text: Callable[[bytes], str]
+    fix_and_check: Optional[FixAndCheck] = None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -72,17 +78,22 @@ def _python_check(data: bytes, filename: str, settings: Settings) -> List[Findin
 
 
 def _python_fix(data: bytes, filename: str, settings: Settings) -> bytes:
+    return _python_fix_and_check(data, filename, settings)[0]
+
+
+def _python_fix_and_check(data: bytes, filename: str, settings: Settings) -> Tuple[bytes, List[Finding], List[Finding]]:
     text, encoding = decode_python(data)
-    fixed = api.fix_source(text, filename, settings)
-    if fixed == text:
-        return data
+    outcome = api.fix_and_check(text, filename, settings)
+    if outcome.source == text:
+        return data, outcome.before, outcome.after
     try:
-        return fixed.encode(encoding)
+        return outcome.source.encode(encoding), outcome.before, outcome.after
     except UnicodeEncodeError as exc:
         raise SourceError(f"cannot encode the fixed source as {encoding}: {exc}") from None
 
 
-PYTHON = Handler(check=_python_check, fix=_python_fix, text=lambda data: decode_python(data)[0])
+PYTHON = Handler(check=_python_check, fix=_python_fix, text=lambda data: decode_python(data)[0],
+                 fix_and_check=_python_fix_and_check)
 
 _HANDLERS: Dict[str, Handler] = {".py": PYTHON, ".pyi": PYTHON}
 _plugins_loaded = False
@@ -172,12 +183,15 @@ def process_source(data: bytes, path: str, display: str, settings: Settings, mod
     result = FileResult(path, display, digest=hashlib.sha256(data).hexdigest())
     try:
         handler = handler or handler_for(display)
-        before = handler.check(data, display, settings)
-        if mode == CHECK or not any(_applicable(f, settings) for f in before):
-            result.findings = before
-            return result
-        new_data = handler.fix(data, display, settings)
-        result.findings = handler.check(new_data, display, settings) if new_data != data else before
+        if mode != CHECK and handler.fix_and_check is not None:
+            new_data, before, result.findings = handler.fix_and_check(data, display, settings)
+        else:
+            before = handler.check(data, display, settings)
+            if mode == CHECK or not any(_applicable(f, settings) for f in before):
+                result.findings = before
+                return result
+            new_data = handler.fix(data, display, settings)
+            result.findings = handler.check(new_data, display, settings) if new_data != data else before
         result.fixed = max(0, len(before) - len(result.findings))
         if new_data != data:
             if mode == FIX:
