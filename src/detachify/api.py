@@ -127,4 +127,3 @@ def _deep_recursion(limit: int = 20_000):
         yield
     finally:
         sys.setrecursionlimit(previous)
-
