@@ -15,6 +15,7 @@ yield ``.ipynb`` files too. ``register_handler`` adds any other kind.
 """
 from __future__ import annotations
 
+from collections import Counter
 from contextlib import contextmanager
 
 import difflib
@@ -162,6 +163,7 @@ class FileResult:
     display: str
     findings: List[Finding] = field(default_factory=list)  # what is left after fixing
     fixed: int = 0
+    fixed_by_code: Dict[str, int] = field(default_factory=dict)  # for --show-fixes
     new_data: Optional[bytes] = None  # FIX: the bytes to write, when they differ
     digest: str = ""  # of the bytes the result was computed from, to refuse writing over a newer file
     diff: str = ""
@@ -193,6 +195,7 @@ def process_source(data: bytes, path: str, display: str, settings: Settings, mod
             new_data = handler.fix(data, display, settings)
             result.findings = handler.check(new_data, display, settings) if new_data != data else before
         result.fixed = max(0, len(before) - len(result.findings))
+        result.fixed_by_code = dict(Counter(f.code for f in before) - Counter(f.code for f in result.findings))
         if new_data != data:
             if mode == FIX:
                 result.new_data = new_data
@@ -210,6 +213,7 @@ def process_source(data: bytes, path: str, display: str, settings: Settings, mod
         result.error = f"internal error: {type(exc).__name__}: {exc} (please report this)"
     if result.error:
         result.findings, result.fixed, result.new_data, result.diff = [], 0, None, ""
+        result.fixed_by_code = {}
     return result
 
 
