@@ -27,6 +27,11 @@ BAD = textwrap.dedent("""\
     print(out.numpy())
 """)
 CLEAN = "import torch\nprint(torch.randn(3).numpy())\n"
+UNSAFE = textwrap.dedent("""\
+    import torch
+    layer = torch.nn.Linear(3, 3)
+    clipped = torch.from_numpy(layer.weight.numpy().clip(-0.3, 0.3))
+""")
 
 
 def snippets():
@@ -71,12 +76,17 @@ def test_pre_commit_config(tmp_path):
     config = yaml.safe_load(snippet("pre-commit-config"))
     repo, sha, home = snapshot()
     config["repos"][0].update(repo=str(repo), rev=sha)  # the snippet's GitHub URL and tag, served locally
-    project = make_repo(tmp_path / "project", {"bad.py": BAD, "clean.py": CLEAN})
+    project = make_repo(tmp_path / "project", {"bad.py": BAD, "clean.py": CLEAN, "unsafe.py": UNSAFE})
     (project / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
     proc = pre_commit("run", "--all-files", cwd=project, home=home)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert (project / "bad.py").read_text() == fix_source(BAD, "bad.py")
-    # With everything fixed, the next run passes.
+    # What has no safe fix is reported, once; so is the summary.
+    [left] = check_source(UNSAFE, "unsafe.py")
+    assert proc.stdout.count(f"unsafe.py:{left.line}:{left.column + 1}: {left.code} ") == 1, proc.stdout
+    assert proc.stdout.count("Found ") == 1 and "bad.py:" not in proc.stdout
+    # With everything fixed (and the unfixable file gone), the next run passes.
+    (project / "unsafe.py").unlink()
     assert pre_commit("run", "--all-files", cwd=project, home=home).returncode == 0
 
 
