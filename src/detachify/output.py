@@ -192,12 +192,12 @@ REPORTERS = {"concise": concise, "json": json_format, "github": github, "sarif":
 # --statistics, the closing summary, --show-fixes (ruff's layouts)
 
 
-def _always(finding: Finding) -> bool:
+def _has_fix(finding: Finding) -> bool:
     return finding.fix is not None
 
 
 def statistics(findings: Sequence[Finding], output_format: str, stream: TextIO, *, style: Style = PLAIN,
-               applicable: Applicable = _always) -> None:
+               applicable: Applicable = _has_fix) -> None:
     """One row per code, most frequent first: count, code, `[*]` when every finding of it has a fix that applies,
     `[~]` when some do, `[ ]` when none does (a fix that is only unsafe, without --unsafe-fixes), and its name."""
     counts = Counter(f.code for f in findings)
@@ -225,7 +225,7 @@ def plural(count: int, word: str, words: str = "") -> str:
     return f"{count} {word if count == 1 else (words or word + 's')}"
 
 
-def summary(remaining: List[Finding], fixed: int, fix_mode: bool = False, applicable: Applicable = _always,
+def summary(remaining: List[Finding], fixed: int, fix_mode: bool = False, applicable: Applicable = _has_fix,
             unchecked: int = 0, style: Style = PLAIN, fix_command: str = "detachify fix") -> List[str]:
     """The closing lines ruff users expect; never "All checks passed!" when a file could not be checked."""
     total = len(remaining) + fixed
@@ -251,7 +251,7 @@ def summary(remaining: List[Finding], fixed: int, fix_mode: bool = False, applic
     return lines
 
 
-def diff_summary(fixed: int, remaining: Sequence[Finding], applicable: Applicable = _always,
+def diff_summary(fixed: int, remaining: Sequence[Finding], applicable: Applicable = _has_fix,
                  unchecked: int = 0) -> List[str]:
     """What `fix --diff` says on stderr, as ruff's `--diff` does."""
     hidden = sum(1 for f in remaining if f.fix is not None and not f.fix.safe and not applicable(f))
