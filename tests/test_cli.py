@@ -17,7 +17,8 @@ from detachify.cli import EPILOG
 from detachify.rules.registry import RULES, all_rules
 
 ROOT = Path(__file__).resolve().parent.parent
-FINDING_LINE = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<code>TNP\d{3}) (?P<message>.+)$")
+FINDING_LINE = re.compile(
+    r"^(?P<path>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<code>TNP\d{3}) (?:\[\*\] )?(?P<message>.+)$")
 
 
 @pytest.fixture
@@ -44,6 +45,8 @@ def test_check_reports_code_line_and_one_based_column(project, capsys):
                                    "code": "TNP001", "message": expected.message}]
     assert out.splitlines()[-2:] == ["Found 1 error.", "[*] 1 fixable with `detachify fix`."]
     assert err == ""
+    # ruff's marker for what `detachify fix` would fix.
+    assert out.splitlines()[0] == f"bad.py:4:{expected.column + 1}: TNP001 [*] {expected.message}"
 
 
 def test_clean_project_passes(project, capsys):
@@ -91,18 +94,15 @@ def test_select_and_ignore(project, capsys, args, status):
     assert run_main(capsys, "check", *args, "bad.py")[0] == status
 
 
-def test_selector_that_matches_no_rule_warns(project, capsys):
+@pytest.mark.parametrize("flag", ["--select", "--ignore", "--extend-select"])
+@pytest.mark.parametrize("selector", ["E501", "TNP0001", "ALL", "TNP-1", "TNP01", "TNP999", "TNP001,TNP8"])
+def test_unknown_selector_is_a_usage_error(project, capsys, flag, selector):
+    # As in ruff, a selector no rule starts with (a typo such as TNP01) stops the run instead of passing it.
     write(project, "bad.py", BAD)
-    status, out, err = run_main(capsys, "check", "--select", "TNP999", "bad.py")
-    assert status == 0 and "TNP999" in err and "matches no rule" in err
-
-
-@pytest.mark.parametrize("selector", ["E501", "TNP0001", "ALL", "TNP-1"])
-def test_unknown_selector_is_a_usage_error(project, capsys, selector):
-    write(project, "bad.py", BAD)
-    status, out, err = run_main(capsys, "check", "--select", selector, "bad.py")
+    status, out, err = run_main(capsys, "check", flag, selector, "bad.py")
     assert status == 2 and out == ""
-    assert err.startswith("detachify: error: --select: unknown rule selector") and selector.upper() in err
+    assert err.startswith(f"detachify: error: {flag}: unknown rule selector") and len(err.splitlines()) == 1
+    assert selector.upper().split(",")[-1] in err
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -155,10 +155,15 @@ def test_diff_applies_with_patch(project, capsys):
 def test_unsafe_fixes_only_on_request(project, capsys):
     path = write(project, "unsafe.py", UNSAFE)
     status, out, _ = run_main(capsys, "check", "unsafe.py")
-    assert status == 1 and "(1 hidden fix can be enabled with the `--unsafe-fixes` option.)" in out
+    assert status == 1 and out.splitlines()[-1] == \
+        "No fixes available (1 hidden fix can be enabled with the `--unsafe-fixes` option)."
+    assert "[*]" not in out  # an unsafe fix is not what `detachify fix` would apply
+    status, out, _ = run_main(capsys, "check", "--unsafe-fixes", "unsafe.py")
+    assert "TNP001 [*] " in out and out.splitlines()[-1] == "[*] 1 fixable with `detachify fix --unsafe-fixes`."
     status, out, _ = run_main(capsys, "fix", "unsafe.py")
     assert status == 1 and path.read_text() == UNSAFE
-    assert "0 fixed, 1 remaining" in out
+    assert out.splitlines()[-2:] == [  # nothing fixed: ruff's plain count
+        "Found 1 error.", "No fixes available (1 hidden fix can be enabled with the `--unsafe-fixes` option)."]
     status, out, _ = run_main(capsys, "fix", "--unsafe-fixes", "unsafe.py")
     assert status == 0 and path.read_text() == fix_source(UNSAFE, unsafe=True) != UNSAFE
 
@@ -306,9 +311,28 @@ def test_statistics(project, capsys):
     write(project, "a.py", BAD)
     write(project, "b.py", BAD)
     status, out, _ = run_main(capsys, "check", "--statistics")
-    assert status == 1 and out == "2\tTNP001\t[*] numpy-on-grad-tensor\n"
+    assert status == 1 and out == ("2\tTNP001\t[*] numpy-on-grad-tensor\n"
+                                   "Found 2 errors.\n[*] 2 fixable with `detachify fix`.\n")
     status, out, _ = run_main(capsys, "check", "--statistics", "--output-format", "json")
-    assert json.loads(out) == [{"code": "TNP001", "name": "numpy-on-grad-tensor", "count": 2, "fixable": True}]
+    assert json.loads(out) == [{"code": "TNP001", "name": "numpy-on-grad-tensor", "count": 2, "fixable": True,
+                                "fixable_count": 2}]
+
+
+def test_statistics_mark_unsafe_only_fixes_as_not_fixable(project, capsys):
+    # ruff's layout: counts right-aligned, `[*]` every fix applies, `[~]` some do, `[ ]` none does.
+    write(project, "a.py", BAD)
+    write(project, "b.py", BAD)
+    write(project, "u.py", UNSAFE)
+    write(project, "mixed.py", UNSAFE.replace("clipped", "c") + "print(layer.weight.numpy())\n")
+    status, out, _ = run_main(capsys, "check", "--statistics", "--select", "TNP001", "a.py", "b.py", "u.py")
+    assert status == 1 and out.splitlines() == [
+        "3\tTNP001\t[~] numpy-on-grad-tensor", "Found 3 errors.",
+        "[*] 2 fixable with `detachify fix` (1 hidden fix can be enabled with the `--unsafe-fixes` option)."]
+    _, out, _ = run_main(capsys, "check", "--statistics", "u.py")
+    assert out.splitlines()[0] == "1\tTNP001\tnumpy-on-grad-tensor"  # nothing applies: no markers at all
+    write(project, "gpu.py", "import torch\nx = torch.ones(2).cuda()\nprint(x.numpy())\n")
+    _, out, _ = run_main(capsys, "check", "--statistics", "u.py", "gpu.py")
+    assert out.splitlines()[:2] == ["1\tTNP001\t[ ] numpy-on-grad-tensor", "1\tTNP002\t[*] numpy-on-gpu-tensor"]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -320,6 +344,12 @@ def test_rule_prints_documentation(capsys):
     assert run_main(capsys, "rule", "tnp001")[0] == 0
 
 
+@pytest.mark.parametrize("rule", all_rules(), ids=lambda rule: rule.name)
+def test_rule_by_name(capsys, rule):
+    assert run_main(capsys, "rule", rule.name) == run_main(capsys, "rule", rule.code)
+    assert run_main(capsys, "rule", rule.name)[0] == 0
+
+
 def test_rule_all(capsys):
     status, out, _ = run_main(capsys, "rule", "--all")
     assert status == 0
@@ -329,10 +359,12 @@ def test_rule_all(capsys):
     assert [r["code"] for r in json.loads(out)] == [r.code for r in all_rules()]
 
 
-@pytest.mark.parametrize("args", [["TNP999"], ["E501"], []])
+@pytest.mark.parametrize("args", [["TNP999"], ["E501"], [], ["numpy-on-grad"]])
 def test_rule_errors(capsys, args):
     status, out, err = run_main(capsys, "rule", *args)
     assert status == 2 and out == "" and err.startswith("detachify: error:")
+    if args:
+        assert "TNP001 (numpy-on-grad-tensor)" in err
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -353,6 +385,22 @@ def test_missing_path_is_an_error_but_others_are_checked(project, capsys):
     assert status == 2
     assert err == "nope.py: error: No such file or directory\n"
     assert finding_lines(out)
+    assert out.splitlines()[-3:] == ["Found 1 error.", "[*] 1 fixable with `detachify fix`.",
+                                     "1 file could not be checked."]
+
+
+@pytest.mark.parametrize("command", ["check", "fix"])
+def test_never_all_checks_passed_when_a_file_could_not_be_checked(project, capsys, command):
+    write(project, "clean.py", CLEAN)
+    write(project, "broken.py", "import torch\nx = torch.ones(1).numpy(\n")
+    write(project, "blob.py", b"import torch\0")
+    status, out, err = run_main(capsys, command, ".")
+    assert status == 2 and "All checks passed!" not in out
+    assert out == "2 files could not be checked.\n"
+    assert [line.split(": error: ")[0] for line in err.splitlines()] == ["blob.py", "broken.py"]
+    status, out, err = run_main(capsys, "fix", "--diff", ".")
+    assert status == 2 and out == ""
+    assert err.splitlines()[-2:] == ["No fixes to apply.", "2 files could not be checked."]
 
 
 def test_help_documents_exit_codes(capsys):
@@ -598,5 +646,7 @@ def test_progress_on_a_terminal(tmp_path):
     finally:
         os.close(master)
     assert proc.returncode == 0
-    assert b"\rdetachify: 60/60 files" in seen and seen.endswith(b"\r\x1b[K")
+    # The counter, cleared, then the closing line of a run long enough to show it.
+    assert b"\rdetachify: 60/60 files" in seen
+    assert re.search(rb"\r\x1b\[KChecked 60 files in \d+\.\d s\r?\n$", seen), seen[-80:]
     assert proc.stdout == b"All checks passed!\n"

@@ -118,6 +118,15 @@ def test_config_file_route(tmp_path):
     assert (tmp_path / "bad.py").read_text() == fix_source(BAD, "bad.py")
 
 
+def test_libcst_tool_list_with_detachify_in_the_config(tmp_path):
+    # `list` imports every submodule of each configured module, `detachify.__main__` included: it must not run the CLI.
+    (tmp_path / ".libcst.codemod.yaml").write_text("modules: ['libcst.codemod.commands', 'detachify']\n")
+    proc = subprocess.run([sys.executable, "-m", "libcst.tool", "list"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "codemod.DetachNumpy - " in proc.stdout and "usage: detachify" not in proc.stdout + proc.stderr
+
+
 def test_byte_order_mark_is_kept(tmp_path):
     # `detachify fix` keeps a UTF-8 BOM; so must the runner's bytes -> Module -> bytes round trip.
     (tmp_path / "bom.py").write_bytes(b"\xef\xbb\xbf" + BAD.encode())
@@ -168,7 +177,18 @@ def test_options_override_project_config(tmp_path):
     assert (tmp_path / "tests/test_app.py").read_text() == fix_source(BAD, "tests/test_app.py")
 
 
-def test_unknown_selector_is_a_usage_error(tmp_path):
+@pytest.mark.parametrize("args", [("--select", "E501"), ("--select", "TNP01"), ("--ignore", "TNP999")])
+def test_unknown_selector_is_a_usage_error(tmp_path, args):
     (tmp_path / "bad.py").write_text(BAD)
-    proc = codemod("--select", "E501", "bad.py", cwd=tmp_path)
+    proc = codemod(*args, "bad.py", cwd=tmp_path)
     assert proc.returncode == 2 and "unknown rule selector" in proc.stderr
+    assert (tmp_path / "bad.py").read_text() == BAD
+
+
+def test_unknown_selector_in_the_config_fails_the_file(tmp_path):
+    # The runner owns the exit status (1: some files failed); the file is left alone and the message names the key.
+    (tmp_path / "pyproject.toml").write_text('[tool.detachify]\nselect = ["TNP01"]\n')
+    (tmp_path / "bad.py").write_text(BAD)
+    proc = codemod("-j", "1", "bad.py", cwd=tmp_path)
+    assert proc.returncode == 1 and "'select': unknown rule selector 'TNP01'" in proc.stderr
+    assert (tmp_path / "bad.py").read_text() == BAD

@@ -96,6 +96,24 @@ def test_per_file_ignores(project, capsys):
     assert status == 1 and out.split(":")[0] == "a.py" and len(out.splitlines()) == 1
 
 
+def test_per_file_ignores_win_over_select(project, capsys):
+    # ruff applies per-file-ignores after the selection: a prefix there switches off even a code `select` names.
+    pyproject(project, textwrap.dedent('''\
+        [tool.detachify]
+        select = ["TNP001"]
+        per-file-ignores = { "tests/*" = ["TNP0"] }
+    '''))
+    write(project, "a.py", BAD)
+    write(project, "tests/test_a.py", BAD)
+    status, out, _ = run_main(capsys, "check", "-q")
+    assert status == 1 and [line.split(":")[0] for line in out.splitlines()] == ["a.py"]
+    # So does a --select on the command line, and the fix leaves the ignored file alone.
+    _, out, _ = run_main(capsys, "check", "-q", "--select", "TNP001", "tests/test_a.py")
+    assert out == ""
+    assert run_main(capsys, "fix", "-q", "--select", "TNP001", ".")[0] == 0
+    assert (project / "tests" / "test_a.py").read_text() == BAD and (project / "a.py").read_text() != BAD
+
+
 def test_fix_style_from_config_and_command_line(project, capsys):
     pyproject(project, '[tool.detachify]\nfix-style = "force"\n')
     path = write(project, "bad.py", BAD)
@@ -166,6 +184,9 @@ def test_stdin_uses_the_config_of_its_filename(project):
     ('fix-style = "cpu"', "'fix-style' must be one of 'detach-cpu', 'force', not 'cpu'"),
     ('unsafe-fixes = "yes"', "'unsafe-fixes' must be true or false, not str"),
     ('select = ["E501"]', "'select': unknown rule selector 'E501'"),
+    ('select = ["TNP01"]', "'select': unknown rule selector 'TNP01': no rule starts with it"),
+    ('ignore = ["TNP0", "TNP999"]', "'ignore': unknown rule selector 'TNP999'"),
+    ('per-file-ignores = {"tests/*" = ["TNP8"]}', "'per-file-ignores.tests/*': unknown rule selector 'TNP8'"),
 ])
 def test_bad_config_is_a_clear_error(project, capsys, body, expected):
     pyproject(project, f"[tool.detachify]\n{body}\n")

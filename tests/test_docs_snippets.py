@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -36,6 +38,11 @@ BAD = textwrap.dedent("""\
     print(out.numpy())
 """)
 CLEAN = "import torch\nprint(torch.randn(3).numpy())\n"
+UNSAFE = textwrap.dedent("""\
+    import torch
+    layer = torch.nn.Linear(3, 3)
+    clipped = torch.from_numpy(layer.weight.numpy().clip(-0.3, 0.3))
+""")
 
 
 def snippets():
@@ -83,26 +90,56 @@ def test_pre_commit_config(tmp_path):
     config = yaml.safe_load(snippet("pre-commit-config"))
     repo, sha, home = snapshot()
     config["repos"][0].update(repo=str(repo), rev=sha)  # the snippet's GitHub URL and tag, served locally
-    project = make_repo(tmp_path / "project", {"bad.py": BAD, "clean.py": CLEAN})
+    project = make_repo(tmp_path / "project", {"bad.py": BAD, "clean.py": CLEAN, "unsafe.py": UNSAFE})
     (project / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
     proc = pre_commit("run", "--all-files", cwd=project, home=home)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert (project / "bad.py").read_text() == fix_source(BAD, "bad.py")
-    # With everything fixed, the next run passes.
+    # What has no safe fix is reported, once; so is the summary.
+    [left] = check_source(UNSAFE, "unsafe.py")
+    assert proc.stdout.count(f"unsafe.py:{left.line}:{left.column + 1}: {left.code} ") == 1, proc.stdout
+    assert proc.stdout.count("Found ") == 1 and "bad.py:" not in proc.stdout
+    # With everything fixed (and the unfixable file gone), the next run passes.
+    (project / "unsafe.py").unlink()
     assert pre_commit("run", "--all-files", cwd=project, home=home).returncode == 0
 
 
-def test_github_actions_step(tmp_path):
+REPOSITORY = "https://github.com/detachify/detachify"
+
+
+@pytest.mark.slow
+def test_github_actions_steps(tmp_path):
+    """The job's steps as written, in a fresh virtual environment (what setup-python gives the job); the
+    repository URL and tag are served by a committed copy of this checkout, as in the pre-commit tests."""
     workflow = yaml.safe_load(snippet("github-actions"))
-    steps = [step["run"] for job in workflow["jobs"].values() for step in job["steps"] if "run" in step]
-    (tmp_path / "bad.py").write_text(BAD)
-    (tmp_path / "clean.py").write_text(CLEAN)
-    runs = [shlex.split(step) for step in steps if not step.startswith("pip install")]
-    assert len(runs) == 1
-    proc = subprocess.run(cli(runs[0]), cwd=tmp_path, capture_output=True, text=True)
+    install, check = [step["run"] for job in workflow["jobs"].values() for step in job["steps"] if "run" in step]
+    tag = snippet("pre-commit-config").split("rev: ")[1].split()[0]
+    assert f"git+{REPOSITORY}@{tag}" in install  # not on PyPI: from the repository, at the hook's tag
+    repo, sha, _ = snapshot()
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("VIRTUAL_ENV", None)
+    proc = subprocess.run(install.replace(f"{REPOSITORY}@{tag}", f"file://{repo}@{sha}"), shell=True, env=env,
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "bad.py").write_text(BAD)
+    (project / "clean.py").write_text(CLEAN)
+    proc = subprocess.run(check, shell=True, env=env, cwd=project, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     annotations = [line for line in proc.stdout.splitlines() if line.startswith("::")]
     assert len(annotations) == 1 and annotations[0].startswith("::error file=bad.py,line=4,")
+    assert shutil.which("detachify", path=str(venv / "bin"))  # the step ran the installed command
+
+
+def test_ci_virtual_environment_is_ignored():
+    venvs = re.findall(r"python3? -m venv (\S+)", (ROOT / ".ci" / "run").read_text())
+    assert venvs, "no virtual environment in .ci/run"
+    for venv in venvs:
+        proc = subprocess.run(["git", "check-ignore", "-q", f"{venv}/bin/python"], cwd=ROOT)
+        assert proc.returncode == 0, f"{venv}/ is not in .gitignore"
 
 
 @pytest.mark.parametrize("name", ["detachify-fix", "libcst-codemod"])

@@ -5,10 +5,10 @@ tables. An entry that torch disproves is removed from its table, and `test_dispr
 (with the peft / sentence-transformers / open_clip tests) keeps it out.
 
 Third-party libraries are optional here: their cases skip where the library is missing or fails to import.
-lightning, transformers, diffusers, peft and sentence-transformers install beside torch 2.13.0+cpu (install them to
-run those cases); the torchvision wheels on PyPI do not load their operators with this CPU build, so the
-torchvision, timm and open_clip cases skip. `OTHER_TENSOR_LIBRARIES` is left untested: it names other libraries,
-not facts about torch.
+lightning, transformers, diffusers, peft and sentence-transformers install beside torch 2.13.0+cpu and are in the
+`test` extra, so those cases run; the torchvision wheels on PyPI do not load their operators with this CPU build,
+so the torchvision, timm and open_clip cases skip (README: "How it is tested"). `OTHER_TENSOR_LIBRARIES` is left
+untested: it names other libraries, not facts about torch.
 """
 from __future__ import annotations
 

@@ -33,6 +33,12 @@ BAD = textwrap.dedent("""\
     print(out.numpy())
 """)
 CLEAN = "import torch\nprint(torch.randn(3).numpy())\n"
+# Its fix is unsafe (the NumPy value flows back into torch): `detachify fix` leaves it and reports it.
+UNSAFE = textwrap.dedent("""\
+    import torch
+    layer = torch.nn.Linear(3, 3)
+    clipped = torch.from_numpy(layer.weight.numpy().clip(-0.3, 0.3))
+""")
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com", "GIT_CONFIG_GLOBAL": os.devnull}
 
@@ -105,8 +111,9 @@ def test_manifest_entries():
     for hook_id, command in (("detachify", "check"), ("detachify-fix", "fix")):
         hook = hooks[hook_id]
         assert hook["entry"].split()[:2] == ["detachify", command]
-        # pre-commit runs one process per CPU over slices of the file list: no nested pool in each.
-        assert "--jobs 1" in hook["entry"] and "--force-exclude" in hook["entry"]
+        # As ruff-pre-commit: one process for all the files (one summary), which runs its own pool.
+        assert hook["require_serial"] is True and "--jobs" not in hook["entry"]
+        assert "--force-exclude" in hook["entry"]
         assert hook["language"] == "python" and hook["types_or"] == ["python", "pyi", "jupyter"]
         assert hook.get("pass_filenames", True) is True
 
@@ -146,13 +153,17 @@ def test_fix_hook_rewrites_and_fails(tmp_path, hook_repo, pre_commit_home):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_many_files_split_across_processes(tmp_path, hook_repo, pre_commit_home):
-    files = {f"pkg/mod{i:03}.py": (BAD if i % 7 == 0 else CLEAN) for i in range(60)}
+@pytest.mark.parametrize("hook_id", ["detachify", "detachify-fix"])
+def test_many_files_one_summary(tmp_path, hook_repo, pre_commit_home, hook_id):
+    # Without require_serial, pre-commit splits the list over one process per CPU: one summary per slice.
+    files = {f"pkg/mod{i:03}.py": (BAD if i % 7 == 0 else UNSAFE if i % 7 == 1 else CLEAN) for i in range(60)}
     project = make_repo(tmp_path / "project", files)
-    proc = run_hooks(project, hook_repo, pre_commit_home, ["detachify"], sorted(files))
+    proc = run_hooks(project, hook_repo, pre_commit_home, [hook_id], sorted(files))
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    reported = {line.split(":", 1)[0] for line in proc.stdout.splitlines() if ":4:" in line and "TNP001" in line}
-    assert reported == {name for name, text in files.items() if text == BAD}
+    reported = sorted(line.split(":", 1)[0] for line in proc.stdout.splitlines() if ": TNP001 " in line)
+    left = {name for name, text in files.items() if text == UNSAFE or (text == BAD and hook_id == "detachify")}
+    assert reported == sorted(left)  # each once
+    assert len([line for line in proc.stdout.splitlines() if line.startswith("Found ")]) == 1, proc.stdout
 
 
 def test_hook_args_are_appended(tmp_path, hook_repo, pre_commit_home):

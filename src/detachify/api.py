@@ -1,15 +1,17 @@
 """The Python API: every front end (CLI, flake8, codemod, notebooks) goes through these two functions."""
 from __future__ import annotations
 
+import os
 import re
 import sys
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Iterable, List, Optional
 
 import libcst as cst
 
 from .analysis.engine import analyse
-from .project.analysis import analyse_in_project, analyse_file
+from .project.analysis import analyse_file, analyse_in_project
 from .project.workspace import InProject, workspace_for
 from .findings import Edit, Finding
 from .noqa import Suppressions
@@ -32,14 +34,26 @@ def check_source(source: str, filename: str = "<string>", settings: Optional[Set
     check learnt: the module's summary and its calls into other modules). Raises ``libcst.ParserSyntaxError``
     if the source does not parse.
     """
-    settings = settings or DEFAULT_SETTINGS
+    return _check(source, filename, settings or DEFAULT_SETTINGS, respect_noqa, project=project)
+
+
+def project_of(path: str) -> InProject:
+    """`path` (a real file) as a file of its project, for `check_source(..., project=...)`."""
+    path = os.path.abspath(path)
+    return InProject(workspace_for(path, analyse_file), path)
+
+
+def _check(source: str, filename: str, settings: Settings, respect_noqa: bool = True,
+           rewrite: bool = False, project: Optional[InProject] = None) -> List[Finding]:
+    """``rewrite``: the source is a fix's output, parsed in full (never skipped by the pre-filter) by libcst's
+    validating parser: that parse is what proves the rewrite valid (see `parsing`)."""
     codes = enabled_codes(settings)
-    if not codes or not may_contain_findings(source, codes, in_project=project is not None):
+    if not codes or (not rewrite and not may_contain_findings(source, codes, in_project=project is not None)):
         return []
     # libcst drops a byte-order mark and counts columns without it: so do we (fix_source puts it back).
     source = source[1:] if source.startswith(BOM) else source
     with _deep_recursion():  # a 400-term `a + b + ...` nests 400 deep, in libcst and in the analysis
-        module = parse_for_analysis(source)
+        module = cst.parse_module(source) if rewrite else parse_for_analysis(source)
         if project is None:
             analysis = analyse(module, source)
         else:
@@ -51,14 +65,6 @@ def check_source(source: str, filename: str = "<string>", settings: Optional[Set
     return sorted(findings, key=Finding.sort_key)
 
 
-def project_of(path: str) -> InProject:
-    """`path` (a real file) as a file of its project, for `check_source(..., project=...)`."""
-    import os
-
-    path = os.path.abspath(path)
-    return InProject(workspace_for(path, analyse_file), path)
-
-
 def fix_source(source: str, filename: str = "<string>", settings: Optional[Settings] = None,
                *, unsafe: Optional[bool] = None, project: Optional[InProject] = None) -> str:
     """The source with every enabled fix applied: safe ones only unless ``unsafe`` (or ``settings.unsafe_fixes``).
@@ -66,20 +72,45 @@ def fix_source(source: str, filename: str = "<string>", settings: Optional[Setti
     Suppressed lines are never touched; the result always parses (a round whose output would not parse is
     dropped); applying it twice changes nothing.
     """
+    return fix_and_check(source, filename, settings, unsafe=unsafe, project=project).source
+
+
+@dataclass(frozen=True)
+class FixOutcome:
+    source: str  # with the fixes applied
+    before: List[Finding]  # the findings of the source as given
+    after: List[Finding]  # what is left in ``source``
+
+
+def fix_and_check(source: str, filename: str = "<string>", settings: Optional[Settings] = None,
+                  *, unsafe: Optional[bool] = None, project: Optional[InProject] = None) -> FixOutcome:
+    """``fix_source``, with the findings before and after: one fix loop, as ruff's ``lint_fix``.
+
+    Each round analyses the source it fixes, and the analysis of the fixed source is the next round (nested
+    conversions are fixed inside-out, one round each) and, in the end, what is left. So a file with fixes is
+    parsed and analysed twice, not once more to find the fixes, once to check the rewrite parses and once to
+    report what is left. The rewritten source is parsed by libcst's validating parser, which doubles as the check
+    that it parses; a round whose output would not parse is dropped.
+    """
     settings = settings or DEFAULT_SETTINGS
     apply_unsafe = settings.unsafe_fixes if unsafe is None else unsafe
     if source.startswith(BOM):
-        return BOM + fix_source(source[1:], filename, settings, unsafe=unsafe, project=project)
-    for _ in range(MAX_FIX_ROUNDS):  # nested conversions are fixed inside-out, one round each
-        fixes = [f.fix for f in check_source(source, filename, settings, project=_fresh(project))
-                 if f.fix is not None and (f.fix.safe or apply_unsafe)]
-        if not fixes:
+        outcome = fix_and_check(source[1:], filename, settings, unsafe=unsafe, project=project)
+        return FixOutcome(BOM + outcome.source, outcome.before, outcome.after)
+    before = findings = _check(source, filename, settings, project=_fresh(project))
+    for _ in range(MAX_FIX_ROUNDS):
+        edits = [edit for f in findings if f.fix is not None and (f.fix.safe or apply_unsafe) for edit in f.fix.edits]
+        if not edits:
             break
-        fixed = apply_edits(source, [edit for fix in fixes for edit in fix.edits])
-        if fixed == source or not _parses(fixed):
+        fixed = apply_edits(source, edits)
+        if fixed == source:
             break
+        try:
+            findings = _check(fixed, filename, settings, rewrite=True, project=_fresh(project))
+        except cst.ParserSyntaxError:
+            break  # keep the last source that parsed, and its findings
         source = fixed
-    return source
+    return FixOutcome(source, before, findings)
 
 
 def _fresh(project: Optional[InProject]) -> Optional[InProject]:
@@ -117,11 +148,3 @@ def _deep_recursion(limit: int = 20_000):
         yield
     finally:
         sys.setrecursionlimit(previous)
-
-
-def _parses(source: str) -> bool:
-    try:
-        cst.parse_module(source)
-    except cst.ParserSyntaxError:
-        return False
-    return True

@@ -5,18 +5,23 @@ import argparse
 import json
 import os
 import sys
-from typing import List, Optional, Sequence
+import time
+from typing import Callable, Dict, List, Optional, Sequence, TextIO, Tuple
 
 from . import __version__
+from .color import CHOICES as COLOR_CHOICES, PLAIN, Style, wants_color
 from .config import ConfigError, Overrides, Resolver, parse_selectors
 from .discovery import discover, excluded_with_parents
 from .files import CHECK, DIFF, FIX, FileResult, SourceError, discoverable_suffixes, process_source, write_fixed
-from .output import FORMATS, plural, report, sort_key, statistics, summary
+from .findings import Finding
+from .output import FORMATS, diff_json, diff_summary, fix_summary, report, sort_key, statistics, summary
 from .rules.registry import RULES, all_rules
 from .runner import Progress, default_jobs, exit_status, interruptible, run
 from .settings import FIX_STYLES
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+# A run at least this long ends with "Checked N files in T s" on stderr, terminal or not (see `_closing_line`).
+LONG_RUN_SECONDS = 10.0
 
 EPILOG = """\
 exit status:
@@ -68,9 +73,17 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--output-format", choices=FORMATS, default="concise",
                      help="concise: `path:line:col: CODE message` (default); json; github: workflow annotations; "
                           "sarif: SARIF 2.1.0 with fixes")
-    out.add_argument("--statistics", action="store_true", help="print the number of findings per code instead")
+    out.add_argument("--statistics", action="store_true",
+                     help="print the number of findings per code instead, then the totals")
+    out.add_argument("--show-fixes", action="store_true", help="fix: list what was fixed, per file and code")
+    out.add_argument("-o", "--output-file", metavar="PATH", help="write the report to PATH instead of stdout")
+    out.add_argument("--color", choices=COLOR_CHOICES, default="auto",
+                     help="colour the text output: auto (default: on a terminal, honouring NO_COLOR and "
+                          "FORCE_COLOR), always, never")
     out.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings remain")
     out.add_argument("-q", "--quiet", action="store_true", help="print findings only: no summary, no progress")
+    out.add_argument("-s", "--silent", action="store_true",
+                     help="print nothing but usage and configuration errors; the exit status still tells")
     out.add_argument("-j", "--jobs", type=_positive_int, default=None, metavar="N",
                      help="worker processes (default: the number of CPUs; 1: no pool)")
 
@@ -83,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("--diff", action="store_true", help="print a unified diff instead of writing files")
 
     rule = commands.add_parser("rule", help="explain a rule")
-    rule.add_argument("codes", nargs="*", metavar="CODE")
+    rule.add_argument("codes", nargs="*", metavar="CODE", help="a code (TNP001) or a name (numpy-on-grad-tensor)")
     rule.add_argument("--all", action="store_true", help="explain every rule")
     rule.add_argument("--output-format", choices=("text", "json"), default="text")
 
@@ -119,13 +132,37 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from .server import main as serve  # pygls is imported only here: the linter does not need it
 
             return serve()
-        return _lint(args)
+        args.output = _open_output(args.output_file)
+        try:
+            return _lint(args)
+        finally:
+            if args.output is not None:
+                args.output.close()
     except ConfigError as exc:
         _error(str(exc))
         return EXIT_ERROR
     except BrokenPipeError:  # `detachify check . | head`
         _silence_stdout()
         return EXIT_FINDINGS
+
+
+def _open_output(path: Optional[str]) -> Optional[TextIO]:
+    """--output-file, opened before the run so a bad path fails at once (parent directories are made, as ruff does)."""
+    if path is None:
+        return None
+    try:
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        return open(path, "w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise ConfigError(f"--output-file: cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _report_stream(args, default: TextIO) -> Tuple[TextIO, Style]:
+    """Where the report goes, and whether in colour (never into a file)."""
+    if args.output is not None:
+        return args.output, PLAIN
+    return default, Style(wants_color(args.color, default))
 
 
 def _error(message: str) -> None:
@@ -148,12 +185,15 @@ def _rule(args) -> int:
     if args.all:
         rules = list(all_rules())
     elif args.codes:
+        by_name = {rule.name: rule for rule in all_rules()}
         rules = []
         for code in args.codes:
-            if code.upper() not in RULES:
-                _error(f"unknown rule {code!r} (known: {', '.join(sorted(RULES))})")
+            rule = RULES.get(code.upper()) or by_name.get(code.lower())
+            if rule is None:
+                known = ", ".join(f"{r.code} ({r.name})" for r in all_rules())
+                _error(f"unknown rule {code!r} (known: {known})")
                 return EXIT_ERROR
-            rules.append(RULES[code.upper()])
+            rules.append(rule)
     else:
         _error("name a rule (e.g. `detachify rule TNP001`) or use --all")
         return EXIT_ERROR
@@ -193,6 +233,10 @@ def _display(path: str) -> str:
 
 def _lint(args) -> int:
     mode = DIFF if args.diff else FIX if (args.command == "fix" or getattr(args, "fix", False)) else CHECK
+    if mode == DIFF and args.output_format not in ("concise", "json"):
+        _error(f"--diff prints a unified diff, or JSON with --output-format json; not {args.output_format}")
+        return EXIT_ERROR
+    args.quiet = args.quiet or args.silent
     warnings: List[str] = []
     resolver = Resolver(_overrides(args, warnings), config_file=args.config, isolated=args.isolated)
     resolver.warnings[:0] = warnings
@@ -203,9 +247,10 @@ def _lint(args) -> int:
             return EXIT_ERROR
         return _lint_stdin(args, mode, resolver)
 
+    started = time.monotonic()
     found = discover(paths or ["."], discoverable_suffixes(), resolver.excluded,
                      force_exclude=args.force_exclude, respect_gitignore=args.respect_gitignore)
-    for warning in dict.fromkeys(resolver.warnings):
+    for warning in dict.fromkeys(resolver.warnings if not args.silent else ()):
         print(f"detachify: warning: {warning}", file=sys.stderr)
     if not args.quiet:
         for directory in found.empty_dirs:
@@ -219,7 +264,7 @@ def _lint(args) -> int:
         return EXIT_ERROR if found.errors else EXIT_CLEAN
 
     results: List[FileResult] = []
-    progress = Progress(len(tasks), enabled=not args.quiet)
+    progress = Progress(len(tasks), enabled=not args.quiet)  # (--silent implies --quiet)
 
     def on_result(result: FileResult) -> None:
         if result.new_data is not None:
@@ -245,34 +290,77 @@ def _lint(args) -> int:
 
     results.sort(key=lambda r: r.display)
     errors = [(path, message) for path, message in found.errors] + [(r.display, r.error) for r in results if r.error]
-    for path, message in errors:
+    for path, message in errors if not args.silent else ():
         print(f"{path}: error: {message}", file=sys.stderr)
     findings = sorted((f for r in results for f in r.findings), key=sort_key)
     fixed = sum(r.fixed for r in results)
-    settings_unsafe = args.unsafe_fixes is True or any(t[2].unsafe_fixes for t in tasks)
+    applicable = _applicability({task[1]: task[2].unsafe_fixes for task in tasks})
+    stream, style = _report_stream(args, sys.stdout)
 
     if mode == DIFF:
-        diffs = [r.diff for r in results if r.diff]
-        sys.stdout.write("".join(diffs))
-        if not args.quiet:
-            print(f"Would fix {plural(fixed, 'error')}." if fixed else "No fixes to apply.", file=sys.stderr)
-        status = EXIT_FINDINGS if diffs else EXIT_CLEAN
+        changed = [r for r in results if r.diff]
+        _print_diff(args, [(r.display, r.fixed, r.diff) for r in changed], fixed, findings, applicable, len(errors),
+                    stream)
+        status = EXIT_FINDINGS if changed else EXIT_CLEAN
     else:
-        _print_findings(args, findings, fixed, mode, settings_unsafe, sys.stdout)
+        _print_findings(args, findings, mode, applicable, stream, style, fixed=fixed, unchecked=len(errors),
+                        fixed_by_file=[(r.display, r.fixed_by_code) for r in results])
         status = EXIT_FINDINGS if findings else EXIT_CLEAN
+    _closing_line(args, len(tasks), time.monotonic() - started, progress)
     if args.exit_zero:
         status = EXIT_CLEAN
     return EXIT_ERROR if errors else status
 
 
-def _print_findings(args, findings, fixed: int, mode: str, unsafe: bool, stream) -> None:
-    if args.statistics:
-        statistics(findings, args.output_format, stream)
+def _applicability(unsafe_by_file: Dict[str, bool]) -> Callable[[Finding], bool]:
+    """Whether a finding's fix applies in this run: safe, or unsafe where its file's settings enable those."""
+    def applies(finding: Finding) -> bool:
+        return finding.fix is not None and (finding.fix.safe or unsafe_by_file.get(finding.filename, False))
+    return applies
+
+
+def _print_findings(args, findings: List[Finding], mode: str, applicable: Callable[[Finding], bool], stream: TextIO,
+                    style: Style, fixed: int = 0, unchecked: int = 0,
+                    fixed_by_file: Sequence[Tuple[str, Dict[str, int]]] = ()) -> None:
+    if args.silent:
         return
-    report(findings, args.output_format, stream)
-    if args.output_format == "concise" and not args.quiet:
-        for line in summary(findings, fixed, mode == FIX, unsafe):
+    concise = args.output_format == "concise"
+    if args.statistics:
+        statistics(findings, args.output_format, stream, style=style, applicable=applicable)
+    else:
+        # As ruff: `[*]` marks what `detachify fix` would fix, in runs that do not fix, when anything would be.
+        marks = mode != FIX and any(applicable(f) for f in findings)
+        report(findings, args.output_format, stream, style=style, fix_status=applicable if marks else None)
+        if concise and args.show_fixes:
+            for line in fix_summary(fixed_by_file, style):
+                stream.write(line + "\n")
+    if concise and not args.quiet:
+        # Unsafe fixes switched on by this command line apply only with the same flag.
+        needs_flag = args.unsafe_fixes and any(applicable(f) and not f.fix.safe for f in findings)
+        fix_command = "detachify fix --unsafe-fixes" if needs_flag else "detachify fix"
+        for line in summary(findings, fixed, mode == FIX, applicable, unchecked, style, fix_command):
             stream.write(line + "\n")
+
+
+def _print_diff(args, diffs: Sequence[Tuple[str, int, str]], fixed: int, remaining: List[Finding],
+                applicable: Callable[[Finding], bool], unchecked: int, stream: TextIO) -> None:
+    if args.silent:
+        return
+    if args.output_format == "json":
+        diff_json(diffs, stream)
+    else:
+        stream.write("".join(diff for _, _, diff in diffs))
+    if not args.quiet:  # on stderr, as ruff: stdout is the patch
+        for line in diff_summary(fixed, remaining, applicable, unchecked):
+            print(line, file=sys.stderr)
+
+
+def _closing_line(args, files: int, seconds: float, progress: Progress) -> None:
+    """ "Checked 8,602 files in 59.6 s", on stderr (stdout may be JSON or a patch), for the runs someone waits on:
+    those that showed the progress counter on a terminal, and any that took LONG_RUN_SECONDS, in a CI log too."""
+    if args.quiet or not (progress.enabled or seconds >= LONG_RUN_SECONDS):
+        return
+    print(f"Checked {files:,} {'file' if files == 1 else 'files'} in {seconds:.1f} s", file=sys.stderr)
 
 
 def _lint_stdin(args, mode: str, resolver: Resolver) -> int:
@@ -286,7 +374,7 @@ def _lint_stdin(args, mode: str, resolver: Resolver) -> int:
         sys.stdout.buffer.flush()
 
     project = resolver.project_for(path)
-    for warning in dict.fromkeys(resolver.warnings):
+    for warning in dict.fromkeys(resolver.warnings if not args.silent else ()):
         print(f"detachify: warning: {warning}", file=sys.stderr)
     if args.stdin_filename and args.force_exclude and excluded_with_parents(path, False, resolver.excluded):
         if mode == FIX:
@@ -295,19 +383,24 @@ def _lint_stdin(args, mode: str, resolver: Resolver) -> int:
 
     result = process_source(data, path, display, project.settings_for(path), mode)
     if result.error:
-        print(f"{display}: error: {result.error}", file=sys.stderr)
+        if not args.silent:
+            print(f"{display}: error: {result.error}", file=sys.stderr)
         if mode == FIX:
             echo(data)
         return EXIT_ERROR
-    unsafe = project.settings.unsafe_fixes
+    applicable = _applicability({display: project.settings_for(path).unsafe_fixes})
     if mode == FIX:
-        echo(result.new_data if result.new_data is not None else data)
-        _print_findings(args, result.findings, result.fixed, mode, unsafe, sys.stderr)
+        echo(result.new_data if result.new_data is not None else data)  # the payload: printed even with --silent
+        stream, style = _report_stream(args, sys.stderr)  # stdout holds the source
+        _print_findings(args, result.findings, mode, applicable, stream, style, fixed=result.fixed,
+                        fixed_by_file=[(display, result.fixed_by_code)])
         status = EXIT_FINDINGS if result.findings else EXIT_CLEAN
     elif mode == DIFF:
-        sys.stdout.write(result.diff)
+        diffs = [(display, result.fixed, result.diff)] if result.diff else []
+        _print_diff(args, diffs, result.fixed, result.findings, applicable, 0, _report_stream(args, sys.stdout)[0])
         status = EXIT_FINDINGS if result.diff else EXIT_CLEAN
     else:
-        _print_findings(args, result.findings, 0, mode, unsafe, sys.stdout)
+        stream, style = _report_stream(args, sys.stdout)
+        _print_findings(args, result.findings, mode, applicable, stream, style)
         status = EXIT_FINDINGS if result.findings else EXIT_CLEAN
     return EXIT_CLEAN if args.exit_zero else status

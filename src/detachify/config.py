@@ -60,7 +60,11 @@ class Overrides:
 
 
 def parse_selectors(values, where: str, warnings: Optional[List[str]] = None) -> Codes:
-    """Rule selectors (TNP001, or a prefix such as TNP0) from a list, or a comma-separated string."""
+    """Rule selectors (TNP001, or a prefix such as TNP0) from a list, or a comma-separated string.
+
+    A selector that no rule starts with is an error, as in ruff. (``warnings`` is kept for callers that collect
+    them; selectors no longer add any.)
+    """
     if isinstance(values, str):
         values = [values]
     codes = []
@@ -72,8 +76,10 @@ def parse_selectors(values, where: str, warnings: Optional[List[str]] = None) ->
             if not SELECTOR.fullmatch(code):
                 raise ConfigError(f"{where}: unknown rule selector {code!r} "
                                   f"(codes look like TNP001; a prefix such as TNP or TNP0 selects several)")
-            if warnings is not None and not any(known.startswith(code) for known in RULES):
-                warnings.append(f"{where}: selector {code!r} matches no rule of this version")
+            if not any(known.startswith(code) for known in RULES):
+                # As in ruff: a selector that selects nothing is a typo until proven otherwise (`TNP01`).
+                raise ConfigError(f"{where}: unknown rule selector {code!r}: no rule starts with it "
+                                  f"(rules: {', '.join(sorted(RULES))})")
             codes.append(code)
     return tuple(codes)
 
@@ -194,7 +200,7 @@ class Project:
             for pattern, codes in self.per_file_ignores:
                 if any(pattern.matches(candidate) for candidate in candidates):
                     extra += codes
-        return dataclasses.replace(self.settings, ignore=self.settings.ignore + extra) if extra else self.settings
+        return dataclasses.replace(self.settings, per_file_ignores=extra) if extra else self.settings
 
 
 def _self_and_parents(path: str, root: str) -> List[str]:

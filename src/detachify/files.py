@@ -5,6 +5,8 @@ A ``Handler`` works on a file's raw bytes, so every kind keeps its own encoding 
 * ``check(data, filename, settings) -> list[Finding]``
 * ``fix(data, filename, settings) -> bytes`` (the fixed file; ``data`` itself when nothing changed)
 * ``text(data) -> str`` (what ``--diff`` shows)
+* optionally ``fix_and_check(data, filename, settings) -> (fixed bytes, findings before, findings after)``: the
+  fix loop in one pass, so a fixed file is analysed twice rather than four times (``fix`` then ``check``)
 
 Handlers raise ``SourceError`` for input they cannot take, and may let ``libcst.ParserSyntaxError`` through.
 Python sources are handled here. Notebooks plug in from ``detachify.notebook``, loaded lazily: its ``HANDLER``
@@ -13,6 +15,7 @@ yield ``.ipynb`` files too. ``register_handler`` adds any other kind.
 """
 from __future__ import annotations
 
+from collections import Counter
 from contextlib import contextmanager
 
 import difflib
@@ -40,11 +43,15 @@ class SourceError(Exception):
     """A file that cannot be checked; printed as ``path: error: <message>``."""
 
 
+FixAndCheck = Callable[[bytes, str, Settings], Tuple[bytes, List[Finding], List[Finding]]]
+
+
 @dataclass(frozen=True)
 class Handler:
     check: Callable[[bytes, str, Settings], List[Finding]]
     fix: Callable[[bytes, str, Settings], bytes]
     text: Callable[[bytes], str]
+    fix_and_check: Optional[FixAndCheck] = None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -72,17 +79,23 @@ def _python_check(data: bytes, filename: str, settings: Settings, project=None) 
 
 
 def _python_fix(data: bytes, filename: str, settings: Settings, project=None) -> bytes:
+    return _python_fix_and_check(data, filename, settings, project)[0]
+
+
+def _python_fix_and_check(data: bytes, filename: str, settings: Settings,
+                          project=None) -> Tuple[bytes, List[Finding], List[Finding]]:
     text, encoding = decode_python(data)
-    fixed = api.fix_source(text, filename, settings, project=project)
-    if fixed == text:
-        return data
+    outcome = api.fix_and_check(text, filename, settings, project=project)
+    if outcome.source == text:
+        return data, outcome.before, outcome.after
     try:
-        return fixed.encode(encoding)
+        return outcome.source.encode(encoding), outcome.before, outcome.after
     except UnicodeEncodeError as exc:
         raise SourceError(f"cannot encode the fixed source as {encoding}: {exc}") from None
 
 
-PYTHON = Handler(check=_python_check, fix=_python_fix, text=lambda data: decode_python(data)[0])
+PYTHON = Handler(check=_python_check, fix=_python_fix, text=lambda data: decode_python(data)[0],
+                 fix_and_check=_python_fix_and_check)
 
 _HANDLERS: Dict[str, Handler] = {".py": PYTHON, ".pyi": PYTHON}
 _plugins_loaded = False
@@ -151,6 +164,7 @@ class FileResult:
     display: str
     findings: List[Finding] = field(default_factory=list)  # what is left after fixing
     fixed: int = 0
+    fixed_by_code: Dict[str, int] = field(default_factory=dict)  # for --show-fixes
     new_data: Optional[bytes] = None  # FIX: the bytes to write, when they differ
     digest: str = ""  # of the bytes the result was computed from, to refuse writing over a newer file
     diff: str = ""
@@ -198,17 +212,24 @@ def process_source(data: bytes, path: str, display: str, settings: Settings, mod
             in_project.defer = incoming is FIRST_PASS
             in_project.incoming = incoming if isinstance(incoming, tuple) else None
             context = {"project": in_project}
-        before = handler.check(data, display, settings, **context)
-        if context:
-            result.facts = _facts(context["project"])
-            if result.facts.deferred:
-                return result  # checked again once the calls into it are known
-        if mode == CHECK or not any(_applicable(f, settings) for f in before):
-            result.findings = before
-            return result
-        new_data = handler.fix(data, display, settings, **context)
-        result.findings = handler.check(new_data, display, settings, **context) if new_data != data else before
+        if mode != CHECK and handler.fix_and_check is not None and incoming is not FIRST_PASS:
+            new_data, before, result.findings = handler.fix_and_check(data, display, settings, **context)
+        else:
+            before = handler.check(data, display, settings, **context)
+            if context:
+                result.facts = _facts(context["project"])
+                if result.facts.deferred:
+                    return result  # checked again once the calls into it are known
+            if mode == CHECK or not any(_applicable(f, settings) for f in before):
+                result.findings = before
+                return result
+            if handler.fix_and_check is not None:
+                new_data, _, result.findings = handler.fix_and_check(data, display, settings, **context)
+            else:
+                new_data = handler.fix(data, display, settings, **context)
+                result.findings = handler.check(new_data, display, settings, **context) if new_data != data else before
         result.fixed = max(0, len(before) - len(result.findings))
+        result.fixed_by_code = dict(Counter(f.code for f in before) - Counter(f.code for f in result.findings))
         if new_data != data:
             if mode == FIX:
                 result.new_data = new_data
@@ -226,6 +247,7 @@ def process_source(data: bytes, path: str, display: str, settings: Settings, mod
         result.error = f"internal error: {type(exc).__name__}: {exc} (please report this)"
     if result.error:
         result.findings, result.fixed, result.new_data, result.diff = [], 0, None, ""
+        result.fixed_by_code = {}
     return result
 
 

@@ -13,7 +13,7 @@ import libcst
 from . import __version__, api
 from .noqa import Suppressions
 from .rules.registry import all_rules
-from .settings import FIX_STYLES, Settings
+from .settings import Settings
 
 
 def _codes_flake8_keeps(options: argparse.Namespace) -> Tuple[str, ...]:
@@ -46,15 +46,8 @@ class Plugin:
 
     @classmethod
     def add_options(cls, option_manager: Any) -> None:
-        option_manager.add_option(
-            "--detachify-fix-style",
-            default="detach-cpu",
-            parse_from_config=True,
-            choices=FIX_STYLES,
-            help="How detachify writes fixes: detach-cpu (`.detach().cpu().numpy()`) or force "
-                 "(`.numpy(force=True)`). Accepted so one config file serves flake8 and detachify; "
-                 "flake8 itself does not fix. (Default: %(default)s)",
-        )
+        # No fix options: flake8 never fixes, and `detachify fix` reads [tool.detachify] only (as ruff reads its
+        # own config only), so a `detachify-fix-style` here could only be ignored.
         off = _default_off_codes()
         if off:
             # Off-by-default rules stay quiet until `--extend-select TNP9xx` (or `extend-select =` in config).
@@ -62,14 +55,7 @@ class Plugin:
 
     @classmethod
     def parse_options(cls, options: argparse.Namespace) -> None:
-        # argparse checks `choices` only on the command line; values from setup.cfg/tox.ini/.flake8 arrive as
-        # defaults, unchecked, so Settings validates them and flake8 prints the error instead of a traceback.
-        try:
-            cls.settings = Settings(select=_codes_flake8_keeps(options), fix_style=options.detachify_fix_style)
-        except ValueError as error:
-            from flake8.exceptions import ExecutionError
-
-            raise ExecutionError(f"detachify-fix-style: {error}") from None
+        cls.settings = Settings(select=_codes_flake8_keeps(options))
 
     def run(self) -> Iterator[Tuple[int, int, str, type]]:
         if not self.settings.select:

@@ -11,10 +11,12 @@ import re
 import tokenize
 from typing import Dict, FrozenSet, List, Optional, Tuple
 
-# flake8's own pattern: `# noqa` alone suppresses everything, `# noqa: A1,B2` only codes with those prefixes.
-# Codes are letters then digits (`TNP001`, `E501`), as flake8 has read them since 2019 (PyCQA/flake8#549): with
-# one letter only, `# noqa: TNP001` read as a blanket `# noqa` and `# noqa: E501, TNP001` stopped at E501.
-NOQA_INLINE = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
+# flake8's own pattern (flake8 7, `defaults.NOQA_INLINE_REGEXP`): `# noqa` alone suppresses everything,
+# `# noqa: TNP001,E5` only codes starting with one of those. A list flake8 cannot read (`# noqa:TNP`, `# noqa:  X1`)
+# leaves a bare `# noqa`, which suppresses everything; `#noqa` is no noqa at all. The codes are compared as written,
+# as flake8 compares them: `# noqa: tnp001` suppresses nothing.
+NOQA_INLINE = re.compile(r"# noqa(?::[\s]?(?P<codes>([A-Z]+[0-9]+(?:[,\s]+)?)+))?", re.IGNORECASE)
+_CODE_SEPARATOR = re.compile(r"[,\s]")  # flake8's utils.COMMA_SEPARATED_LIST_RE
 NOQA_FILE = re.compile(r"#\s*detachify\s*:\s*noqa\b", re.IGNORECASE)
 ALL = frozenset({""})  # the empty prefix matches every code
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -35,7 +37,7 @@ class Suppressions:
             match = NOQA_INLINE.search("\n".join(lines[first - 1:last]))
             if match:
                 codes = match.group("codes")
-                prefixes = ALL if not codes else frozenset(c.upper() for c in re.split(r"[,\s]+", codes) if c)
+                prefixes = ALL if codes is None else frozenset(c for c in _CODE_SEPARATOR.split(codes) if c)
                 for line in range(first, last + 1):
                     self.by_line[line] = prefixes
 

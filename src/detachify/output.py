@@ -9,9 +9,10 @@ import json
 import os
 import pathlib
 from collections import Counter
-from typing import Dict, List, Optional, Sequence, TextIO
+from typing import Callable, Dict, List, Optional, Sequence, TextIO, Tuple
 from urllib.parse import quote
 
+from .color import BOLD, CYAN, GREEN, PLAIN, RED, Style
 from .findings import Edit, Finding
 from .rules.registry import RULES, all_rules
 
@@ -20,8 +21,16 @@ INFORMATION_URI = "https://github.com/detachify/detachify"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
-def report(findings: Sequence[Finding], output_format: str, stream: TextIO) -> None:
-    REPORTERS[output_format](findings, stream)
+Applicable = Callable[[Finding], bool]  # does this finding's fix apply in this run (safe, or unsafe when enabled)?
+
+
+def report(findings: Sequence[Finding], output_format: str, stream: TextIO, *, style: Style = PLAIN,
+           fix_status: Optional[Applicable] = None) -> None:
+    """``fix_status``: mark the findings it accepts with ruff's `[*]` (concise output only)."""
+    if output_format == "concise":
+        concise(findings, stream, style, fix_status)
+    else:
+        REPORTERS[output_format](findings, stream)
 
 
 def _end(finding: Finding) -> tuple:
@@ -38,10 +47,14 @@ def sort_key(finding: Finding) -> tuple:
     return (finding.filename, _cell(finding), finding.line, finding.column, finding.code)
 
 
-def concise(findings: Sequence[Finding], stream: TextIO) -> None:
+def concise(findings: Sequence[Finding], stream: TextIO, style: Style = PLAIN,
+            fix_status: Optional[Applicable] = None) -> None:
+    colon = style(":", CYAN)
     for f in findings:
-        cell = f"cell {_cell(f)}:" if _cell(f) else ""
-        stream.write(f"{f.filename}:{cell}{f.line}:{f.column + 1}: {f.code} {f.message}\n")
+        cell = f"cell {_cell(f)}{colon}" if _cell(f) else ""
+        marker = f"[{style('*', CYAN)}] " if fix_status is not None and fix_status(f) else ""
+        stream.write(f"{style(f.filename, BOLD)}{colon}{cell}{f.line}{colon}{f.column + 1}{colon} "
+                     f"{style(f.code, BOLD, RED)} {marker}{f.message}\n")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -176,42 +189,103 @@ REPORTERS = {"concise": concise, "json": json_format, "github": github, "sarif":
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# --statistics
+# --statistics, the closing summary, --show-fixes (ruff's layouts)
 
 
-def statistics(findings: Sequence[Finding], output_format: str, stream: TextIO) -> None:
+def _has_fix(finding: Finding) -> bool:
+    return finding.fix is not None
+
+
+def statistics(findings: Sequence[Finding], output_format: str, stream: TextIO, *, style: Style = PLAIN,
+               applicable: Applicable = _has_fix) -> None:
+    """One row per code, most frequent first: count, code, `[*]` when every finding of it has a fix that applies,
+    `[~]` when some do, `[ ]` when none does (a fix that is only unsafe, without --unsafe-fixes), and its name."""
     counts = Counter(f.code for f in findings)
-    fixable = Counter(f.code for f in findings if f.fix is not None)
-    rows = [(code, counts[code], fixable[code] > 0, RULES[code].name if code in RULES else "")
+    fixable = Counter(f.code for f in findings if applicable(f))
+    rows = [(code, counts[code], fixable[code], RULES[code].name if code in RULES else "")
             for code in sorted(counts, key=lambda c: (-counts[c], c))]
     if output_format == "json":
-        json.dump([{"code": code, "name": name, "count": count, "fixable": is_fixable}
-                   for code, count, is_fixable, name in rows], stream, indent=2)
+        json.dump([{"code": code, "name": name, "count": count, "fixable": fixable_count > 0,
+                    "fixable_count": fixable_count} for code, count, fixable_count, name in rows], stream, indent=2)
         stream.write("\n")
         return
-    width = max((len(str(count)) for _, count, _, _ in rows), default=1)
-    for code, count, is_fixable, name in rows:
-        stream.write(f"{count:>{width}}\t{code}\t{'[*] ' if is_fixable else ''}{name}\n")
+    count_width = max((len(str(count)) for _, count, _, _ in rows), default=1)
+    code_width = max((len(code) for code, _, _, _ in rows), default=1)
+    any_fixable = any(fixable_count for _, _, fixable_count, _ in rows)
+    for code, count, fixable_count, name in rows:
+        marker = ""
+        if any_fixable:
+            mark = "*" if fixable_count == count else "~" if fixable_count else " "
+            marker = f"[{style(mark, CYAN) if mark != ' ' else mark}] "
+        stream.write(f"{style(str(count).rjust(count_width), BOLD)}\t{style(code.ljust(code_width), BOLD, RED)}\t"
+                     f"{marker}{name}\n")
 
 
 def plural(count: int, word: str, words: str = "") -> str:
     return f"{count} {word if count == 1 else (words or word + 's')}"
 
 
-def summary(remaining: List[Finding], fixed: int, fix_mode: bool, unsafe_fixes: bool) -> List[str]:
-    """The closing lines ruff users expect."""
+def summary(remaining: List[Finding], fixed: int, fix_mode: bool = False, applicable: Applicable = _has_fix,
+            unchecked: int = 0, style: Style = PLAIN, fix_command: str = "detachify fix") -> List[str]:
+    """The closing lines ruff users expect; never "All checks passed!" when a file could not be checked."""
     total = len(remaining) + fixed
-    if total == 0:
-        return ["All checks passed!"]
-    if fix_mode:
-        lines = [f"Found {plural(total, 'error')} ({fixed} fixed, {len(remaining)} remaining)."]
-    else:
-        lines = [f"Found {plural(total, 'error')}."]
-        safe = sum(1 for f in remaining if f.fix is not None and (f.fix.safe or unsafe_fixes))
-        if safe:
-            lines.append(f"[*] {safe} fixable with `detachify fix`.")
-    hidden = sum(1 for f in remaining if f.fix is not None and not f.fix.safe and not unsafe_fixes)
-    if hidden:
-        fixes = plural(hidden, "hidden fix", "hidden fixes")
-        lines.append(f"({fixes} can be enabled with the `--unsafe-fixes` option.)")
+    lines = []
+    if fixed:
+        lines.append(f"Found {plural(total, 'error')} ({fixed} fixed, {len(remaining)} remaining).")
+    elif remaining:
+        lines.append(f"Found {plural(total, 'error')}.")
+    elif not unchecked:
+        lines.append("All checks passed!")
+    fixable = sum(1 for f in remaining if applicable(f))
+    hidden = sum(1 for f in remaining if f.fix is not None and not f.fix.safe and not applicable(f))
+    hint = f"{plural(hidden, 'hidden fix', 'hidden fixes')} can be enabled with the `--unsafe-fixes` option"
+    star = f"[{style('*', CYAN)}]"
+    if fixable and hidden:
+        lines.append(f"{star} {fixable} fixable with `{fix_command}` ({hint}).")
+    elif fixable:
+        lines.append(f"{star} {fixable} fixable with `{fix_command}`.")
+    elif hidden:
+        lines.append(f"No fixes available ({hint}).")
+    if unchecked:
+        lines.append(f"{plural(unchecked, 'file')} could not be checked.")
     return lines
+
+
+def diff_summary(fixed: int, remaining: Sequence[Finding], applicable: Applicable = _has_fix,
+                 unchecked: int = 0) -> List[str]:
+    """What `fix --diff` says on stderr, as ruff's `--diff` does."""
+    hidden = sum(1 for f in remaining if f.fix is not None and not f.fix.safe and not applicable(f))
+    more = f" ({plural(hidden, 'additional fix', 'additional fixes')} available with `--unsafe-fixes`)" \
+        if hidden else ""
+    if fixed:
+        lines = [f"Would fix {plural(fixed, 'error')}{more}."]
+    elif hidden:
+        lines = [f"No errors would be fixed ({plural(hidden, 'fix', 'fixes')} available with `--unsafe-fixes`)."]
+    else:
+        lines = ["No fixes to apply."]
+    if unchecked:
+        lines.append(f"{plural(unchecked, 'file')} could not be checked.")
+    return lines
+
+
+def fix_summary(fixed_by_file: Sequence[Tuple[str, Dict[str, int]]], style: Style = PLAIN) -> List[str]:
+    """--show-fixes: what `fix` fixed, per file and code, in ruff's layout."""
+    fixed_by_file = [(name, table) for name, table in fixed_by_file if table]
+    total = sum(sum(table.values()) for _, table in fixed_by_file)
+    if not total:
+        return []
+    width = max(len(str(count)) for _, table in fixed_by_file for count in table.values())
+    lines = ["", style(f"Fixed {plural(total, 'error')}:", BOLD, GREEN)]
+    for name, table in sorted(fixed_by_file):
+        lines.append(f"{style('-', CYAN)} {style(name, BOLD)}{style(':', CYAN)}")
+        for code, count in sorted(table.items(), key=lambda item: (-item[1], item[0])):
+            rule = f" ({RULES[code].name})" if code in RULES else ""
+            lines.append(f"    {str(count).rjust(width)} \u00d7 {style(code, BOLD, RED)}{rule}")
+    return lines + [""]
+
+
+def diff_json(diffs: Sequence[Tuple[str, int, str]], stream: TextIO) -> None:
+    """`fix --diff --output-format json`: one object per file that would change."""
+    json.dump([{"filename": name, "fixed": fixed, "diff": diff} for name, fixed, diff in diffs], stream, indent=2,
+              ensure_ascii=False)
+    stream.write("\n")

@@ -14,6 +14,9 @@ class Settings:
     extend_select: Tuple[str, ...] = ()
     fix_style: str = "detach-cpu"
     unsafe_fixes: bool = False
+    # Applied after the selection, as ruff applies per-file-ignores: a code starting with one of these is off
+    # for the file, however specifically `select` names it.
+    per_file_ignores: Tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.fix_style not in FIX_STYLES:
@@ -21,6 +24,8 @@ class Settings:
 
     def is_enabled(self, code: str, default_on: bool) -> bool:
         """ruff/flake8 semantics: the longest matching prefix decides; an exact select beats an ignore prefix."""
+        if any(code.startswith(p) for p in self.per_file_ignores):
+            return False
         votes = [(len(p), True) for p in self.select + self.extend_select if code.startswith(p)]
         votes += [(len(p), False) for p in self.ignore if code.startswith(p)]
         if not self.select:

@@ -155,7 +155,8 @@ class Calls:
             mapped = self.call_value(function, Args(elements, {}, False, ()), node, frame)
             source = mapped.why
             if mapped.grad is Grad.YES and source.key == P.MODULE_OUTPUT and source.subject == "map":
-                mapped = replace(mapped, why=replace(source, subject=self.code(args.nodes[0].value)))  # the mapped module
+                # Name the mapped module, not `map`.
+                mapped = replace(mapped, why=replace(source, subject=self.code(args.nodes[0].value)))
             return container(mapped)
         if name == "dict" and len(args.positional) == 1 and first.mapping and not args.keywords:
             return first  # a copy of a dict

@@ -81,6 +81,7 @@ class LocalCalls:
         ordered = list(params.posonly_params) + list(params.params)
         # Positions cost a pass over the module: the node stands for its line until a message needs it.
         label = site or (P.Site(P.PASSED_TO, info.name, call_node) if call_node is not None else None)
+        origin = call_node if call_node is not None else site  # None: analysed on its own
         for index, param in enumerate(ordered):
             name = param.name.value
             if index < len(positional):
@@ -88,11 +89,12 @@ class LocalCalls:
             elif name in keywords:
                 value = keywords[name]
             else:
-                value = self.default_value(param, call_node if call_node is not None else site)
+                value = self.default_value(param, origin)
             bound[name] = _label(value, label) if not (index == 0 and info.owner) else value
         for param in params.kwonly_params:
             name = param.name.value
-            bound[name] = _label(keywords[name], label) if name in keywords else self.default_value(param, call_node if call_node is not None else site)
+            given = keywords.get(name)
+            bound[name] = _label(given, label) if given is not None else self.default_value(param, origin)
         if isinstance(params.star_arg, cst.Param):
             extra = positional[len(ordered):]
             bound[params.star_arg.name.value] = container(join_all(extra) if extra else UNKNOWN, tuple(extra))

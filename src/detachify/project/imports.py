@@ -12,7 +12,8 @@ from typing import Iterator, List, Tuple
 
 _STATEMENT = re.compile(
     r"^[ \t]*(?:"
-    r"from[ \t]+(?P<dots>\.*)[ \t]*(?P<base>[\w.]*)[ \t]+import[ \t]*(?P<names>\([^)]*\)|[^\r\n#;]*(?:\\\r?\n[^\r\n#;]*)*)"
+    r"from[ \t]+(?P<dots>\.*)[ \t]*(?P<base>[\w.]*)[ \t]+import[ \t]*"
+    r"(?P<names>\([^)]*\)|[^\r\n#;]*(?:\\\r?\n[^\r\n#;]*)*)"
     r"|import[ \t]+(?P<modules>[^\r\n#;]*(?:\\\r?\n[^\r\n#;]*)*)"
     r")",
     re.MULTILINE,
