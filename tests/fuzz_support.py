@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+from fixture_files import single_file_fixtures
 import ast
 import contextlib
 import functools
@@ -32,7 +33,7 @@ from detachify.prefilter import may_contain_findings
 from detachify.rules import enabled_codes
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURE_FILES = sorted(p for p in (ROOT / "fixtures").glob("**/*.py") if p.is_file())
+FIXTURE_FILES = single_file_fixtures(ROOT / "fixtures")
 
 # ---------------------------------------------------------------------------------------------------------------
 # The checker: a fix only inserts conversion-chain tokens

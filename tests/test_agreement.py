@@ -6,6 +6,7 @@ changes what is checked); the per-fixture tests then only compare. Positions are
 """
 from __future__ import annotations
 
+from fixture_files import single_file_fixtures
 import functools
 import json
 import re
@@ -22,7 +23,7 @@ from detachify import Settings, check_source, fix_source
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
-FIXTURE_FILES = sorted(p.relative_to(FIXTURES).as_posix() for p in FIXTURES.glob("**/*.py") if p.is_file())
+FIXTURE_FILES = [p.relative_to(FIXTURES).as_posix() for p in single_file_fixtures(FIXTURES)]
 Found = Dict[str, Set[Tuple[int, int, str]]]  # fixture path -> {(line, 1-based column, code)}
 
 
@@ -40,7 +41,9 @@ def run(cmd, cwd):
 @pytest.fixture(scope="session")
 def tree(tmp_path_factory):
     dest = tmp_path_factory.mktemp("agreement") / "fixtures"
-    shutil.copytree(FIXTURES, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    # The multi-module projects are compared project by project, at the end of this file.
+    shutil.copytree(FIXTURES, dest, ignore=lambda folder, names: [n for n in names if n == "__pycache__" or (
+        n == "projects" and Path(folder) == FIXTURES)])
     return dest
 
 
@@ -195,3 +198,71 @@ def test_same_fixes(tree, variant, fixture):
     expected = fix_source(read(tree / fixture), fixture, VARIANTS[variant][1])
     assert (by_cli / fixture).read_bytes() == expected.encode("utf-8")
     assert (by_codemod / fixture).read_bytes() == expected.encode("utf-8")
+
+
+# --- multi-module projects ---------------------------------------------------------------------------------------
+# Every door reports for each file of a project exactly what `detachify check` of the whole project reports for it:
+# `detachify check FILE` (what pre-commit runs on changed files), flake8 (one file per call), the API with the file's
+# project, and the codemod writes what `detachify fix` writes.
+
+PROJECTS = sorted(p.name for p in (FIXTURES / "projects").iterdir() if (p / "pyproject.toml").is_file())
+
+
+@pytest.fixture(scope="session")
+def project_trees(tmp_path_factory):
+    dest = tmp_path_factory.mktemp("projects")
+    for name in PROJECTS:
+        shutil.copytree(FIXTURES / "projects" / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+def _json_rows(out: str, base: Path) -> Set[Tuple[str, int, int, int, str]]:
+    return {(relative(d["filename"], base), d.get("cell") or 0, d["location"]["row"], d["location"]["column"],
+             d["code"]) for d in json.loads(out)}
+
+
+def _project_files(root: Path):
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
+                  if p.suffix in (".py", ".ipynb") and "__pycache__" not in p.parts)
+
+
+@pytest.mark.parametrize("name", PROJECTS)
+def test_project_doors_agree(project_trees, name):
+    root = project_trees / name
+    whole = _json_rows(run([sys.executable, "-m", "detachify", "check", "--isolated", "--output-format", "json",
+                            "."], root), root)
+    assert whole, f"{name}: no findings at all (its labels say otherwise)"
+    single = set()
+    for path in _project_files(root):
+        single |= _json_rows(run([sys.executable, "-m", "detachify", "check", "--isolated", "--output-format",
+                                  "json", path], root), root)
+    assert single == whole
+    import detachify.api as api
+
+    by_api = set()
+    for path in _project_files(root):
+        if path.endswith(".py"):
+            for f in check_source(read(root / path), path, Settings(), project=api.project_of(str(root / path))):
+                by_api.add((path, 0, f.line, f.column + 1, f.code))
+    assert by_api == {row for row in whole if row[0].endswith(".py")}
+    out = run([sys.executable, "-m", "flake8", "--isolated", "--select", "TNP0", "--format",
+               "%(path)s:%(row)d:%(col)d: %(code)s %(text)s", "."], root)
+    by_flake8 = {(path, 0, line, column, code) for path, rows in parse_concise(out, root).items()
+                 for line, column, code in rows}
+    assert by_flake8 == {row for row in whole if row[0].endswith(".py")}
+
+
+@pytest.mark.parametrize("name", PROJECTS)
+def test_project_fixes_agree(project_trees, tmp_path, name):
+    by_cli, by_codemod = tmp_path / "cli", tmp_path / "codemod"
+    for dest in (by_cli, by_codemod):
+        shutil.copytree(project_trees / name, dest)
+    subprocess.run([sys.executable, "-m", "detachify", "fix", "-q", "--isolated", "."], cwd=by_cli, check=False,
+                   capture_output=True, timeout=600)
+    proc = subprocess.run([sys.executable, "-m", "libcst.tool", "codemod", "-x", "detachify.codemod.DetachNumpy",
+                           "--no-format", "--hide-progress", "--isolated", "."], cwd=by_codemod, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for path in _project_files(by_cli):
+        if path.endswith(".py"):
+            assert (by_codemod / path).read_bytes() == (by_cli / path).read_bytes(), path

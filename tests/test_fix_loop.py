@@ -2,6 +2,7 @@
 `lint_fix` does, not once more per step (find fixes, check the rewrite parses, report what is left)."""
 from __future__ import annotations
 
+from fixture_files import single_file_fixtures
 import collections
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def test_a_file_without_applicable_fixes_is_parsed_and_analysed_once(passes, sou
 
 
 def test_every_fixture_is_parsed_and_analysed_at_most_twice(passes):
-    fixtures = sorted((ROOT / "fixtures").rglob("*.py"))
+    fixtures = single_file_fixtures(ROOT / "fixtures")
     assert len(fixtures) > 100
     for path in fixtures:
         passes.clear()

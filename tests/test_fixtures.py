@@ -20,6 +20,7 @@ report it, so the table cannot rot.
 """
 from __future__ import annotations
 
+from fixture_files import single_file_fixtures
 import functools
 import io
 import re
@@ -35,7 +36,7 @@ from detachify.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
-FIXTURE_FILES = sorted(p for p in FIXTURES.glob("**/*.py") if p.is_file())
+FIXTURE_FILES = single_file_fixtures(FIXTURES)
 
 # Codes whose label means "torch raises the requires-grad error here". TNP002 (needs a GPU to raise) and TNP901
 # (strict: unknown provenance) labels are not proven by running the program.

@@ -6,6 +6,7 @@ must be identical. ``scripts/prefilter_corpus_check.py`` runs the same compariso
 """
 from __future__ import annotations
 
+from fixture_files import single_file_fixtures
 import signal
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from detachify.prefilter import may_contain_findings
 from detachify.rules import enabled_codes
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURE_FILES = sorted(p for p in (ROOT / "fixtures").glob("**/*.py") if p.is_file())
+FIXTURE_FILES = single_file_fixtures(ROOT / "fixtures")
 
 SELECTIONS = {
     "default": Settings(),

@@ -115,7 +115,8 @@ def fix_and_check(source: str, filename: str = "<string>", settings: Optional[Se
 
 def _fresh(project: Optional[InProject]) -> Optional[InProject]:
     """The same file in the same project, for one more round of analysis (each round records its results)."""
-    return None if project is None else InProject(project.workspace, project.path, project.incoming)
+    return None if project is None else InProject(project.workspace, project.path, project.incoming,
+                                                  locate=project.locate)
 
 
 def apply_edits(source: str, edits: Iterable[Edit]) -> str:

@@ -76,7 +76,8 @@ class DetachNumpy(CodemodCommand):
         path = filename or os.path.join(os.getcwd(), "<stdin>")
         settings = resolver.project_for(path).settings_for(path)
         source = tree.code
-        fixed = api.fix_source(source, filename or "<stdin>", settings)
+        project = api.project_of(filename) if filename is not None and os.path.isfile(filename) else None
+        fixed = api.fix_source(source, filename or "<stdin>", settings, project=project)
         if fixed == source:
             return tree
         # Re-parse with the original module's encoding, newline and indent so `.bytes` round-trips exactly.

@@ -6,6 +6,7 @@ every TNP finding, suppressed or not, and flake8 decides what to print.
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any, Iterator, List, Sequence, Tuple
 
 import libcst
@@ -62,7 +63,9 @@ class Plugin:
             return  # flake8 would drop every TNP code (`--select E,W`): don't even look
         source = "".join(self.lines)
         try:
-            findings = api.check_source(source, self.filename, self.settings, respect_noqa=False)
+            # The file as part of its project, as `detachify check` sees it (imports read from disk).
+            project = api.project_of(self.filename) if os.path.isfile(self.filename) else None
+            findings = api.check_source(source, self.filename, self.settings, respect_noqa=False, project=project)
         except libcst.ParserSyntaxError:
             return  # compiles for CPython but not for libcst's grammar: nothing we can say
         # flake8 owns `# noqa`, but the file-level `# detachify: noqa` is ours alone: without this the same

@@ -179,6 +179,8 @@ def check_notebook(data: bytes, filename: str = "<notebook>", settings: Optional
     nb = Notebook(data)
     if not nb.is_python:
         return []
+    if project is not None:
+        project.locate = nb.locate
     findings = _parse_guard(
         nb, filename, lambda: api.check_source(nb.program, filename, settings, respect_noqa=respect_noqa,
                                                project=project))

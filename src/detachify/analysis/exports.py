@@ -7,7 +7,6 @@ result, and which reach a conversion).
 """
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from typing import List, Optional, Tuple
 
@@ -22,9 +21,6 @@ from .summary import (
 from .values import Grad, Kind, Value
 
 MAX_DEPTH = 3  # nesting kept in exported values (containers of containers of ...)
-# A module whose text has none of these cannot make, move, backpropagate or convert a tensor.
-_RELEVANT = re.compile(r"torch|numpy|tensor|Tensor|cuda|backward|requires_grad|\.to\(|\.detach|matplotlib|pandas|"
-                       r"seaborn|scipy|sklearn|lightning|transformers|diffusers|timm")
 
 
 class Exporter:
@@ -32,8 +28,6 @@ class Exporter:
         self.analysis = analysis
         self.path = path
         self.display = display
-        self.relevant = _RELEVANT.search(analysis.module.code if analysis.source is None else analysis.source) \
-            is not None
 
     # values ------------------------------------------------------------------------------------------------
     def value(self, value: Optional[Value], depth: int = 0) -> ValueSummary:
@@ -101,9 +95,6 @@ class Exporter:
 
     def function(self, info: FunctionInfo, name: str) -> FunctionSummary:
         analysis = self.analysis
-        if not self.relevant:  # nothing in the module touches tensors: its functions only pass values on
-            return FunctionSummary(name=name, line=analysis.definition_line(info.node), params=_params(info),
-                                   returns=UNKNOWN_SUMMARY)
         tagged, converted, converts_any = analysis.tagged_run(info)
         returns = _with_dependencies(self.value(_intrinsic(tagged)), tagged)
         source = tagged.why
@@ -170,7 +161,8 @@ class Exporter:
     def nodes_to_position(self):
         return [_start_of(call.node) for call in self.analysis.outgoing_calls if call.node is not None]
 
-    def outgoing(self) -> Tuple[OutgoingCall, ...]:
+    def outgoing(self, locate=None) -> Tuple[OutgoingCall, ...]:
+        """`locate`: a notebook's (program line, column) → (cell, line, column), so callees name the cell."""
         self.analysis.prepare_positions(self.nodes_to_position())
         calls = []
         for call in self.analysis.outgoing_calls:
@@ -189,6 +181,9 @@ class Exporter:
                 line=self.analysis.line_of(_start_of(call.node)) if call.node is not None else 0,
                 ctor=ctor,
             ))
+            if locate is not None and calls[-1].line:
+                cell, line, _ = locate(calls[-1].line, 0)
+                calls[-1] = replace(calls[-1], cell=cell, line=line)
         return tuple(dict.fromkeys(calls))
 
 

@@ -38,6 +38,7 @@ class Site:
     function: str
     line: Union[int, object] = 0
     path: str = ""
+    cell: int = 0  # in a notebook: the cell `line` counts in
 
 
 @dataclass(frozen=True)

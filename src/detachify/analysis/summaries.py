@@ -27,7 +27,7 @@ class Summaries:
             return
         mode = Mode(call.mode)
         frame = Frame(State(mode=mode), parent=self.module_frame)
-        site = Site(P.PASSED_TO, info.name, call.line, call.path)
+        site = Site(P.PASSED_TO, info.name, call.line, call.path, call.cell)
         positional = [self.materialise(value) for value in call.positional]
         keywords = {name: self.materialise(value) for name, value in call.keywords}
         if owner is not None and not info.is_static:

@@ -98,6 +98,7 @@ class OutgoingCall:
     mode: str
     path: str  # the caller's file, as shown in messages
     line: int
+    cell: int = 0  # a notebook's cell (then `line` counts in the cell)
     ctor: Optional[Tuple[Tuple[ValueSummary, ...], Tuple[Tuple[str, ValueSummary], ...]]] = None
 
 

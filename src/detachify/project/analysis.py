@@ -16,7 +16,7 @@ from ..analysis.exports import Exporter
 from ..analysis.summary import ModuleSummary, OutgoingCall
 from ..parsing import parse_for_analysis
 from . import layout
-from .workspace import ImportContext, InProject, Workspace, read_text, receives_calls
+from .workspace import ImportContext, InProject, Workspace, read_program, receives_calls
 
 
 def analyse_in_project(module: cst.Module, source: str, project: InProject) -> ModuleAnalysis:
@@ -44,7 +44,7 @@ def analyse_in_project(module: cst.Module, source: str, project: InProject) -> M
         exporter = Exporter(analysis, path, workspace.display(path))
         # One codegen pass for the positions of both the outgoing calls and the findings.
         analysis.prepare_positions([*exporter.nodes_to_position(), *analysis.nodes_findings_may_need()])
-        project.outgoing = exporter.outgoing()
+        project.outgoing = exporter.outgoing(project.locate)
         workspace.record_outgoing(path, project.outgoing)
     project.analysed = True
     return analysis
@@ -54,7 +54,7 @@ def analyse_file(workspace: Workspace, path: str, want_summary: bool
                  ) -> Tuple[Optional[ModuleSummary], Tuple[OutgoingCall, ...]]:
     """A project file read from disk: its summary (for importers; with its import cycle cut) or its outgoing
     calls (for callees; with every import seen). Unreadable or unparsable files give nothing."""
-    source = read_text(path)
+    source, locate = read_program(path)
     if source is None:
         return None, ()
     source = source[1:] if source.startswith("\ufeff") else source
@@ -68,7 +68,7 @@ def analyse_file(workspace: Workspace, path: str, want_summary: bool
         analysis.analyse_functions()
     except (cst.ParserSyntaxError, RecursionError):
         return None, ()
-    return None, Exporter(analysis, path, workspace.display(path)).outgoing()
+    return None, Exporter(analysis, path, workspace.display(path)).outgoing(locate)
 
 
 def _summarise(analysis: ModuleAnalysis, workspace: Workspace, path: str) -> ModuleSummary:

@@ -20,9 +20,8 @@ _STATEMENT = re.compile(
 )
 _NAME = re.compile(r"[A-Za-z_][\w.]*")
 
-# (level, module) pairs: `import a.b` → (0, "a.b"); `from ..x import y, z` → (2, "x"), (2, "x.y"), (2, "x.z"):
-# a name imported from a package may be its submodule.
-Imported = Tuple[int, str]
+# (level, module, names): `import a.b` → (0, "a.b", ()); `from ..x import y, z` → (2, "x", ("y", "z")).
+Imported = Tuple[int, str, Tuple[str, ...]]
 
 
 def scan(source: str) -> List[Imported]:
@@ -33,15 +32,12 @@ def scan(source: str) -> List[Imported]:
             for part in modules.replace("\\", " ").split(","):
                 words = part.split()
                 if words and _NAME.fullmatch(words[0]):
-                    found.append((0, words[0]))
+                    found.append((0, words[0], ()))
             continue
         level = len(match.group("dots"))
         base = match.group("base")
-        if not level and not base:
-            continue
-        found.append((level, base))
-        for name in _names(match.group("names")):
-            found.append((level, f"{base}.{name}" if base else name))
+        if level or base:
+            found.append((level, base, tuple(_names(match.group("names")))))
     return found
 
 

@@ -94,10 +94,16 @@ class Workspace:
         if found is None:
             text = read_text(path)
             targets = []
-            for level, name in scan(text) if text else ():
-                module = self.resolve(path, name, level)
-                if module is not None and module.path != path:
-                    targets.append(module.path)
+            for level, base, names in scan(text) if text else ():
+                # `from pkg import sub` imports the submodule, and the package only for names that are not
+                # submodules: a package's modules importing their siblings is no import cycle.
+                submodules = [self.resolve(path, f"{base}.{name}" if base else name, level) for name in names]
+                targets.extend(module.path for module in submodules if module is not None)
+                if not names or None in submodules:
+                    module = self.resolve(path, base, level) if base or level else None
+                    if module is not None:
+                        targets.append(module.path)
+            targets = [target for target in targets if target != path]
             found = self._imports[path] = tuple(dict.fromkeys(targets))
         return found
 
@@ -249,24 +255,30 @@ def receives_calls(summary: ModuleSummary) -> bool:
 
 def read_text(path: str) -> Optional[str]:
     """A file's text for scanning: Python decoded as Python does; a notebook's code cells joined."""
+    return read_program(path)[0]
+
+
+def read_program(path: str):
+    """(text, locate): the program a file holds, and for a notebook how its lines map to cells (else None)."""
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError:
-        return None
+        return None, None
     if path.endswith(".ipynb"):
         from ..notebook import NotebookError, read_notebook
 
         try:
-            return read_notebook(data).program
+            notebook = read_notebook(data)
         except (NotebookError, ValueError):
-            return None
+            return None, None
+        return notebook.program, notebook.locate
     from ..files import SourceError, decode_python
 
     try:
-        return decode_python(data)[0]
+        return decode_python(data)[0], None
     except SourceError:
-        return None
+        return None, None
 
 
 _WORKSPACES: Dict[Tuple[str, int], Workspace] = {}
@@ -304,6 +316,7 @@ class InProject:
     receives_calls: bool = False
     analysed: bool = False
     defer: bool = False  # a whole-project run's first pass: stop early if calls from elsewhere must be gathered
+    locate: Optional[Callable[[int, int], Tuple[int, int, int]]] = None  # a notebook: program line → cell, line
     deferred: bool = False
 
     @property

@@ -33,7 +33,10 @@ def source(why: Optional[Why]) -> str:
 
 def site(place: Site, line_of: Callable[[object], int]) -> str:
     line = place.line if isinstance(place.line, int) else line_of(place.line)
-    where = f"{place.path}:{line}" if place.path else f"line {line}"
+    if place.cell:
+        where = f"{place.path}, cell {place.cell}, line {line}"
+    else:
+        where = f"{place.path}:{line}" if place.path else f"line {line}"
     verb = "passed to" if place.key == P.PASSED_TO else "returned by"
     return f"{verb} `{place.function}` at {where}"
 
