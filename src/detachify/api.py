@@ -8,10 +8,10 @@ from typing import Iterable, List, Optional
 
 import libcst as cst
 
+from . import syntax
 from .analysis.engine import analyse
 from .findings import Edit, Finding
 from .noqa import Suppressions
-from .parsing import parse_for_analysis
 from .prefilter import may_contain_findings
 from .rules import enabled_codes, evaluate
 from .settings import DEFAULT_SETTINGS, Settings
@@ -25,7 +25,8 @@ def check_source(source: str, filename: str = "<string>", settings: Optional[Set
                  *, respect_noqa: bool = True) -> List[Finding]:
     """Findings for one module's source, sorted by position.
 
-    Raises ``libcst.ParserSyntaxError`` if the source does not parse.
+    Raises ``libcst.ParserSyntaxError`` if the source does not parse (``syntax.cpython_error`` says where),
+    ``syntax.UnsupportedSyntax`` if CPython compiles it but libcst cannot read it (it is then not analysed).
     """
     settings = settings or DEFAULT_SETTINGS
     codes = enabled_codes(settings)
@@ -34,8 +35,8 @@ def check_source(source: str, filename: str = "<string>", settings: Optional[Set
     # libcst drops a byte-order mark and counts columns without it: so do we (fix_source puts it back).
     source = source[1:] if source.startswith(BOM) else source
     with _deep_recursion():  # a 400-term `a + b + ...` nests 400 deep, in libcst and in the analysis
-        module = parse_for_analysis(source)
-        findings = evaluate(analyse(module, source), settings, filename)
+        parsed = syntax.parse(source)
+        findings = [parsed.restore(f) for f in evaluate(analyse(parsed.module, parsed.text), settings, filename)]
     if respect_noqa and findings:
         suppressions = Suppressions(source)
         findings = [f for f in findings if not suppressions.suppressed(f.line, f.code)]
@@ -99,7 +100,7 @@ def _deep_recursion(limit: int = 20_000):
 
 def _parses(source: str) -> bool:
     try:
-        cst.parse_module(source)
-    except cst.ParserSyntaxError:
+        syntax.parse(source, cst.parse_module)  # the validating parser: this text is about to be written
+    except (cst.ParserSyntaxError, syntax.UnsupportedSyntax):
         return False
     return True

@@ -15,6 +15,7 @@ from .output import FORMATS, plural, report, sort_key, statistics, summary
 from .rules.registry import RULES, all_rules
 from .runner import Progress, default_jobs, exit_status, interruptible, run
 from .settings import FIX_STYLES
+from .syntax import SYNTAX_ERROR_CODE
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -22,8 +23,10 @@ EPILOG = """\
 exit status:
   0    no findings (check), every finding fixed (fix), nothing to change (fix --diff)
   1    findings remain, or --diff shows changes (0 with --exit-zero)
-  2    usage or configuration error, or an input that cannot be read, decoded or parsed:
-       one `path: error: ...` line per file on stderr; the other files are still checked
+  2    usage or configuration error, or an input that cannot be read, decoded or parsed: one
+       `path: error: ...` line per unreadable file on stderr, an E999 finding where code does not parse
+       (at CPython's position); the other files are still checked. Code CPython compiles that
+       detachify cannot read is not analysed: a `path: warning: ...` line, not an error
   130  interrupted (143 for SIGTERM): each file is either untouched or completely fixed
 """
 
@@ -239,6 +242,8 @@ def _lint(args) -> int:
     errors = [(path, message) for path, message in found.errors] + [(r.display, r.error) for r in results if r.error]
     for path, message in errors:
         print(f"{path}: error: {message}", file=sys.stderr)
+    _print_warnings(results)
+    unparsable = any(r.has_syntax_error for r in results)
     findings = sorted((f for r in results for f in r.findings), key=sort_key)
     fixed = sum(r.fixed for r in results)
     settings_unsafe = args.unsafe_fixes is True or any(t[2].unsafe_fixes for t in tasks)
@@ -246,6 +251,7 @@ def _lint(args) -> int:
     if mode == DIFF:
         diffs = [r.diff for r in results if r.diff]
         sys.stdout.write("".join(diffs))
+        _report_syntax_errors(findings)
         if not args.quiet:
             print(f"Would fix {plural(fixed, 'error')}." if fixed else "No fixes to apply.", file=sys.stderr)
         status = EXIT_FINDINGS if diffs else EXIT_CLEAN
@@ -254,7 +260,18 @@ def _lint(args) -> int:
         status = EXIT_FINDINGS if findings else EXIT_CLEAN
     if args.exit_zero:
         status = EXIT_CLEAN
-    return EXIT_ERROR if errors else status
+    return EXIT_ERROR if errors or unparsable else status
+
+
+def _report_syntax_errors(findings) -> None:
+    """A diff shows no findings, but code that does not parse (exit 2) must still say where."""
+    report([f for f in findings if f.code == SYNTAX_ERROR_CODE], "concise", sys.stderr)
+
+
+def _print_warnings(results: Sequence[FileResult], stream=None) -> None:
+    for result in results:
+        for warning in result.warnings:
+            print(f"{result.display}: warning: {warning}", file=stream or sys.stderr)
 
 
 def _print_findings(args, findings, fixed: int, mode: str, unsafe: bool, stream) -> None:
@@ -291,6 +308,7 @@ def _lint_stdin(args, mode: str, resolver: Resolver) -> int:
         if mode == FIX:
             echo(data)
         return EXIT_ERROR
+    _print_warnings([result])
     unsafe = project.settings.unsafe_fixes
     if mode == FIX:
         echo(result.new_data if result.new_data is not None else data)
@@ -298,8 +316,11 @@ def _lint_stdin(args, mode: str, resolver: Resolver) -> int:
         status = EXIT_FINDINGS if result.findings else EXIT_CLEAN
     elif mode == DIFF:
         sys.stdout.write(result.diff)
+        _report_syntax_errors(result.findings)
         status = EXIT_FINDINGS if result.diff else EXIT_CLEAN
     else:
         _print_findings(args, result.findings, 0, mode, unsafe, sys.stdout)
         status = EXIT_FINDINGS if result.findings else EXIT_CLEAN
+    if result.has_syntax_error:
+        return EXIT_ERROR
     return EXIT_CLEAN if args.exit_zero else status

@@ -2,14 +2,15 @@
 
 A ``Handler`` works on a file's raw bytes, so every kind keeps its own encoding rules:
 
-* ``check(data, filename, settings) -> list[Finding]``
+* ``check(data, filename, settings) -> Checked`` (findings, and the parts of the file left out of the analysis)
 * ``fix(data, filename, settings) -> bytes`` (the fixed file; ``data`` itself when nothing changed)
 * ``text(data) -> str`` (what ``--diff`` shows)
 
-Handlers raise ``SourceError`` for input they cannot take, and may let ``libcst.ParserSyntaxError`` through.
-Python sources are handled here. Notebooks plug in from ``detachify.notebook``, loaded lazily: its ``HANDLER``
-if it defines one, else an adapter over its ``check_notebook`` / ``fix_notebook``; then walked directories
-yield ``.ipynb`` files too. ``register_handler`` adds any other kind.
+Handlers raise ``SourceError`` for input they cannot take. Source that does not parse is a finding, flake8's
+``E999`` at CPython's position (it is an error: the file is never rewritten, the run exits 2); source CPython
+compiles but libcst cannot read is not analysed, with a warning (``Checked.not_analysed``). Python sources are
+handled here. Notebooks plug in from ``detachify.notebook`` (its ``HANDLER``), loaded lazily; then walked
+directories yield ``.ipynb`` files too. ``register_handler`` adds any other kind.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from libcst import ParserSyntaxError
 from . import api
 from .findings import Finding
 from .settings import Settings
+from .syntax import SYNTAX_ERROR_CODE, UnsupportedSyntax, cpython_error, syntax_error_finding
 
 CHECK, FIX, DIFF = "check", "fix", "diff"
 
@@ -40,9 +42,17 @@ class SourceError(Exception):
     """A file that cannot be checked; printed as ``path: error: <message>``."""
 
 
+@dataclass
+class Checked:
+    """What checking a file found; ``not_analysed`` says which parts were left out, and why (warnings)."""
+
+    findings: List[Finding]
+    not_analysed: List[str] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class Handler:
-    check: Callable[[bytes, str, Settings], List[Finding]]
+    check: Callable[[bytes, str, Settings], Checked]
     fix: Callable[[bytes, str, Settings], bytes]
     text: Callable[[bytes], str]
 
@@ -67,13 +77,23 @@ def decode_python(data: bytes) -> Tuple[str, str]:
         raise SourceError(f"cannot decode: {exc}") from None
 
 
-def _python_check(data: bytes, filename: str, settings: Settings) -> List[Finding]:
-    return api.check_source(decode_python(data)[0], filename, settings)
+def _python_check(data: bytes, filename: str, settings: Settings) -> Checked:
+    text = decode_python(data)[0]
+    try:
+        return Checked(api.check_source(text, filename, settings))
+    except UnsupportedSyntax as exc:
+        return Checked([], [f"not analysed: {exc.reason}"])
+    except ParserSyntaxError as exc:
+        error = cpython_error(text) or SyntaxError(exc.message, (filename, exc.raw_line, exc.raw_column + 1, None))
+        return Checked([syntax_error_finding(text, error, filename)])
 
 
 def _python_fix(data: bytes, filename: str, settings: Settings) -> bytes:
     text, encoding = decode_python(data)
-    fixed = api.fix_source(text, filename, settings)
+    try:
+        fixed = api.fix_source(text, filename, settings)
+    except (ParserSyntaxError, UnsupportedSyntax):
+        return data  # never rewritten: what cannot be analysed exactly cannot be fixed exactly
     if fixed == text:
         return data
     try:
@@ -102,28 +122,8 @@ def _load_plugins() -> None:
     except ImportError:
         return
     handler = getattr(notebook, "HANDLER", None)
-    if handler is None and hasattr(notebook, "check_notebook") and hasattr(notebook, "fix_notebook"):
-        handler = _notebook_handler(notebook)
     if isinstance(handler, Handler):
         _HANDLERS.setdefault(".ipynb", handler)
-
-
-def _notebook_handler(notebook) -> Handler:
-    """Adapts ``check_notebook`` / ``fix_notebook``: their NotebookError is a per-file error like any other."""
-    error = getattr(notebook, "NotebookError", ValueError)
-
-    def guarded(function):
-        def run(*args):
-            try:
-                return function(*args)
-            except error as exc:
-                raise SourceError(f"cannot check notebook: {exc}") from None
-        return run
-
-    def text(data: bytes) -> str:
-        return data.decode("utf-8-sig", errors="replace")
-
-    return Handler(check=guarded(notebook.check_notebook), fix=guarded(notebook.fix_notebook), text=text)
 
 
 def discoverable_suffixes() -> Set[str]:
@@ -154,7 +154,13 @@ class FileResult:
     new_data: Optional[bytes] = None  # FIX: the bytes to write, when they differ
     digest: str = ""  # of the bytes the result was computed from, to refuse writing over a newer file
     diff: str = ""
-    error: Optional[str] = None
+    error: Optional[str] = None  # the file could not be checked at all
+    warnings: List[str] = field(default_factory=list)  # parts of it were not analysed (not an error)
+
+    @property
+    def has_syntax_error(self) -> bool:
+        """Code that does not parse (an E999 finding): the run exits 2, as for an unreadable file."""
+        return any(f.code == SYNTAX_ERROR_CODE for f in self.findings)
 
 
 def process_file(path: str, display: str, settings: Settings, mode: str = CHECK) -> FileResult:
@@ -172,12 +178,15 @@ def process_source(data: bytes, path: str, display: str, settings: Settings, mod
     result = FileResult(path, display, digest=hashlib.sha256(data).hexdigest())
     try:
         handler = handler or handler_for(display)
-        before = handler.check(data, display, settings)
+        checked = handler.check(data, display, settings)
+        before = checked.findings
         if mode == CHECK or not any(_applicable(f, settings) for f in before):
-            result.findings = before
+            result.findings, result.warnings = before, checked.not_analysed
             return result
         new_data = handler.fix(data, display, settings)
-        result.findings = handler.check(new_data, display, settings) if new_data != data else before
+        if new_data != data:
+            checked = handler.check(new_data, display, settings)
+        result.findings, result.warnings = checked.findings, checked.not_analysed
         result.fixed = max(0, len(before) - len(result.findings))
         if new_data != data:
             if mode == FIX:
@@ -186,31 +195,17 @@ def process_source(data: bytes, path: str, display: str, settings: Settings, mod
                 result.diff = unified_diff(handler.text(data), handler.text(new_data), display)
     except SourceError as exc:
         result.error = str(exc)
-    except ParserSyntaxError as exc:
-        result.error = f"cannot parse: {_parser_message(exc)}"
-    except SyntaxError as exc:
-        result.error = f"cannot parse: {exc.msg} (line {exc.lineno})"
     except RecursionError:
         result.error = "cannot check: the source nests too deeply"
     except Exception as exc:  # one broken file (or engine bug) must not stop the run
         result.error = f"internal error: {type(exc).__name__}: {exc} (please report this)"
     if result.error:
-        result.findings, result.fixed, result.new_data, result.diff = [], 0, None, ""
+        result.findings, result.fixed, result.new_data, result.diff, result.warnings = [], 0, None, "", []
     return result
 
 
 def _applicable(finding: Finding, settings: Settings) -> bool:
     return finding.fix is not None and (finding.fix.safe or settings.unsafe_fixes)
-
-
-def _parser_message(exc: ParserSyntaxError) -> str:
-    message = " ".join(str(exc.message).split())
-    for prefix in ("parser error: ", "tokenizer error: "):
-        if message.startswith(prefix):
-            message = message[len(prefix):]
-    if " at " not in message:
-        message += f" (line {exc.editor_line}, column {exc.editor_column})"
-    return message
 
 
 def unified_diff(old: str, new: str, display: str) -> str:
