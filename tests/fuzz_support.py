@@ -29,6 +29,7 @@ import detachify
 import detachify.api
 from detachify import Settings
 from detachify.prefilter import may_contain_findings
+from detachify.syntax import UnsupportedSyntax, cpython_error, parse as detachify_parse
 from detachify.rules import enabled_codes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -277,10 +278,11 @@ def _ast_parses(source: str) -> bool:
     return True
 
 
-def _libcst_parses(source: str) -> bool:
+def _readable(source: str) -> bool:
+    """What detachify can analyse: libcst parses it, or CPython does and libcst reads it with tabs expanded."""
     try:
-        cst.parse_module(source)
-    except cst.ParserSyntaxError:
+        detachify_parse(source, cst.parse_module)
+    except (cst.ParserSyntaxError, UnsupportedSyntax):
         return False
     return True
 
@@ -348,19 +350,20 @@ def examine(source: str, configs=FIX_CONFIGS, token_check: bool = True) -> Outco
     start = time.perf_counter()
     out = Outcome()
     try:
-        cst.parse_module(source)
-    except cst.ParserSyntaxError:
+        readable = _readable(source)
+    except Exception as exc:  # libcst itself crashing is worth knowing about, but it is not ours
+        raise PropertyFailure("libcst-crash", f"{type(exc).__name__}: {exc}", source) from exc
+    if not readable:
         out.rejected = True
-        # check_source must say so too, with the same exception
+        # check_source must say so too: a syntax error if CPython rejects it too, else "unsupported"
+        expected = UnsupportedSyntax if cpython_error(source) is None else cst.ParserSyntaxError
         try:
             detachify.check_source(source, "fuzz.py", ALL_CODES)
-        except cst.ParserSyntaxError:
+        except expected:
             pass
         except Exception as exc:
             raise PropertyFailure("check-crash", f"{type(exc).__name__}: {exc}", source) from exc
         return out
-    except Exception as exc:  # libcst itself crashing is worth knowing about, but it is not ours
-        raise PropertyFailure("libcst-crash", f"{type(exc).__name__}: {exc}", source) from exc
 
     everything = _check(source, ALL_CODES)
     _check_positions(source, everything, "all codes")
@@ -387,7 +390,7 @@ def examine(source: str, configs=FIX_CONFIGS, token_check: bool = True) -> Outco
             _no_stuck_fixes(source, source, settings, unsafe, name)
             continue
         out.fixed_configs += 1
-        if not _libcst_parses(fixed):
+        if not _readable(fixed):
             raise PropertyFailure("fix-unparsable", f"{name}: libcst rejects the fixed source", source, fixed)
         if ast_ok and not _ast_parses(fixed):
             raise PropertyFailure("fix-unparsable", f"{name}: ast.parse rejects the fixed source", source, fixed)
@@ -984,7 +987,7 @@ def _mutate_once(draw, module: cst.Module) -> cst.Module:
 
 def _text_mutation(draw, code: str) -> str:
     op = draw(st.sampled_from(("comment-line", "trailing-comment", "crlf", "cr", "mixed-newlines", "tabs",
-                               "no-final-newline", "trailing-space", "form-feed", "noqa", "blank-lines",
+                               "tab-for-eight-spaces", "no-final-newline", "trailing-space", "form-feed", "noqa", "blank-lines",
                                "bom", "odd-separator", "backslash-import")))
     lines = code.splitlines(keepends=True)
     if not lines:
@@ -1012,6 +1015,8 @@ def _text_mutation(draw, code: str) -> str:
             return cst.parse_module(code).with_changes(default_indent="\t").code
         except cst.ParserSyntaxError:
             return code
+    elif op == "tab-for-eight-spaces":  # CPython reads a tab as 8 columns; libcst may not (syntax.py)
+        return "".join(re.sub(r"^((?: {8})+)", lambda m: "\t" * (len(m.group(1)) // 8), line) for line in lines)
     elif op == "no-final-newline":
         return code.rstrip("\r\n")
     elif op == "trailing-space":
