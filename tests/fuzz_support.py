@@ -987,8 +987,8 @@ def _mutate_once(draw, module: cst.Module) -> cst.Module:
 
 def _text_mutation(draw, code: str) -> str:
     op = draw(st.sampled_from(("comment-line", "trailing-comment", "crlf", "cr", "mixed-newlines", "tabs",
-                               "tab-for-eight-spaces", "no-final-newline", "trailing-space", "form-feed", "noqa", "blank-lines",
-                               "bom", "odd-separator", "backslash-import")))
+                               "tab-for-eight-spaces", "no-final-newline", "trailing-space", "form-feed", "noqa",
+                               "blank-lines", "bom", "odd-separator", "backslash-import")))
     lines = code.splitlines(keepends=True)
     if not lines:
         return code

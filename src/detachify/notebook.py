@@ -233,7 +233,7 @@ class Notebook:
         found = next(c for c in self.cells if c.number == cell)
         first = found.item_at(found.offset(edit.start_line, edit.start_column), end=False)[0]
         last = found.item_at(found.offset(edit.end_line, edit.end_column), end=True)[0]
-        if first != last and edit.start_line != edit.end_line:
+        if first != last:
             return None  # an edit across source items is not one edit of the JSON text
         start = self.file_position(cell, edit.start_line, edit.start_column)
         end = self.file_position(cell, edit.end_line, edit.end_column, end=True) \
@@ -500,16 +500,18 @@ def _mask_cell(cell: _Cell) -> List[_Line]:
 
 def _cell_by_cell(nb: Notebook, filename: str, run: Callable[[], T]) -> Tuple[T, NotebookReport]:
     """Run the engine on the program; when it does not parse, leave out the cells that cannot be read, as
-    Jupyter runs the others: first those CPython's parser rejects (an E999 each), then, if libcst still fails,
-    those it cannot read alone (a warning each). ``run`` reads ``nb.program`` afresh each time."""
+    Jupyter runs the others: first those neither CPython's parser nor libcst reads (an E999 each: a cell in syntax
+    newer than this Python is read as a file would be), then, if libcst still fails, those CPython compiles but
+    libcst cannot read (a warning each). ``run`` reads ``nb.program`` afresh each time."""
     report = NotebookReport()
     try:
         return run(), report
     except (libcst.ParserSyntaxError, syntax.UnsupportedSyntax):
         pass
     for cell in nb.cells:
-        error = syntax.cpython_error(nb.cell_program(cell.number))
-        if error is not None:
+        program = nb.cell_program(cell.number)
+        error = syntax.cpython_error(program)  # cheap: libcst is asked only about the cells CPython rejects
+        if error is not None and not _libcst_reads(program):
             report.findings.append(_cell_syntax_error(nb, cell.number, error, filename))
             nb.leave_out(cell.number)
     try:
@@ -522,8 +524,6 @@ def _cell_by_cell(nb: Notebook, filename: str, run: Callable[[], T]) -> Tuple[T,
         except syntax.UnsupportedSyntax as exc:
             report.not_analysed.append(f"cell {cell.number} not analysed: {exc.reason}")
             nb.leave_out(cell.number)
-        except libcst.ParserSyntaxError:
-            pass  # already left out
     try:
         return run(), report
     except libcst.ParserSyntaxError as exc:  # cells that parse alone but not together: not expected
@@ -531,6 +531,14 @@ def _cell_by_cell(nb: Notebook, filename: str, run: Callable[[], T]) -> Tuple[T,
         raise NotebookError(f"cell {cell}:{line}:{column + 1}: the code cells do not parse: {exc.message}") from exc
     except syntax.UnsupportedSyntax as exc:
         raise NotebookError(f"the code cells cannot be read together: {exc.reason}") from exc
+
+
+def _libcst_reads(program: str) -> bool:
+    try:
+        syntax.parse(program)
+    except (libcst.ParserSyntaxError, syntax.UnsupportedSyntax):
+        return False
+    return True
 
 
 def _cell_syntax_error(nb: Notebook, cell: int, error: SyntaxError, filename: str) -> NotebookFinding:
