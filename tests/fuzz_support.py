@@ -12,6 +12,7 @@ import ast
 import contextlib
 import functools
 import io
+import itertools
 import re
 import string
 import time
@@ -985,10 +986,21 @@ def _mutate_once(draw, module: cst.Module) -> cst.Module:
         cst.RightParen()] + list(attribute.rpar), lpar=list(attribute.lpar)))
 
 
+_INDENT_CHOICES = tuple("".join(p) for n in range(1, 5) for p in itertools.product(" \t", repeat=n))
+_DEEPEST = 12
+
+
+def _widths(indent: str, tab: int = 8) -> int:
+    column = 0
+    for char in indent:
+        column = (column // tab + 1) * tab if char == "\t" else column + 1
+    return column
+
+
 def _text_mutation(draw, code: str) -> str:
     op = draw(st.sampled_from(("comment-line", "trailing-comment", "crlf", "cr", "mixed-newlines", "tabs",
-                               "tab-for-eight-spaces", "no-final-newline", "trailing-space", "form-feed", "noqa",
-                               "blank-lines", "bom", "odd-separator", "backslash-import")))
+                               "tab-for-eight-spaces", "mixed-indents", "no-final-newline", "trailing-space",
+                               "form-feed", "noqa", "blank-lines", "bom", "odd-separator", "backslash-import")))
     lines = code.splitlines(keepends=True)
     if not lines:
         return code
@@ -1017,6 +1029,22 @@ def _text_mutation(draw, code: str) -> str:
             return code
     elif op == "tab-for-eight-spaces":  # CPython reads a tab as 8 columns; libcst may not (syntax.py)
         return "".join(re.sub(r"^((?: {8})+)", lambda m: "\t" * (len(m.group(1)) // 8), line) for line in lines)
+    elif op == "mixed-indents":
+        # Indentation level k (4 spaces each, as libcst writes code) becomes a drawn mix of tabs and spaces whose
+        # width grows with k both with tabs as 8 columns and as 1: CPython accepts every such file, libcst's
+        # tokenizer rejects some (syntax.py expands them back). Lines inside strings change too: in source and
+        # fix alike.
+        levels = [""]
+        for _ in range(_DEEPEST):
+            wider = [c for c in _INDENT_CHOICES if _widths(c) > _widths(levels[-1])
+                     and _widths(c, tab=1) > _widths(levels[-1], tab=1)]
+            levels.append(draw(st.sampled_from(wider or [levels[-1] + " "])))
+
+        def reindent(match) -> str:
+            level, rest = divmod(len(match.group()), 4)
+            return levels[level] + " " * rest if level <= _DEEPEST else match.group()
+
+        return "".join(re.sub(r"^ +", reindent, line) for line in lines)
     elif op == "no-final-newline":
         return code.rstrip("\r\n")
     elif op == "trailing-space":

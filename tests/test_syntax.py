@@ -256,3 +256,28 @@ def test_lines_inside_strings_keep_their_tabs():
     fixed = detachify.fix_source(source)
     assert fixed == source.replace(".numpy()", ".detach().cpu().numpy()")
     assert ast.literal_eval(ast.parse(fixed).body[2].body[0].body[0].value) == "\n\tindented with a tab\n\t"
+
+
+def test_fixtures_reindented_with_tab_mixes_keep_every_fix_property():
+    """Each fixture with its 4-space levels re-indented as " ", "\\t ", "\\t\\t ", ... (wider at each level, with
+    tabs as 8 columns and as 1): CPython compiles every one, libcst's tokenizer rejects those that dedent across
+    levels; those are analysed as they are and pass the fuzz properties (fixes parse, are idempotent, insert
+    only conversion chains)."""
+    import re
+
+    import fuzz_support as fs
+
+    levels = [""] + ["\t" * k + " " for k in range(12)]
+    expanded = 0
+    for path in fs.FIXTURE_FILES:
+        source = path.read_text(encoding="utf-8")
+        mixed = "".join(re.sub(r"^ +", lambda m: levels[len(m.group()) // 4] + " " * (len(m.group()) % 4), line)
+                        for line in source.splitlines(keepends=True))
+        assert compiles(mixed) == compiles(source), path.name
+        try:
+            libcst.parse_module(mixed)
+        except libcst.ParserSyntaxError:
+            expanded += 1
+            outcome = fs.examine(mixed)  # raises on a violated property
+            assert outcome.findings == fs.examine(source).findings, path.name
+    assert expanded >= 20
