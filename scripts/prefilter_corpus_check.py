@@ -28,6 +28,7 @@ from detachify import Settings
 from detachify.files import SourceError, decode_python
 from detachify.prefilter import may_contain_findings
 from detachify.rules import enabled_codes
+from detachify.syntax import UnsupportedSyntax
 
 ALL = Settings(extend_select=("TNP9",))
 ALL_CODES = tuple(enabled_codes(ALL))
@@ -45,6 +46,8 @@ def _check(source: str, path: str, prefilter: bool) -> Tuple[Optional[List[tuple
         return [(f.line, f.column, f.code, f.message) for f in found], None
     except cst.ParserSyntaxError:
         return None, "parse error"
+    except UnsupportedSyntax:  # CPython compiles it; libcst cannot read it even with its tabs expanded
+        return None, "not analysed"
     except RecursionError:
         return None, "RecursionError"
     except Exception as exc:  # noqa: BLE001 — counted and listed, not fatal

@@ -7,7 +7,8 @@ Copies the corpus to a temporary directory and runs, through the CLI (``python -
 ``fix --extend-select TNP9`` and ``fix --extend-select TNP9 --unsafe-fixes``, each followed by a second ``fix`` with
 the same flags. Holds it to:
 
-* no crash: exit status 2 only with ``cannot parse`` errors, and each such file really does not parse (``ast``);
+* no crash: exit status 2 only with ``E999`` findings (files that do not parse), and each such file really does not
+  parse (``ast``); a file reported as not analysed (a warning) really does;
 * every file a fix changed still parses (``ast.parse``, where the original did);
 * the second ``fix`` changes no byte;
 * every change is a conversion-chain insertion (``tests/fuzz_support.chain_only_diff``, token by token).
@@ -53,15 +54,18 @@ def cli(args: List[str], cwd: Path, jobs: int) -> Tuple[int, str, str, float]:
     return done.returncode, done.stdout, done.stderr, time.time() - start
 
 
-def errors_of(stderr: str) -> List[Tuple[str, str]]:
-    out = []
+def errors_of(stderr: str) -> Tuple[List[Tuple[str, str]], List[str]]:
+    """The `path: error: ...` lines (and any other stray line), and the paths of `path: warning: not analysed`."""
+    errors, not_analysed = [], []
     for line in stderr.splitlines():
-        if ": error: " in line:
+        if ": warning: not analysed: " in line:
+            not_analysed.append(line.split(": warning: ", 1)[0])
+        elif ": error: " in line:
             path, message = line.split(": error: ", 1)
-            out.append((path, message))
+            errors.append((path, message))
         elif line.strip():
-            out.append(("<stderr>", line))
-    return out
+            errors.append(("<stderr>", line))
+    return errors, not_analysed
 
 
 def snapshot(root: Path) -> Dict[str, bytes]:
@@ -106,21 +110,27 @@ class Soak:
         self.problems.append(text)
         print("  PROBLEM " + text, flush=True)
 
-    def judge_errors(self, label: str, status: int, stderr: str, original: Dict[str, bytes]) -> List[str]:
-        errors = errors_of(stderr)
-        unparsable = []
+    def judge_errors(self, label: str, status: int, stderr: str, findings: List[dict],
+                     original: Dict[str, bytes]) -> List[str]:
+        """Exit 2 only for files that do not parse (E999 findings), each truly unparsable; returns them."""
+        errors, not_analysed = errors_of(stderr)
+        unparsable = sorted({f["filename"] for f in findings if f["code"] == "E999"})
+        for path in unparsable:
+            data = original.get(os.path.normpath(path))
+            if data is None:
+                self.problem(f"{label}: E999 for a file that is not in the corpus: {path}")
+            elif parses(text_of(data)):
+                self.problem(f"{label}: {path}: E999 for a file `ast` parses")
+        for path in not_analysed:
+            data = original.get(os.path.normpath(path))
+            if data is None or not parses(text_of(data)):
+                self.problem(f"{label}: {path}: `not analysed` for a file `ast` does not parse")
         for path, message in errors:
-            if message.startswith("cannot parse"):
-                data = original.get(os.path.normpath(path))
-                if data is None:
-                    self.problem(f"{label}: parse error for a file that is not in the corpus: {path}: {message}")
-                elif parses(text_of(data)):
-                    self.problem(f"{label}: {path}: libcst refuses a file `ast` parses: {message}")
-                unparsable.append(path)
-            else:
-                self.problem(f"{label}: {path}: {message}")
-        if status not in (0, 1) and not (status == 2 and errors and len(unparsable) == len(errors)):
+            self.problem(f"{label}: {path}: {message}")
+        if status not in (0, 1) and not (status == 2 and unparsable and not errors):
             self.problem(f"{label}: exit status {status}" + (f" ({stderr[-500:]!r})" if not errors else ""))
+        if not_analysed and label == "check":
+            self.say(f"    not analysed (CPython compiles them, libcst cannot read them): {len(not_analysed)}")
         return unparsable
 
     def run(self) -> int:
@@ -136,8 +146,8 @@ class Soak:
 
         for label, flags in CHECK_RUNS:
             status, out, err, seconds = cli(["check", "--output-format", "json", *flags], pristine, self.jobs)
-            unparsable = self.judge_errors(label, status, err, original)
             findings = json.loads(out) if out.strip() else []
+            unparsable = self.judge_errors(label, status, err, findings, original)
             per_code = collections.Counter(f["code"] for f in findings)
             safe = sum(1 for f in findings if f["fix"] and f["fix"]["applicability"] == "safe")
             unsafe = sum(1 for f in findings if f["fix"] and f["fix"]["applicability"] != "safe")
@@ -155,8 +165,8 @@ class Soak:
             copy = self.work / label.replace(" ", "_").replace("-", "")
             shutil.copytree(pristine, copy, symlinks=True)
             status, out, err, seconds = cli(["fix", "--output-format", "json", *flags], copy, self.jobs)
-            self.judge_errors(label, status, err, original)
             remaining = json.loads(out) if out.strip() else []
+            self.judge_errors(label, status, err, remaining, original)
             fixed = snapshot(copy)
             changed = sorted(p for p in original if fixed.get(p) != original[p])
             inserted = collections.Counter()
@@ -169,8 +179,8 @@ class Soak:
                     self.problem(f"{label}: {path}: {problem}")
                 for unit in (".detach()", ".cpu()", ".numpy()", ".item()", "force=True"):
                     inserted[unit] += after.count(unit) - before.count(unit)
-            status2, _, err2, seconds2 = cli(["fix", *flags], copy, self.jobs)
-            self.judge_errors(label + " (second)", status2, err2, original)
+            status2, out2, err2, seconds2 = cli(["fix", "--output-format", "json", *flags], copy, self.jobs)
+            self.judge_errors(label + " (second)", status2, err2, json.loads(out2) if out2.strip() else [], original)
             again = snapshot(copy)
             not_idempotent = sorted(p for p in fixed if again.get(p) != fixed[p])
             for path in not_idempotent:

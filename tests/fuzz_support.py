@@ -13,6 +13,7 @@ import ast
 import contextlib
 import functools
 import io
+import itertools
 import re
 import string
 import time
@@ -30,6 +31,7 @@ import detachify
 import detachify.api
 from detachify import Settings
 from detachify.prefilter import may_contain_findings
+from detachify.syntax import UnsupportedSyntax, cpython_error, parse as detachify_parse
 from detachify.rules import enabled_codes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -278,10 +280,11 @@ def _ast_parses(source: str) -> bool:
     return True
 
 
-def _libcst_parses(source: str) -> bool:
+def _readable(source: str) -> bool:
+    """What detachify can analyse: libcst parses it, or CPython does and libcst reads it with tabs expanded."""
     try:
-        cst.parse_module(source)
-    except cst.ParserSyntaxError:
+        detachify_parse(source, cst.parse_module)
+    except (cst.ParserSyntaxError, UnsupportedSyntax):
         return False
     return True
 
@@ -326,7 +329,7 @@ _AFTER_TORCH = re.compile(r"\.(?:item\(\)|numpy\((?:force=True)?\))\.(?:detach|c
 def prefilter_off():
     """check_source without the text pre-filter (our own switch, so patching it is fine)."""
     original = detachify.api.may_contain_findings
-    detachify.api.may_contain_findings = lambda source, codes: True
+    detachify.api.may_contain_findings = lambda source, codes, **_: True
     try:
         yield
     finally:
@@ -349,19 +352,20 @@ def examine(source: str, configs=FIX_CONFIGS, token_check: bool = True) -> Outco
     start = time.perf_counter()
     out = Outcome()
     try:
-        cst.parse_module(source)
-    except cst.ParserSyntaxError:
+        readable = _readable(source)
+    except Exception as exc:  # libcst itself crashing is worth knowing about, but it is not ours
+        raise PropertyFailure("libcst-crash", f"{type(exc).__name__}: {exc}", source) from exc
+    if not readable:
         out.rejected = True
-        # check_source must say so too, with the same exception
+        # check_source must say so too: a syntax error if CPython rejects it too, else "unsupported"
+        expected = UnsupportedSyntax if cpython_error(source) is None else cst.ParserSyntaxError
         try:
             detachify.check_source(source, "fuzz.py", ALL_CODES)
-        except cst.ParserSyntaxError:
+        except expected:
             pass
         except Exception as exc:
             raise PropertyFailure("check-crash", f"{type(exc).__name__}: {exc}", source) from exc
         return out
-    except Exception as exc:  # libcst itself crashing is worth knowing about, but it is not ours
-        raise PropertyFailure("libcst-crash", f"{type(exc).__name__}: {exc}", source) from exc
 
     everything = _check(source, ALL_CODES)
     _check_positions(source, everything, "all codes")
@@ -388,7 +392,7 @@ def examine(source: str, configs=FIX_CONFIGS, token_check: bool = True) -> Outco
             _no_stuck_fixes(source, source, settings, unsafe, name)
             continue
         out.fixed_configs += 1
-        if not _libcst_parses(fixed):
+        if not _readable(fixed):
             raise PropertyFailure("fix-unparsable", f"{name}: libcst rejects the fixed source", source, fixed)
         if ast_ok and not _ast_parses(fixed):
             raise PropertyFailure("fix-unparsable", f"{name}: ast.parse rejects the fixed source", source, fixed)
@@ -983,10 +987,21 @@ def _mutate_once(draw, module: cst.Module) -> cst.Module:
         cst.RightParen()] + list(attribute.rpar), lpar=list(attribute.lpar)))
 
 
+_INDENT_CHOICES = tuple("".join(p) for n in range(1, 5) for p in itertools.product(" \t", repeat=n))
+_DEEPEST = 12
+
+
+def _widths(indent: str, tab: int = 8) -> int:
+    column = 0
+    for char in indent:
+        column = (column // tab + 1) * tab if char == "\t" else column + 1
+    return column
+
+
 def _text_mutation(draw, code: str) -> str:
     op = draw(st.sampled_from(("comment-line", "trailing-comment", "crlf", "cr", "mixed-newlines", "tabs",
-                               "no-final-newline", "trailing-space", "form-feed", "noqa", "blank-lines",
-                               "bom", "odd-separator", "backslash-import")))
+                               "tab-for-eight-spaces", "mixed-indents", "no-final-newline", "trailing-space",
+                               "form-feed", "noqa", "blank-lines", "bom", "odd-separator", "backslash-import")))
     lines = code.splitlines(keepends=True)
     if not lines:
         return code
@@ -1013,6 +1028,24 @@ def _text_mutation(draw, code: str) -> str:
             return cst.parse_module(code).with_changes(default_indent="\t").code
         except cst.ParserSyntaxError:
             return code
+    elif op == "tab-for-eight-spaces":  # CPython reads a tab as 8 columns; libcst may not (syntax.py)
+        return "".join(re.sub(r"^((?: {8})+)", lambda m: "\t" * (len(m.group(1)) // 8), line) for line in lines)
+    elif op == "mixed-indents":
+        # Indentation level k (4 spaces each, as libcst writes code) becomes a drawn mix of tabs and spaces whose
+        # width grows with k both with tabs as 8 columns and as 1: CPython accepts every such file, libcst's
+        # tokenizer rejects some (syntax.py expands them back). Lines inside strings change too: in source and
+        # fix alike.
+        levels = [""]
+        for _ in range(_DEEPEST):
+            wider = [c for c in _INDENT_CHOICES if _widths(c) > _widths(levels[-1])
+                     and _widths(c, tab=1) > _widths(levels[-1], tab=1)]
+            levels.append(draw(st.sampled_from(wider or [levels[-1] + " "])))
+
+        def reindent(match) -> str:
+            level, rest = divmod(len(match.group()), 4)
+            return levels[level] + " " * rest if level <= _DEEPEST else match.group()
+
+        return "".join(re.sub(r"^ +", reindent, line) for line in lines)
     elif op == "no-final-newline":
         return code.rstrip("\r\n")
     elif op == "trailing-space":

@@ -121,8 +121,16 @@ def test_binary_file_named_py(project, capsys):
 
 
 def test_unparsable_file(project, capsys):
-    write(project, "broken.py", "import torch\ndef f(:\n    return torch.ones(1).numpy()\n")
-    check_and_fix_around(capsys, project, "broken.py", "cannot parse")
+    """Not an unreadable file: an E999 finding at CPython's position, among the findings (tests/test_syntax.py)."""
+    broken = write(project, "broken.py", "import torch\ndef f(:\n    return torch.ones(1).numpy()\n")
+    before = broken.read_bytes()
+    good = write(project, "good.py", BAD)
+    for command in ("check", "fix"):
+        status, out, err = run_main(capsys, command, ".")
+        assert (status, err) == (2, "")
+        assert out.startswith("broken.py:2:7: E999 SyntaxError: invalid syntax\n")
+    assert good.read_text() == FIXED
+    assert broken.read_bytes() == before
 
 
 def test_unreadable_file(project, capsys):
@@ -161,8 +169,8 @@ def test_several_bad_files_one_line_each_in_order(project, capsys):
     os.symlink("d_loop.py", project / "d_loop.py")
     status, out, err = run_main(capsys, "check", ".")
     assert status == 2
-    assert [line.split(":")[0] for line in err.splitlines()] == ["a_bin.py", "b_broken.py", "d_loop.py"]
-    assert out.startswith("c_good.py:4:")
+    assert [line.split(":")[0] for line in err.splitlines()] == ["a_bin.py", "d_loop.py"]
+    assert out.startswith("b_broken.py:2:5: E999 SyntaxError: '(' was never closed\nc_good.py:4:")
 
 
 def test_exit_zero_does_not_hide_errors(project, capsys):

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def passes(monkeypatch):
     """Counts every libcst parse (the analysis' fast one and the validating one) and every analysis."""
     counts = collections.Counter()
-    real_parse, real_analyse = libcst.parse_module, api.analyse
+    real_parse, real_analyse, real_in_project = libcst.parse_module, api.analyse, api.analyse_in_project
 
     def parse_module(*args, **kwargs):
         counts["parse"] += 1
@@ -32,8 +32,13 @@ def passes(monkeypatch):
         counts["analyse"] += 1
         return real_analyse(*args, **kwargs)
 
+    def analyse_in_project(*args, **kwargs):  # a file on disk is analysed as part of its project
+        counts["analyse"] += 1
+        return real_in_project(*args, **kwargs)
+
     monkeypatch.setattr(libcst, "parse_module", parse_module)
     monkeypatch.setattr(api, "analyse", analyse)
+    monkeypatch.setattr(api, "analyse_in_project", analyse_in_project)
     return counts
 
 

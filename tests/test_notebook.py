@@ -19,6 +19,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook  # noqa: 
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "notebooks"
 EXPECT = re.compile(r"#\s*expect:\s*(TNP\d+)")
+BROKEN = re.compile(r"#\s*expect:\s*E999\b")  # the line where a cell that does not parse has its syntax error
 REQUIRES_GRAD = "Can't call numpy() on Tensor that requires grad"
 
 
@@ -152,12 +153,16 @@ def test_format_location_of_a_plain_finding():
     assert format_location(Finding("TNP001", "m", 3, 4)) == "3:5"
 
 
-def test_syntax_error_is_reported_in_its_cell(fake_engine):
-    data = notebook_bytes(("md", "x"), "a = 1", "b = (\nc = 2 +")
-    with pytest.raises(NotebookError, match=r"^cell 3:2:\d+: the code cells do not parse"):
-        check_notebook(data, "nb.ipynb")
-    with pytest.raises(NotebookError):
-        fix_notebook(data, "nb.ipynb")
+def test_syntax_error_is_reported_in_its_cell_and_the_other_cells_are_checked(fake_engine):
+    """(The real engine's view of it, state flow included, is tests/test_notebook_cells.py.)"""
+    data = notebook_bytes(("md", "x"), "a = w.numpy()", "b = (\nc = 2 +", "d = w.numpy()")
+    findings = check_notebook(data, "nb.ipynb")
+    assert [(f.cell, f.line, f.column, f.code) for f in findings] == [
+        (2, 1, 5, "TNP001"), (3, 1, 4, "E999"), (4, 1, 5, "TNP001")]
+    assert findings[1].message == "SyntaxError: '(' was never closed"
+    new = json.loads(fix_notebook(data, "nb.ipynb"))
+    assert [c["source"] for c in new["cells"]] == [
+        ["x"], ["a = w.detach().cpu().numpy()"], ["b = (\n", "c = 2 +"], ["d = w.detach().cpu().numpy()"]]
 
 
 def test_non_python_notebooks_are_skipped(fake_engine):
@@ -274,13 +279,15 @@ def test_a_fix_that_adds_lines_is_refused(monkeypatch):
 
 def runnable_program(data: bytes):
     """The code cells as one plain Python program, IPython syntax replaced by the test's own simple rules (kept apart
-    from the module under test), and the map program line -> (cell, line). Only what the fixtures use is handled."""
-    lines, where = [], []
+    from the module under test), the map program line -> (cell, line), and the cells left out because they do not
+    compile: Jupyter runs nothing of such a cell, and the next cells run on. Only what the fixtures use is handled."""
+    lines, where, broken = [], [], set()
     for number, cell in enumerate(json.loads(data)["cells"], 1):
         if cell["cell_type"] != "code":
             continue
         source = "".join(cell["source"]).split("\n")
         python_body = re.match(r"%%(time|timeit|capture)\b", source[0])
+        cell_lines = []
         for n, line in enumerate(source, 1):
             indent, rest = re.match(r"(\s*)(.*)", line).groups()
             if source[0].startswith("%%") and (n == 1 or not python_body):
@@ -289,17 +296,23 @@ def runnable_program(data: bytes):
                 line = indent + rest[len("%time "):]
             elif rest.startswith(("%", "!")) or rest.endswith("?"):
                 line = indent + "pass"
-            lines.append(line)
+            cell_lines.append(line)
             where.append((number, n))
-    return "\n".join(lines) + "\n", where
+        try:
+            compile("\n".join(cell_lines), f"cell {number}", "exec")
+        except SyntaxError:
+            broken.add(number)
+            cell_lines = [""] * len(cell_lines)
+        lines += cell_lines
+    return "\n".join(lines) + "\n", where, broken
 
 
-def expected_lines(data: bytes):
+def expected_lines(data: bytes, label=EXPECT):
     expected = set()
     for number, cell in enumerate(json.loads(data)["cells"], 1):
         if cell["cell_type"] == "code":
             for n, line in enumerate("".join(cell["source"]).split("\n"), 1):
-                if EXPECT.search(line):
+                if label.search(line):
                     expected.add((number, n))
     return expected
 
@@ -308,7 +321,8 @@ def run_notebook(data: bytes, name: str):
     """Run the notebook's code under torch: the set of (cell, line) whose `.numpy()` raised, and the run result."""
     torch_harness = pytest.importorskip("torch_harness")
     pytest.importorskip("torch")
-    program, where = runnable_program(data)
+    program, where, broken = runnable_program(data)
+    assert broken == {cell for cell, _ in expected_lines(data, BROKEN)}, "the cells left out are the E999 labels"
     result = torch_harness.cached_run(program, name.replace(".ipynb", ".py"))
     assert result.returncode == 0, result.stderr[-3000:]
     return {where[line - 1] for line in result.raising_lines}, result
@@ -339,7 +353,9 @@ def engine_or_skip(call):
 def test_check_notebook_reports_exactly_the_raising_lines(path):
     data = path.read_bytes()
     findings = engine_or_skip(lambda: check_notebook(data, path.name))
-    assert {(f.cell, f.line) for f in findings if f.code == "TNP001"} == expected_lines(data)
+    assert {(f.cell, f.line) for f in findings if f.code in ("TNP001", "TNP003")} == expected_lines(data)
+    assert {(f.cell, f.line) for f in findings if f.code == "E999"} == expected_lines(data, BROKEN)
+    assert {f.code for f in findings} <= {"TNP001", "TNP003", "E999"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -349,15 +365,19 @@ def test_fixed_notebook_runs_clean(path):
     assert (fixed == data) == (not expected_lines(data))
     raised, result = run_notebook(fixed, "fixed_" + path.name)
     assert raised == set() and REQUIRES_GRAD not in result.stderr
-    assert check_notebook(fixed, path.name) == []
-    # The fix touched only the source of code cells.
+    assert {(f.cell, f.line, f.code) for f in check_notebook(fixed, path.name)} == \
+        {(cell, line, "E999") for cell, line in expected_lines(data, BROKEN)}
+    # The fix touched only the source of code cells, and never a cell that does not parse.
     old, new = json.loads(data), json.loads(fixed)
+    for cell, _ in expected_lines(data, BROKEN):
+        assert old["cells"][cell - 1]["source"] == new["cells"][cell - 1]["source"]
     for cell in old["cells"] + new["cells"]:
         cell.pop("source")
     assert old == new
     diff = [line for line in difflib.ndiff(data.decode().splitlines(), fixed.decode().splitlines())
             if line.startswith(("-", "+"))]
-    assert all(".numpy()" in line for line in diff)
+    assert all("# expect: TNP" in line for line in diff)  # only labelled lines changed
+    assert all(".detach().cpu().numpy()" in line for line in diff if line.startswith("+"))
 
 
 # --- property: any layout, any source shape --------------------------------------------------------------------------

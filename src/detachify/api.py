@@ -10,6 +10,7 @@ from typing import Iterable, List, Optional
 
 import libcst as cst
 
+from . import syntax
 from .analysis.engine import analyse
 from .project.analysis import analyse_file, analyse_in_project
 from .project.workspace import InProject, workspace_for
@@ -31,8 +32,10 @@ def check_source(source: str, filename: str = "<string>", settings: Optional[Set
 
     With `project`, the module is analysed as a file of that project: its imports of project modules resolve
     to their summaries, and calls other files make into it are followed (`project` also receives what this
-    check learnt: the module's summary and its calls into other modules). Raises ``libcst.ParserSyntaxError``
-    if the source does not parse.
+    check learnt: the module's summary and its calls into other modules).
+
+    Raises ``libcst.ParserSyntaxError`` if the source does not parse (``syntax.cpython_error`` says where),
+    ``syntax.UnsupportedSyntax`` if CPython compiles it but libcst cannot read it (it is then not analysed).
     """
     return _check(source, filename, settings or DEFAULT_SETTINGS, respect_noqa, project=project)
 
@@ -53,12 +56,12 @@ def _check(source: str, filename: str, settings: Settings, respect_noqa: bool = 
     # libcst drops a byte-order mark and counts columns without it: so do we (fix_source puts it back).
     source = source[1:] if source.startswith(BOM) else source
     with _deep_recursion():  # a 400-term `a + b + ...` nests 400 deep, in libcst and in the analysis
-        module = cst.parse_module(source) if rewrite else parse_for_analysis(source)
+        parsed = syntax.parse(source, cst.parse_module if rewrite else parse_for_analysis)
         if project is None:
-            analysis = analyse(module, source)
+            analysis = analyse(parsed.module, parsed.text)
         else:
-            analysis = analyse_in_project(module, source, project)
-        findings = evaluate(analysis, settings, filename)
+            analysis = analyse_in_project(parsed.module, parsed.text, project)
+        findings = [parsed.restore(f) for f in evaluate(analysis, settings, filename)]
     if respect_noqa and findings:
         suppressions = Suppressions(source)
         findings = [f for f in findings if not suppressions.suppressed(f.line, f.code)]
@@ -107,7 +110,7 @@ def fix_and_check(source: str, filename: str = "<string>", settings: Optional[Se
             break
         try:
             findings = _check(fixed, filename, settings, rewrite=True, project=_fresh(project))
-        except cst.ParserSyntaxError:
+        except (cst.ParserSyntaxError, syntax.UnsupportedSyntax):
             break  # keep the last source that parsed, and its findings
         source = fixed
     return FixOutcome(source, before, findings)

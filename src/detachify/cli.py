@@ -18,6 +18,7 @@ from .output import FORMATS, diff_json, diff_summary, fix_summary, report, sort_
 from .rules.registry import RULES, all_rules
 from .runner import Progress, default_jobs, exit_status, interruptible, run
 from .settings import FIX_STYLES
+from .syntax import SYNTAX_ERROR_CODE
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 # A run at least this long ends with "Checked N files in T s" on stderr, terminal or not (see `_closing_line`).
@@ -27,8 +28,10 @@ EPILOG = """\
 exit status:
   0    no findings (check), every finding fixed (fix), nothing to change (fix --diff)
   1    findings remain, or --diff shows changes (0 with --exit-zero)
-  2    usage or configuration error, or an input that cannot be read, decoded or parsed:
-       one `path: error: ...` line per file on stderr; the other files are still checked
+  2    usage or configuration error, or an input that cannot be read, decoded or parsed: one
+       `path: error: ...` line per unreadable file on stderr, an E999 finding where code does not parse
+       (at CPython's position); the other files are still checked. Code CPython compiles that
+       detachify cannot read is not analysed: a `path: warning: ...` line, not an error
   130  interrupted (143 for SIGTERM): each file is either untouched or completely fixed
 """
 
@@ -292,6 +295,8 @@ def _lint(args) -> int:
     errors = [(path, message) for path, message in found.errors] + [(r.display, r.error) for r in results if r.error]
     for path, message in errors if not args.silent else ():
         print(f"{path}: error: {message}", file=sys.stderr)
+    _print_warnings(results)
+    unparsable = any(r.has_syntax_error for r in results)
     findings = sorted((f for r in results for f in r.findings), key=sort_key)
     fixed = sum(r.fixed for r in results)
     applicable = _applicability({task[1]: task[2].unsafe_fixes for task in tasks})
@@ -299,6 +304,7 @@ def _lint(args) -> int:
 
     if mode == DIFF:
         changed = [r for r in results if r.diff]
+        _report_syntax_errors(findings)
         _print_diff(args, [(r.display, r.fixed, r.diff) for r in changed], fixed, findings, applicable, len(errors),
                     stream)
         status = EXIT_FINDINGS if changed else EXIT_CLEAN
@@ -309,7 +315,18 @@ def _lint(args) -> int:
     _closing_line(args, len(tasks), time.monotonic() - started, progress)
     if args.exit_zero:
         status = EXIT_CLEAN
-    return EXIT_ERROR if errors else status
+    return EXIT_ERROR if errors or unparsable else status
+
+
+def _report_syntax_errors(findings) -> None:
+    """A diff shows no findings, but code that does not parse (exit 2) must still say where."""
+    report([f for f in findings if f.code == SYNTAX_ERROR_CODE], "concise", sys.stderr)
+
+
+def _print_warnings(results: Sequence[FileResult], stream=None) -> None:
+    for result in results:
+        for warning in result.warnings:
+            print(f"{result.display}: warning: {warning}", file=stream or sys.stderr)
 
 
 def _applicability(unsafe_by_file: Dict[str, bool]) -> Callable[[Finding], bool]:
@@ -389,6 +406,7 @@ def _lint_stdin(args, mode: str, resolver: Resolver) -> int:
             echo(data)
         return EXIT_ERROR
     applicable = _applicability({display: project.settings_for(path).unsafe_fixes})
+    _print_warnings([result])
     if mode == FIX:
         echo(result.new_data if result.new_data is not None else data)  # the payload: printed even with --silent
         stream, style = _report_stream(args, sys.stderr)  # stdout holds the source
@@ -397,10 +415,13 @@ def _lint_stdin(args, mode: str, resolver: Resolver) -> int:
         status = EXIT_FINDINGS if result.findings else EXIT_CLEAN
     elif mode == DIFF:
         diffs = [(display, result.fixed, result.diff)] if result.diff else []
+        _report_syntax_errors(result.findings)
         _print_diff(args, diffs, result.fixed, result.findings, applicable, 0, _report_stream(args, sys.stdout)[0])
         status = EXIT_FINDINGS if result.diff else EXIT_CLEAN
     else:
         stream, style = _report_stream(args, sys.stdout)
         _print_findings(args, result.findings, mode, applicable, stream, style)
         status = EXIT_FINDINGS if result.findings else EXIT_CLEAN
+    if result.has_syntax_error:
+        return EXIT_ERROR
     return EXIT_CLEAN if args.exit_zero else status

@@ -2,16 +2,17 @@
 
 A ``Handler`` works on a file's raw bytes, so every kind keeps its own encoding rules:
 
-* ``check(data, filename, settings) -> list[Finding]``
+* ``check(data, filename, settings) -> Checked`` (findings, and the parts of the file left out of the analysis)
 * ``fix(data, filename, settings) -> bytes`` (the fixed file; ``data`` itself when nothing changed)
 * ``text(data) -> str`` (what ``--diff`` shows)
 * optionally ``fix_and_check(data, filename, settings) -> (fixed bytes, findings before, findings after)``: the
   fix loop in one pass, so a fixed file is analysed twice rather than four times (``fix`` then ``check``)
 
-Handlers raise ``SourceError`` for input they cannot take, and may let ``libcst.ParserSyntaxError`` through.
-Python sources are handled here. Notebooks plug in from ``detachify.notebook``, loaded lazily: its ``HANDLER``
-if it defines one, else an adapter over its ``check_notebook`` / ``fix_notebook``; then walked directories
-yield ``.ipynb`` files too. ``register_handler`` adds any other kind.
+Handlers raise ``SourceError`` for input they cannot take. Source that does not parse is a finding, flake8's
+``E999`` at CPython's position (it is an error: the file is never rewritten, the run exits 2); source CPython
+compiles but libcst cannot read is not analysed, with a warning (``Checked.not_analysed``). Python sources are
+handled here. Notebooks plug in from ``detachify.notebook`` (its ``HANDLER``), loaded lazily; then walked
+directories yield ``.ipynb`` files too. ``register_handler`` adds any other kind.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from libcst import ParserSyntaxError
 from . import api
 from .findings import Finding
 from .settings import Settings
+from .syntax import SYNTAX_ERROR_CODE, UnsupportedSyntax, cpython_error, syntax_error_finding
 
 CHECK, FIX, DIFF = "check", "fix", "diff"
 
@@ -43,12 +45,20 @@ class SourceError(Exception):
     """A file that cannot be checked; printed as ``path: error: <message>``."""
 
 
-FixAndCheck = Callable[[bytes, str, Settings], Tuple[bytes, List[Finding], List[Finding]]]
+@dataclass
+class Checked:
+    """What checking a file found; ``not_analysed`` says which parts were left out, and why (warnings)."""
+
+    findings: List[Finding]
+    not_analysed: List[str] = field(default_factory=list)
+
+
+FixAndCheck = Callable[..., Tuple[bytes, Checked, Checked]]  # (the fixed file, before, after)
 
 
 @dataclass(frozen=True)
 class Handler:
-    check: Callable[[bytes, str, Settings], List[Finding]]
+    check: Callable[[bytes, str, Settings], Checked]
     fix: Callable[[bytes, str, Settings], bytes]
     text: Callable[[bytes], str]
     fix_and_check: Optional[FixAndCheck] = None
@@ -74,8 +84,15 @@ def decode_python(data: bytes) -> Tuple[str, str]:
         raise SourceError(f"cannot decode: {exc}") from None
 
 
-def _python_check(data: bytes, filename: str, settings: Settings, project=None) -> List[Finding]:
-    return api.check_source(decode_python(data)[0], filename, settings, project=project)
+def _python_check(data: bytes, filename: str, settings: Settings, project=None) -> Checked:
+    text = decode_python(data)[0]
+    try:
+        return Checked(api.check_source(text, filename, settings, project=project))
+    except UnsupportedSyntax as exc:
+        return Checked([], [f"not analysed: {exc.reason}"])
+    except ParserSyntaxError as exc:
+        error = cpython_error(text) or SyntaxError(exc.message, (filename, exc.raw_line, exc.raw_column + 1, None))
+        return Checked([syntax_error_finding(text, error, filename)])
 
 
 def _python_fix(data: bytes, filename: str, settings: Settings, project=None) -> bytes:
@@ -83,13 +100,17 @@ def _python_fix(data: bytes, filename: str, settings: Settings, project=None) ->
 
 
 def _python_fix_and_check(data: bytes, filename: str, settings: Settings,
-                          project=None) -> Tuple[bytes, List[Finding], List[Finding]]:
+                          project=None) -> Tuple[bytes, Checked, Checked]:
     text, encoding = decode_python(data)
-    outcome = api.fix_and_check(text, filename, settings, project=project)
-    if outcome.source == text:
-        return data, outcome.before, outcome.after
     try:
-        return outcome.source.encode(encoding), outcome.before, outcome.after
+        outcome = api.fix_and_check(text, filename, settings, project=project)
+    except (ParserSyntaxError, UnsupportedSyntax):  # never rewritten: what cannot be analysed exactly is not fixed
+        checked = _python_check(data, filename, settings, project)
+        return data, checked, checked
+    if outcome.source == text:
+        return data, Checked(outcome.before), Checked(outcome.after)
+    try:
+        return outcome.source.encode(encoding), Checked(outcome.before), Checked(outcome.after)
     except UnicodeEncodeError as exc:
         raise SourceError(f"cannot encode the fixed source as {encoding}: {exc}") from None
 
@@ -115,28 +136,8 @@ def _load_plugins() -> None:
     except ImportError:
         return
     handler = getattr(notebook, "HANDLER", None)
-    if handler is None and hasattr(notebook, "check_notebook") and hasattr(notebook, "fix_notebook"):
-        handler = _notebook_handler(notebook)
     if isinstance(handler, Handler):
         _HANDLERS.setdefault(".ipynb", handler)
-
-
-def _notebook_handler(notebook) -> Handler:
-    """Adapts ``check_notebook`` / ``fix_notebook``: their NotebookError is a per-file error like any other."""
-    error = getattr(notebook, "NotebookError", ValueError)
-
-    def guarded(function):
-        def run(*args, **kwargs):
-            try:
-                return function(*args, **kwargs)
-            except error as exc:
-                raise SourceError(f"cannot check notebook: {exc}") from None
-        return run
-
-    def text(data: bytes) -> str:
-        return data.decode("utf-8-sig", errors="replace")
-
-    return Handler(check=guarded(notebook.check_notebook), fix=guarded(notebook.fix_notebook), text=text)
 
 
 def discoverable_suffixes() -> Set[str]:
@@ -170,6 +171,13 @@ class FileResult:
     diff: str = ""
     error: Optional[str] = None
     facts: Optional["ProjectFacts"] = None  # what a whole-project run's first pass learnt (see `FIRST_PASS`)
+    error: Optional[str] = None  # the file could not be checked at all
+    warnings: List[str] = field(default_factory=list)  # parts of it were not analysed (not an error)
+
+    @property
+    def has_syntax_error(self) -> bool:
+        """Code that does not parse (an E999 finding): the run exits 2, as for an unreadable file."""
+        return any(f.code == SYNTAX_ERROR_CODE for f in self.findings)
 
 
 @dataclass(frozen=True)
@@ -213,21 +221,25 @@ def process_source(data: bytes, path: str, display: str, settings: Settings, mod
             in_project.incoming = incoming if isinstance(incoming, tuple) else None
             context = {"project": in_project}
         if mode != CHECK and handler.fix_and_check is not None and incoming is not FIRST_PASS:
-            new_data, before, result.findings = handler.fix_and_check(data, display, settings, **context)
+            new_data, first, checked = handler.fix_and_check(data, display, settings, **context)
+            before = first.findings
         else:
-            before = handler.check(data, display, settings, **context)
+            checked = handler.check(data, display, settings, **context)
+            before = checked.findings
             if context:
                 result.facts = _facts(context["project"])
                 if result.facts.deferred:
                     return result  # checked again once the calls into it are known
             if mode == CHECK or not any(_applicable(f, settings) for f in before):
-                result.findings = before
+                result.findings, result.warnings = before, checked.not_analysed
                 return result
             if handler.fix_and_check is not None:
-                new_data, _, result.findings = handler.fix_and_check(data, display, settings, **context)
+                new_data, _, checked = handler.fix_and_check(data, display, settings, **context)
             else:
                 new_data = handler.fix(data, display, settings, **context)
-                result.findings = handler.check(new_data, display, settings, **context) if new_data != data else before
+                if new_data != data:
+                    checked = handler.check(new_data, display, settings, **context)
+        result.findings, result.warnings = checked.findings, checked.not_analysed
         result.fixed = max(0, len(before) - len(result.findings))
         result.fixed_by_code = dict(Counter(f.code for f in before) - Counter(f.code for f in result.findings))
         if new_data != data:
@@ -237,16 +249,12 @@ def process_source(data: bytes, path: str, display: str, settings: Settings, mod
                 result.diff = unified_diff(handler.text(data), handler.text(new_data), display)
     except SourceError as exc:
         result.error = str(exc)
-    except ParserSyntaxError as exc:
-        result.error = f"cannot parse: {_parser_message(exc)}"
-    except SyntaxError as exc:
-        result.error = f"cannot parse: {exc.msg} (line {exc.lineno})"
     except RecursionError:
         result.error = "cannot check: the source nests too deeply"
     except Exception as exc:  # one broken file (or engine bug) must not stop the run
         result.error = f"internal error: {type(exc).__name__}: {exc} (please report this)"
     if result.error:
-        result.findings, result.fixed, result.new_data, result.diff = [], 0, None, ""
+        result.findings, result.fixed, result.new_data, result.diff, result.warnings = [], 0, None, "", []
         result.fixed_by_code = {}
     return result
 
@@ -262,16 +270,6 @@ def _facts(project) -> ProjectFacts:
 
 def _applicable(finding: Finding, settings: Settings) -> bool:
     return finding.fix is not None and (finding.fix.safe or settings.unsafe_fixes)
-
-
-def _parser_message(exc: ParserSyntaxError) -> str:
-    message = " ".join(str(exc.message).split())
-    for prefix in ("parser error: ", "tokenizer error: "):
-        if message.startswith(prefix):
-            message = message[len(prefix):]
-    if " at " not in message:
-        message += f" (line {exc.editor_line}, column {exc.editor_column})"
-    return message
 
 
 def unified_diff(old: str, new: str, display: str) -> str:

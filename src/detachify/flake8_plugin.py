@@ -13,6 +13,7 @@ import libcst
 
 from . import __version__, api
 from .noqa import Suppressions
+from .syntax import UnsupportedSyntax
 from .rules.registry import all_rules
 from .settings import Settings
 
@@ -66,8 +67,8 @@ class Plugin:
             # The file as part of its project, as `detachify check` sees it (imports read from disk).
             project = api.project_of(self.filename) if os.path.isfile(self.filename) else None
             findings = api.check_source(source, self.filename, self.settings, respect_noqa=False, project=project)
-        except libcst.ParserSyntaxError:
-            return  # compiles for CPython but not for libcst's grammar: nothing we can say
+        except (libcst.ParserSyntaxError, UnsupportedSyntax):
+            return  # flake8 reports E999 itself; what libcst cannot read even so, we cannot analyse
         # flake8 owns `# noqa`, but the file-level `# detachify: noqa` is ours alone: without this the same
         # file would be silent under `detachify check` and noisy under flake8. (Read only when there are
         # findings: tokenizing every file for its comments cost more than the analysis.)

@@ -3,14 +3,24 @@
 The code cells run in order in one namespace, so they are joined into one program text (one program line per
 cell line: IPython syntax is masked line by line, never removed) and given to ``api.check_source`` /
 ``api.fix_source``. Findings come back with the cell they are in. Cells are numbered 1-based among *all* cells,
-markdown included, as ruff does (``nb.ipynb:cell 3:2:5``): that is the position a user counts in the notebook.
+markdown included, as ruff does (``nb.ipynb:cell 3:2:5``): that is the position a user counts in the notebook;
+line references inside messages are rewritten the same way (``cell 2, line 4``).
+
+A cell that does not parse (an exercise's ``x = # TODO``) is what Jupyter makes of it: an error in that cell
+(``E999`` at CPython's position, cell-relative) that runs nothing, while the other cells still run as one program.
+So it is left out of the program (its lines become blank lines, and are never rewritten) and the rest is analysed
+and fixed. A cell CPython compiles but libcst cannot read is left out the same way, with a warning, not an error.
+
+GitHub and SARIF reports place notebook findings in the ``.ipynb`` file itself: ``NotebookFinding.file_span`` is
+where the cell text sits in the JSON, so an annotation lands on the line a pull request's diff shows.
 
 A fix rewrites only the ``source`` of the cells it changes, and only the changed array items of each, by splicing
 the JSON text: everything else (indentation, key order, escaping, outputs, trailing newline) stays byte-identical,
 whichever tool wrote the notebook. Only the standard library reads notebooks (no nbformat at run time).
 
 Known limits: a cell whose first line is indented (IPython dedents it) and pasted `>>>` / `In [1]:` prompts are
-reported as syntax errors; notebooks whose language is not Python are skipped (no findings, never rewritten).
+reported as syntax errors of their cell; notebooks whose language is not Python are skipped (no findings, never
+rewritten).
 """
 from __future__ import annotations
 
@@ -19,12 +29,14 @@ import dataclasses
 import difflib
 import json
 import re
-from dataclasses import dataclass, replace
-from typing import Dict, List, Optional, Tuple
+from bisect import bisect_right
+from dataclasses import dataclass, field, replace
+from typing import Callable, Dict, List, Optional, Tuple, TypeVar
 
 import libcst
 
-from . import api
+from . import api, syntax
+from .files import Checked, Handler, SourceError
 from .findings import Edit, Finding
 from .settings import Settings
 
@@ -39,6 +51,9 @@ _ESCAPES = ("%", "!", "?", "/", ",", ";")
 _TIMING_MAGIC = re.compile(r"%(?:time|timeit(?:\s+(?:-[nrp]\s*\d+(?:\.\d+)?|-[tcqo]))*)\s+(?=\S)")
 _ASSIGNED_MAGIC = re.compile(r"(?P<lhs>[^=#'\"]*[^=<>!+\-*/%&|^@:\s])\s*=\s*(?=[!%])")  # `x = !ls`, `x = %time f()`
 _LINE_BREAK = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")  # after \n, \r\n or a lone \r, as Python's tokenizer counts
+# A line reference in a message ("passed to `f` at line 12"), outside the `code` a message quotes.
+_LINE_REFERENCE = re.compile(r"\bline (\d+)\b")
+T = TypeVar("T")
 
 
 class NotebookError(ValueError):
@@ -51,10 +66,23 @@ class NotebookFinding(Finding):
 
     The positions of ``fix.edits`` are cell positions too, each in the cell ``fix_cells`` names (a list is fixed
     where it is filled, which may be another cell); apply fixes with :func:`fix_notebook`.
+    ``file_span`` is the same place in the ``.ipynb`` file as a text file, (line, column, end line, end column):
+    lines 1-based, columns 0-based, as for ``Finding``; ``file_edits`` are the fix's edits there (escaped as the
+    file escapes strings), empty when the fix cannot be written as edits of the file.
     """
 
     cell: int = 0
     fix_cells: Tuple[int, ...] = dataclasses.field(default=(), compare=False)
+    file_span: Optional[Tuple[int, int, int, int]] = None
+    file_edits: Tuple[Edit, ...] = ()
+
+
+@dataclass
+class NotebookReport:
+    """Findings (``E999`` for each cell that does not parse) and the cells left out of the analysis, with why."""
+
+    findings: List[NotebookFinding] = field(default_factory=list)
+    not_analysed: List[str] = field(default_factory=list)
 
 
 @dataclass
@@ -63,6 +91,25 @@ class _Cell:
     text: str  # the source as one string
     items: List[Tuple[int, int]]  # JSON text span of each source item ([start, end) of the string literal)
     item_texts: List[str]
+
+    def offset(self, line: int, column: int) -> int:
+        """Offset in ``text`` of a cell position (1-based line, 0-based column), clamped to the text."""
+        lines = _split_lines(self.text)
+        if not lines:
+            return 0
+        line = min(max(line, 1), len(lines))
+        start = sum(len(text) for text in lines[:line - 1])
+        return start + min(max(column, 0), len(lines[line - 1].rstrip("\r\n")))
+
+    def item_at(self, offset: int, end: bool) -> Tuple[int, int]:
+        """(item index, offset within the item) holding ``offset``; an end position at an item boundary stays in
+        the item before it."""
+        start = 0
+        for index, text in enumerate(self.item_texts):
+            if offset < start + len(text) or (end and offset == start + len(text)):
+                return index, offset - start
+            start += len(text)
+        return len(self.item_texts) - 1, len(self.item_texts[-1])
 
 
 @dataclass
@@ -113,6 +160,7 @@ class Notebook:
                 raise NotebookError("unsupported JSON layout")
         self.lines: List[_Line] = [line for cell in self.cells for line in _mask_cell(cell)]
         self.program = "".join(line.program for line in self.lines)
+        self._line_starts: Optional[List[int]] = None
 
     def locate(self, line: int, column: int) -> Tuple[int, int, int]:
         """(cell, line in cell, column in cell) of a program position (1-based line, 0-based column)."""
@@ -132,13 +180,77 @@ class Notebook:
             fix = replace(fix, edits=tuple(edit for _, edit in placed))
             fix_cells = tuple(edit_cell for edit_cell, _ in placed)
         fields = {name: getattr(finding, name) for name in Finding.__dataclass_fields__}
-        fields.update(line=line, column=column, end_line=end_line, end_column=end_column, fix=fix)
-        return NotebookFinding(**fields, cell=cell, fix_cells=fix_cells)
+        fields.update(message=self.cell_references(finding.message), line=line, column=column, end_line=end_line,
+                      end_column=end_column, fix=fix)
+        return self.placed(NotebookFinding(**fields, cell=cell, fix_cells=fix_cells))
+
+    def placed(self, finding: NotebookFinding) -> NotebookFinding:
+        """The finding with its place in the .ipynb file (``file_span``, ``file_edits``)."""
+        start = self.file_position(finding.cell, finding.line, finding.column)
+        end = (self.file_position(finding.cell, finding.end_line, finding.end_column, end=True)
+               if finding.end_line else start)
+        edits: Tuple[Edit, ...] = ()
+        if finding.fix is not None:
+            placed = [self._edit_in_file(finding.cell, edit) for edit in finding.fix.edits]
+            edits = tuple(placed) if None not in placed else ()
+        return replace(finding, file_span=start + end, file_edits=edits)
+
+    def cell_references(self, message: str) -> str:
+        """``line N`` of the program, in a message, as the cell and line a user sees (``cell 3, line 5``); quoted
+        `code` is left alone."""
+        def cell_line(match) -> str:
+            cell, line, _ = self.locate(int(match.group(1)), 0)
+            return f"cell {cell}, line {line}"
+
+        parts = message.split("`")
+        return "`".join(_LINE_REFERENCE.sub(cell_line, part) if i % 2 == 0 else part for i, part in enumerate(parts))
 
     def _edit_to_cell(self, edit: Edit) -> Tuple[int, Edit]:
         edit_cell, start_line, start_column = self.locate(edit.start_line, edit.start_column)
         _, end_line, end_column = self.locate(edit.end_line, edit.end_column)
         return edit_cell, Edit(start_line, start_column, end_line, end_column, edit.text)
+
+    # cells left out of the program -----------------------------------------------------------------------
+    def cell_program(self, number: int) -> str:
+        """The program text of one code cell alone (its lines are numbered from 1, as in the cell)."""
+        return "".join(line.program for line in self.lines if line.cell == number)
+
+    def leave_out(self, number: int) -> None:
+        """Take a cell out of the program: its lines become blank (line numbers stay) and are written back as
+        they were."""
+        self.lines = [replace(line, program="\n", masked=True) if line.cell == number else line
+                      for line in self.lines]
+        self.program = "".join(line.program for line in self.lines)
+
+    # positions in the .ipynb file ----------------------------------------------------------------------------
+    def file_position(self, cell: int, line: int, column: int, end: bool = False) -> Tuple[int, int]:
+        """(1-based line, 0-based column) in the notebook's text of a cell position: where the JSON string that
+        holds it has that character (escapes counted as written)."""
+        found = next((c for c in self.cells if c.number == cell), None)
+        if found is None or not found.items:
+            return (1, 0)
+        index, within = found.item_at(found.offset(line, column), end)
+        start, stop = found.items[index]
+        offset = start + 1 + _raw_length(self.text[start + 1:stop - 1], within)
+        return self._text_position(offset)
+
+    def _edit_in_file(self, cell: int, edit: Edit) -> Optional[Edit]:
+        found = next(c for c in self.cells if c.number == cell)
+        first = found.item_at(found.offset(edit.start_line, edit.start_column), end=False)[0]
+        last = found.item_at(found.offset(edit.end_line, edit.end_column), end=True)[0]
+        if first != last:
+            return None  # an edit across source items is not one edit of the JSON text
+        start = self.file_position(cell, edit.start_line, edit.start_column)
+        end = self.file_position(cell, edit.end_line, edit.end_column, end=True) \
+            if (edit.end_line, edit.end_column) != (edit.start_line, edit.start_column) else start
+        text = json.dumps(edit.text, ensure_ascii=self.ensure_ascii)[1:-1]
+        return Edit(start[0], start[1], end[0], end[1], text)
+
+    def _text_position(self, offset: int) -> Tuple[int, int]:
+        if self._line_starts is None:
+            self._line_starts = [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n", self.text)]
+        line = bisect_right(self._line_starts, offset)
+        return line, offset - self._line_starts[line - 1]
 
     def with_program(self, fixed: str) -> bytes:
         """The notebook's bytes with the cells rewritten from a fixed program (same lines, changed within lines)."""
@@ -173,28 +285,38 @@ def read_notebook(data: bytes) -> Notebook:
     return Notebook(data)
 
 
-def check_notebook(data: bytes, filename: str = "<notebook>", settings: Optional[Settings] = None,
-                   *, respect_noqa: bool = True, project=None) -> List[NotebookFinding]:
-    """Findings in the code cells, positions in cell coordinates. Raises :class:`NotebookError`."""
+def analyse_notebook(data: bytes, filename: str = "<notebook>", settings: Optional[Settings] = None,
+                     *, respect_noqa: bool = True, project=None) -> NotebookReport:
+    """Findings in the code cells, positions in cell coordinates, and the cells left out. Raises NotebookError."""
     nb = Notebook(data)
     if not nb.is_python:
-        return []
+        return NotebookReport()
     if project is not None:
         project.locate = nb.locate
-    findings = _parse_guard(
+    findings, report = _cell_by_cell(
         nb, filename, lambda: api.check_source(nb.program, filename, settings, respect_noqa=respect_noqa,
                                                project=project))
-    return [nb.to_cell(finding) for finding in findings]
+    report.findings = sorted(report.findings + [nb.to_cell(finding) for finding in findings],
+                             key=lambda f: (f.cell, f.line, f.column, f.code))
+    return report
+
+
+def check_notebook(data: bytes, filename: str = "<notebook>", settings: Optional[Settings] = None,
+                   *, respect_noqa: bool = True, project=None) -> List[NotebookFinding]:
+    """Findings in the code cells (``E999`` for a cell that does not parse), positions in cell coordinates.
+    Raises :class:`NotebookError`."""
+    return analyse_notebook(data, filename, settings, respect_noqa=respect_noqa, project=project).findings
 
 
 def fix_notebook(data: bytes, filename: str = "<notebook>", settings: Optional[Settings] = None,
                  unsafe: Optional[bool] = None, project=None) -> bytes:
-    """The notebook with every enabled fix applied; ``data`` itself when nothing changes. Raises NotebookError."""
+    """The notebook with every enabled fix applied; ``data`` itself when nothing changes. Cells that do not parse
+    are never rewritten. Raises NotebookError."""
     nb = Notebook(data)
     if not nb.is_python:
         return data
-    fixed = _parse_guard(nb, filename, lambda: api.fix_source(nb.program, filename, settings, unsafe=unsafe,
-                                                              project=project))
+    fixed, _ = _cell_by_cell(nb, filename, lambda: api.fix_source(nb.program, filename, settings, unsafe=unsafe,
+                                                                  project=project))
     if fixed == nb.program:
         return data
     result = nb.with_program(fixed)
@@ -227,10 +349,10 @@ def _language(nb) -> Optional[str]:
     metadata = nb.get("metadata")
     if not isinstance(metadata, dict):
         return None
-    for key, field in (("language_info", "name"), ("kernelspec", "language")):
+    for key, name in (("language_info", "name"), ("kernelspec", "language")):
         value = metadata.get(key)
-        if isinstance(value, dict) and isinstance(value.get(field), str):
-            return value[field].lower()
+        if isinstance(value, dict) and isinstance(value.get(name), str):
+            return value[name].lower()
     return None
 
 
@@ -385,16 +507,95 @@ def _mask_cell(cell: _Cell) -> List[_Line]:
     return result
 
 
-def _parse_guard(nb: Notebook, filename: str, run):
-    """Run the engine on the program; a syntax error becomes a NotebookError placed in its cell."""
+def _cell_by_cell(nb: Notebook, filename: str, run: Callable[[], T]) -> Tuple[T, NotebookReport]:
+    """Run the engine on the program; when it does not parse, leave out the cells that cannot be read, as
+    Jupyter runs the others: first those neither CPython's parser nor libcst reads (an E999 each: a cell in syntax
+    newer than this Python is read as a file would be), then, if libcst still fails, those CPython compiles but
+    libcst cannot read (a warning each). ``run`` reads ``nb.program`` afresh each time."""
+    report = NotebookReport()
     try:
-        return run()
-    except libcst.ParserSyntaxError as exc:
+        return run(), report
+    except (libcst.ParserSyntaxError, syntax.UnsupportedSyntax):
+        pass
+    for cell in nb.cells:
+        program = nb.cell_program(cell.number)
+        error = syntax.cpython_error(program)  # cheap: libcst is asked only about the cells CPython rejects
+        if error is not None and not _libcst_reads(program):
+            report.findings.append(_cell_syntax_error(nb, cell.number, error, filename))
+            nb.leave_out(cell.number)
+    try:
+        return run(), report
+    except (libcst.ParserSyntaxError, syntax.UnsupportedSyntax):
+        pass
+    for cell in nb.cells:
+        try:
+            syntax.parse(nb.cell_program(cell.number))
+        except syntax.UnsupportedSyntax as exc:
+            report.not_analysed.append(f"cell {cell.number} not analysed: {exc.reason}")
+            nb.leave_out(cell.number)
+    try:
+        return run(), report
+    except libcst.ParserSyntaxError as exc:  # cells that parse alone but not together: not expected
         cell, line, column = nb.locate(exc.raw_line, exc.raw_column)
         raise NotebookError(f"cell {cell}:{line}:{column + 1}: the code cells do not parse: {exc.message}") from exc
-    except SyntaxError as exc:  # in case the engine reports parse errors the way `compile` does
-        cell, line, column = nb.locate(exc.lineno or 1, (exc.offset or 1) - 1)
-        raise NotebookError(f"cell {cell}:{line}:{column + 1}: the code cells do not parse: {exc.msg}") from exc
+    except syntax.UnsupportedSyntax as exc:
+        raise NotebookError(f"the code cells cannot be read together: {exc.reason}") from exc
+
+
+def _libcst_reads(program: str) -> bool:
+    try:
+        syntax.parse(program)
+    except (libcst.ParserSyntaxError, syntax.UnsupportedSyntax):
+        return False
+    return True
+
+
+def _cell_syntax_error(nb: Notebook, cell: int, error: SyntaxError, filename: str) -> NotebookFinding:
+    finding = syntax.syntax_error_finding(nb.cell_program(cell), error, filename)
+    lines = [line for line in nb.lines if line.cell == cell]
+
+    def column(line: int, value: int) -> int:
+        return lines[line - 1].column(value) if 0 < line <= len(lines) else value
+
+    fields = {name: getattr(finding, name) for name in Finding.__dataclass_fields__}
+    fields.update(column=column(finding.line, finding.column),
+                  end_column=column(finding.end_line, finding.end_column) if finding.end_line else 0)
+    return nb.placed(NotebookFinding(**fields, cell=cell))
+
+
+def _raw_length(literal: str, characters: int) -> int:
+    """How many characters of a JSON string literal's body (between the quotes) spell its first ``characters``
+    decoded characters: an escape is 2 characters, ``\\uXXXX`` 6, a surrogate pair of them 12 (one character)."""
+    raw, decoded = 0, 0
+    while decoded < characters and raw < len(literal):
+        if literal[raw] != "\\":
+            raw += 1
+        elif literal[raw + 1] != "u":
+            raw += 2
+        else:
+            high = int(literal[raw + 2:raw + 6], 16)
+            pair = 0xD800 <= high < 0xDC00 and re.match(r"\\u[dD][c-fC-F][0-9a-fA-F]{2}", literal[raw + 6:raw + 12])
+            raw += 12 if pair else 6
+        decoded += 1
+    return raw
+
+
+def _check_handler(data: bytes, filename: str, settings: Settings, project=None) -> Checked:
+    try:
+        report = analyse_notebook(data, filename, settings, project=project)
+    except NotebookError as exc:
+        raise SourceError(f"cannot check notebook: {exc}") from None
+    return Checked(list(report.findings), report.not_analysed)
+
+
+def _fix_handler(data: bytes, filename: str, settings: Settings, project=None) -> bytes:
+    try:
+        return fix_notebook(data, filename, settings, project=project)
+    except NotebookError as exc:
+        raise SourceError(f"cannot check notebook: {exc}") from None
+
+
+HANDLER = Handler(check=_check_handler, fix=_fix_handler, text=lambda data: data.decode("utf-8-sig", errors="replace"))
 
 
 # --- writing -------------------------------------------------------------------------------------------------------

@@ -43,6 +43,29 @@ def _cell(finding: Finding) -> int:
     return getattr(finding, "cell", 0)  # notebook findings: line and column are within that cell
 
 
+def _in_file(finding: Finding) -> tuple:
+    """(line, column, end line, end column), 1-based, in the file as a text file: for a notebook finding that is
+    where its cell's text sits in the .ipynb JSON (GitHub and SARIF annotate the file a diff shows)."""
+    span = getattr(finding, "file_span", None)
+    if span:
+        line, column, end_line, end_column = span
+        return line, column + 1, end_line, end_column + 1
+    return (finding.line, finding.column + 1, *_end(finding))
+
+
+def _file_message(finding: Finding) -> str:
+    """The message, naming the cell and line a notebook user sees where the position is one of the .ipynb file."""
+    if _cell(finding):
+        return f"cell {_cell(finding)}, line {finding.line}: {finding.message}"
+    return finding.message
+
+
+def _file_edits(finding: Finding) -> tuple:
+    if _cell(finding):
+        return getattr(finding, "file_edits", ())
+    return finding.fix.edits if finding.fix is not None else ()
+
+
 def sort_key(finding: Finding) -> tuple:
     return (finding.filename, _cell(finding), finding.line, finding.column, finding.code)
 
@@ -103,8 +126,9 @@ def _escape_property(text: str) -> str:
 
 def github(findings: Sequence[Finding], stream: TextIO) -> None:
     for f in findings:
-        stream.write(f"::error file={_escape_property(f.filename)},line={f.line},col={f.column + 1},"
-                     f"title={_escape_property(f.code)}::{_escape_data(f.message)}\n")
+        line, column, _, _ = _in_file(f)
+        stream.write(f"::error file={_escape_property(f.filename)},line={line},col={column},"
+                     f"title={_escape_property(f.code)}::{_escape_data(_file_message(f))}\n")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -123,10 +147,11 @@ def _region(start_line: int, start_column: int, end_line: int, end_column: int) 
 
 
 def _sarif_fix(f: Finding) -> Optional[dict]:
-    if f.fix is None or not f.fix.edits:
+    edits = _file_edits(f)
+    if f.fix is None or not edits:
         return None
     replacements = [{"deletedRegion": _region(e.start_line, e.start_column + 1, e.end_line, e.end_column + 1),
-                     "insertedContent": {"text": e.text}} for e in f.fix.edits]
+                     "insertedContent": {"text": e.text}} for e in edits]
     fix = {"description": {"text": f.fix.description},
            "artifactChanges": [{"artifactLocation": _artifact_location(f.filename), "replacements": replacements}],
            "properties": {"applicability": f.fix.applicability}}
@@ -154,12 +179,14 @@ def sarif_log(findings: Sequence[Finding]) -> dict:
         result = {
             "ruleId": f.code,
             "level": "error",
-            "message": {"text": f.message},
+            "message": {"text": _file_message(f)},
             "locations": [{"physicalLocation": {
                 "artifactLocation": _artifact_location(f.filename),
-                "region": _region(f.line, f.column + 1, *_end(f)),
+                "region": _region(*_in_file(f)),
             }}],
         }
+        if _cell(f):
+            result["properties"] = {"cell": _cell(f), "cellLine": f.line, "cellColumn": f.column + 1}
         if f.code in index:
             result["ruleIndex"] = index[f.code]
         fix = _sarif_fix(f)

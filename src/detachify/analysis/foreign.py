@@ -236,8 +236,10 @@ class ProjectCalls:
             argument = bound.get(name)
             if argument is None:
                 continue
-            grad = argument.grad if mode is Mode.ON else (Grad.NO if mode is Mode.OFF else min(argument.grad,
-                                                                                                 Grad.UNKNOWN))
+            if mode is Mode.ON:
+                grad = argument.grad
+            else:
+                grad = Grad.NO if mode is Mode.OFF else min(argument.grad, Grad.UNKNOWN)
             if grad > value.grad:
                 value = replace(value, grad=grad, why=argument.why if grad is Grad.YES else None, derived=True)
             if argument.gpu:
@@ -289,4 +291,3 @@ def _bind(summary: FunctionSummary, positional, keywords) -> Dict[str, Value]:
                     elem = join(elem, value)
                 bound[param.name] = container(elem, tuple(extra))
     return bound
-

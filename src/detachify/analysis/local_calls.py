@@ -43,7 +43,7 @@ class LocalCalls:
             if parameters.get(name, UNKNOWN).kind is Kind.UNKNOWN:  # `t: torch.Tensor` given `torch.load(...)`
                 given = parameters.get(name, UNKNOWN)
                 parameters[name] = replace(annotated, grad=given.grad, why=given.why, derived=given.derived,
-                                          deps=given.deps)
+                                           deps=given.deps)
         bound = tuple(parameters.items())
         return self.analyse_call(info, bound, mode, node, frame, want_frame)
 

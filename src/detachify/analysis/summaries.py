@@ -136,4 +136,3 @@ class Summaries:
             if value.kind is Kind.GRAD_MODE and value.mode is not None:
                 return value.mode
         return None
-

@@ -62,4 +62,3 @@ def evaluate(analysis: ModuleAnalysis, settings: Settings, filename: str) -> Lis
             if finding is not None:
                 findings.append(finding)
     return findings
-

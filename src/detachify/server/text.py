@@ -127,7 +127,8 @@ def silence_edit(lines: Lines, ranges: Sequence[Tuple[int, int]], line: int, cod
         codes = match.group("codes")
         if not codes or any(code.startswith(c.upper()) for c in re.split(r"[,\s]+", codes) if c):
             return None
-        number, column = _locate(joined, match.end("codes"), first)
+        # flake8's pattern takes the separator after the last code too: append right after that code.
+        number, column = _locate(joined, match.start("codes") + len(codes.rstrip(", \t")), first)
         return Edit(number, column, number, column, f", {code}")
     text = lines.line(last)
     kept = len(text.rstrip())
