@@ -13,6 +13,7 @@ import libcst as cst
 from . import syntax
 from .analysis.engine import analyse
 from .project.analysis import analyse_file, analyse_in_project
+from .project.checks import cached_findings, store_findings
 from .project.workspace import InProject, workspace_for
 from .findings import Edit, Finding
 from .noqa import Suppressions
@@ -55,6 +56,11 @@ def _check(source: str, filename: str, settings: Settings, respect_noqa: bool = 
         return []
     # libcst drops a byte-order mark and counts columns without it: so do we (fix_source puts it back).
     source = source[1:] if source.startswith(BOM) else source
+    remember = project is not None and not rewrite
+    if remember:
+        cached = cached_findings(source, filename, settings, respect_noqa, project)
+        if cached is not None:
+            return cached
     with _deep_recursion():  # a 400-term `a + b + ...` nests 400 deep, in libcst and in the analysis
         parsed = syntax.parse(source, cst.parse_module if rewrite else parse_for_analysis)
         if project is None:
@@ -65,7 +71,10 @@ def _check(source: str, filename: str, settings: Settings, respect_noqa: bool = 
     if respect_noqa and findings:
         suppressions = Suppressions(source)
         findings = [f for f in findings if not suppressions.suppressed(f.line, f.code)]
-    return sorted(findings, key=Finding.sort_key)
+    findings = sorted(findings, key=Finding.sort_key)
+    if remember:
+        store_findings(source, filename, settings, respect_noqa, project, findings)
+    return findings
 
 
 def fix_source(source: str, filename: str = "<string>", settings: Optional[Settings] = None,

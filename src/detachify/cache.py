@@ -17,6 +17,7 @@ import os
 import pickle
 import shutil
 import tempfile
+import time
 from typing import Any, Optional
 
 from . import __version__
@@ -52,6 +53,7 @@ class Cache:
                 _write_atomic(ignore, _GITIGNORE.encode())
             cache = cls(directory)
             cache._forget_other_versions()
+            cache._prune_now_and_then()
             return cache
         except OSError:
             return None  # a read-only checkout: run without a cache rather than fail
@@ -103,6 +105,17 @@ class Cache:
             except OSError:
                 pass
 
+    def _prune_now_and_then(self, every: float = 3600.0) -> None:
+        """Prune at most once an hour (a walk over every entry), whoever runs first."""
+        stamp = os.path.join(self.directory, ".pruned")
+        try:
+            if time.time() - os.stat(stamp).st_mtime < every:
+                return
+        except OSError:
+            pass
+        _write_atomic(stamp, b"")
+        self.prune()
+
     def _forget_other_versions(self) -> None:
         for name in os.listdir(self.directory):
             path = os.path.join(self.directory, name)
@@ -130,12 +143,17 @@ _settings = {"enabled": os.environ.get("DETACHIFY_NO_CACHE", "") in ("", "0"), "
 
 
 def configure(enabled: bool = True, directory: Optional[str] = None) -> None:
+    """The choice of this process, passed on to the worker processes it starts (through the environment)."""
     _settings["enabled"] = enabled
-    _settings["directory"] = directory
+    _settings["directory"] = os.path.abspath(directory) if directory else None
+    if not enabled:
+        os.environ["DETACHIFY_NO_CACHE"] = "1"
+    if directory:
+        os.environ["DETACHIFY_CACHE_DIR"] = _settings["directory"]
 
 
 def cache_for_root(root: str) -> Optional[Cache]:
-    if not _settings["enabled"]:
+    if not _settings["enabled"] or os.environ.get("DETACHIFY_NO_CACHE", "") not in ("", "0"):
         return None
     directory = _settings["directory"] or os.environ.get("DETACHIFY_CACHE_DIR") or os.path.join(root, CACHE_DIRNAME)
     return Cache.at(os.path.abspath(directory))

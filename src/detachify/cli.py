@@ -10,6 +10,7 @@ from typing import Callable, Dict, List, Optional, Sequence, TextIO, Tuple
 
 from . import __version__
 from .color import CHOICES as COLOR_CHOICES, PLAIN, Style, wants_color
+from .cache import configure as configure_cache
 from .config import ConfigError, Overrides, Resolver, parse_selectors
 from .discovery import discover, excluded_with_parents
 from .files import CHECK, DIFF, FIX, FileResult, SourceError, discoverable_suffixes, process_source, write_fixed
@@ -68,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     cfg = common.add_argument_group("configuration")
     cfg.add_argument("--config", metavar="PYPROJECT", help="use this pyproject.toml's [tool.detachify] for every file")
     cfg.add_argument("--isolated", action="store_true", help="ignore every pyproject.toml")
+    cache = common.add_argument_group("cache")
+    cache.add_argument("--no-cache", action="store_true",
+                       help="neither read nor write the cache (also: DETACHIFY_NO_CACHE=1)")
+    cache.add_argument("--cache-dir", metavar="DIR",
+                       help="where to keep the cache (default: .detachify_cache at the project root; "
+                            "also: DETACHIFY_CACHE_DIR)")
     cfg.add_argument("--fix-style", choices=FIX_STYLES,
                      help="detach-cpu: `.detach().cpu().numpy()`; force: `.numpy(force=True)`")
     cfg.add_argument("--unsafe-fixes", action=argparse.BooleanOptionalAction, default=None,
@@ -240,6 +247,7 @@ def _lint(args) -> int:
         _error(f"--diff prints a unified diff, or JSON with --output-format json; not {args.output_format}")
         return EXIT_ERROR
     args.quiet = args.quiet or args.silent
+    configure_cache(enabled=not args.no_cache, directory=args.cache_dir)
     warnings: List[str] = []
     resolver = Resolver(_overrides(args, warnings), config_file=args.config, isolated=args.isolated)
     resolver.warnings[:0] = warnings

@@ -21,13 +21,14 @@ from .workspace import ImportContext, InProject, Workspace, read_program, receiv
 
 def analyse_in_project(module: cst.Module, source: str, project: InProject) -> ModuleAnalysis:
     workspace, path = project.workspace, project.path
-    analysis = ModuleAnalysis(module, source, project=ImportContext(workspace, path))
+    context = project.context = ImportContext(workspace, path)
+    analysis = ModuleAnalysis(module, source, project=context)
     analysis.execute()
     summary = None
     if project.is_module:
         if len(workspace.cycle_of(path)) == 1:
             summary = _summarise(analysis, workspace, path)
-            workspace.record_summary(path, summary)
+            workspace.record_summary(path, summary, context, source)
         else:
             summary = workspace.summary(path)  # on an import cycle: summarised with the cycle cut
     project.summary = summary
@@ -45,30 +46,32 @@ def analyse_in_project(module: cst.Module, source: str, project: InProject) -> M
         # One codegen pass for the positions of both the outgoing calls and the findings.
         analysis.prepare_positions([*exporter.nodes_to_position(), *analysis.nodes_findings_may_need()])
         project.outgoing = exporter.outgoing(project.locate)
-        workspace.record_outgoing(path, project.outgoing)
+        workspace.record_outgoing(path, project.outgoing, context, source)
+    project.followed = tuple(incoming)
     project.analysed = True
     return analysis
 
 
 def analyse_file(workspace: Workspace, path: str, want_summary: bool
-                 ) -> Tuple[Optional[ModuleSummary], Tuple[OutgoingCall, ...]]:
+                 ) -> Tuple[Optional[ModuleSummary], Tuple[OutgoingCall, ...], Optional[ImportContext]]:
     """A project file read from disk: its summary (for importers; with its import cycle cut) or its outgoing
     calls (for callees; with every import seen). Unreadable or unparsable files give nothing."""
     source, locate = read_program(path)
     if source is None:
-        return None, ()
+        return None, (), None
     source = source[1:] if source.startswith("\ufeff") else source
     cut = workspace.cycle_of(path) if want_summary else frozenset()
+    context = ImportContext(workspace, path, cut)
     try:
         module = parse_for_analysis(source)
-        analysis = ModuleAnalysis(module, source, project=ImportContext(workspace, path, cut))
+        analysis = ModuleAnalysis(module, source, project=context)
         analysis.execute()
         if want_summary:
-            return (_summarise(analysis, workspace, path) if path.endswith((".py", ".pyi")) else None), ()
+            return (_summarise(analysis, workspace, path) if path.endswith((".py", ".pyi")) else None), (), context
         analysis.analyse_functions()
     except (cst.ParserSyntaxError, RecursionError):
-        return None, ()
-    return None, Exporter(analysis, path, workspace.display(path)).outgoing(locate)
+        return None, (), context
+    return None, Exporter(analysis, path, workspace.display(path)).outgoing(locate), context
 
 
 def _summarise(analysis: ModuleAnalysis, workspace: Workspace, path: str) -> ModuleSummary:

@@ -10,6 +10,7 @@ one file from pre-commit, flake8, the editor) computes the same thing:
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -29,8 +30,10 @@ KNOWN_LIBRARIES = frozenset({
 UNIVERSE_SUFFIXES = {".py", ".ipynb"}
 MAX_UNIVERSE = 50_000  # files walked for callers; beyond it a project is too big to scan on every run
 
-# (path, source text or None) → the analysis results a workspace stores: (summary, outgoing calls)
-Analyser = Callable[["Workspace", str, bool], Tuple[Optional[ModuleSummary], Tuple[OutgoingCall, ...]]]
+# (workspace, path, want_summary) → (summary, outgoing calls, the ImportContext it ran with)
+Analyser = Callable[["Workspace", str, bool], tuple]
+# (how imports resolved, (module, the key of the summary read)...): what an analysis depended on
+Dependencies = Tuple[tuple, Tuple[Tuple[str, str], ...]]
 
 
 class ImportContext:
@@ -42,12 +45,22 @@ class ImportContext:
         self.importer = importer
         self.cut = cut
         self.used: Set[str] = set()  # the modules whose summaries this analysis read (cache dependencies)
+        self.resolved: Dict[tuple, Optional[str]] = {}  # how its imports resolved (cache dependencies too)
 
     def resolve(self, name: str, level: int) -> Optional[layout.ModuleFile]:
-        return self.workspace.resolve(self.importer, name, level)
+        found = self.workspace.resolve(self.importer, name, level)
+        self.resolved[("import", name, level)] = found.path if found is not None else None
+        return found
 
     def submodule(self, root: str, name: str) -> Optional[layout.ModuleFile]:
-        return layout.module_under(root, name) if root else None
+        found = layout.module_under(root, name) if root else None
+        self.resolved[("submodule", root, name)] = found.path if found is not None else None
+        return found
+
+    def dependencies(self) -> "Dependencies":
+        """What this analysis read of the project, as a cache entry must record it to stay true."""
+        return (tuple(sorted(self.resolved.items(), key=repr)),
+                tuple(sorted((path, self.workspace.summary_key(path)) for path in self.used)))
 
     def summary_at(self, path: str) -> Optional[ModuleSummary]:
         if path in self.cut or path == self.importer:
@@ -77,6 +90,9 @@ class Workspace:
         self._computing: Set[str] = set()
         self._universe: Optional[List[str]] = None
         self._callers: Optional[Dict[str, Set[str]]] = None
+        self._keys: Dict[str, str] = {}
+        self._contents: Dict[str, tuple] = {}
+        self._cache = False  # not looked up yet
 
     # resolution ---------------------------------------------------------------------------------------------
     def resolve(self, importer: str, name: str, level: int) -> Optional[layout.ModuleFile]:
@@ -162,30 +178,115 @@ class Workspace:
             return self._summaries[path]
         if path in self._computing:
             return None  # only through an import the scan missed (`__import__`, exec): unknown, as Python-free
+        entry = self._cached("summary", path)
+        if entry is not None:
+            self._keys[path] = entry["key"]
+            self._summaries[path] = entry["value"]
+            return entry["value"]
         self._computing.add(path)
         try:
-            summary, _ = self.analyser(self, path, True)
+            summary, _, context = self.analyser(self, path, True)
         finally:
             self._computing.discard(path)
+        self.record_summary(path, summary, context)
+        return self._summaries[path]
+
+    def summary_key(self, path: str) -> str:
+        """Names the summary of `path` as it is now: it changes when the file, or anything its summary read, does."""
+        self.summary(path)
+        return self._keys.get(path, "")
+
+    def record_summary(self, path: str, summary: Optional[ModuleSummary], context: Optional[ImportContext] = None,
+                       source: Optional[str] = None) -> None:
+        """A summary just computed (by a check of that file too), so it need not be computed again."""
+        if path in self._summaries:
+            return
         self._summaries[path] = summary
-        return summary
+        self._keys[path] = self._store("summary", path, summary, context, source)
 
-    def record_summary(self, path: str, summary: Optional[ModuleSummary]) -> None:
-        """A summary computed by a check of that file, so it need not be computed again."""
-        self._summaries.setdefault(path, summary)
-
-    def record_outgoing(self, path: str, outgoing: Iterable[OutgoingCall]) -> None:
-        self._outgoing.setdefault(path, tuple(outgoing))
-
-    def has_summary(self, path: str) -> bool:
-        return path in self._summaries
+    def record_outgoing(self, path: str, outgoing: Iterable[OutgoingCall], context: Optional[ImportContext] = None,
+                        source: Optional[str] = None) -> None:
+        if path not in self._outgoing:
+            self._outgoing[path] = tuple(outgoing)
+            self._store("outgoing", path, self._outgoing[path], context, source)
 
     def outgoing(self, path: str) -> Tuple[OutgoingCall, ...]:
         found = self._outgoing.get(path)
         if found is None:
-            _, found = self.analyser(self, path, False)
-            self._outgoing[path] = found = tuple(found)
+            entry = self._cached("outgoing", path)
+            if entry is not None:
+                found = self._outgoing[path] = entry["value"]
+            else:
+                _, outgoing, context = self.analyser(self, path, False)
+                self.record_outgoing(path, outgoing, context)
+                found = self._outgoing[path]
         return found
+
+    # the persistent cache -------------------------------------------------------------------------------------
+    @property
+    def cache(self):
+        if self._cache is False:
+            from ..cache import cache_for_root
+
+            self._cache = cache_for_root(self.root)
+        return self._cache
+
+    def content(self, path: str) -> Optional[str]:
+        """The hash of a file's bytes (read again only when its size or modification time changed)."""
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return None
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        known = self._contents.get(path)
+        if known is not None and known[0] == stamp:
+            return known[1]
+        try:
+            with open(path, "rb") as f:
+                found = hashlib.sha256(f.read()).hexdigest()
+        except OSError:
+            return None
+        self._contents[path] = (stamp, found)
+        return found
+
+    def still_true(self, entry, content: Optional[str]) -> bool:
+        """Whether an entry's dependencies hold now: the content it was computed from, how imports resolved,
+        the summaries it read (their keys change with them)."""
+        if entry is None or content is None or entry.get("content") != content:
+            return False
+        resolved, used = entry["dependencies"]
+        for (kind, first, second), target in resolved:
+            if kind == "import":
+                found = self.resolve(entry["path"], first, second)
+            else:
+                found = layout.module_under(first, second)
+            if (found.path if found is not None else None) != target:
+                return False
+        return all(self.summary_key(module) == key for module, key in used)
+
+    def _cached(self, kind: str, path: str):
+        cache = self.cache
+        if cache is None:
+            return None
+        from ..cache import digest
+
+        entry = cache.load(kind, digest(kind, path))
+        return entry if self.still_true(entry, self.content(path)) else None
+
+    def _store(self, kind: str, path: str, value, context: Optional[ImportContext], source: Optional[str]) -> str:
+        """Keep `value` in the cache; its key (for a summary: what dependants record)."""
+        from ..cache import digest
+
+        content = hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest() if source is not None \
+            else self.content(path)
+        dependencies = context.dependencies() if context is not None else ((), ())
+        key = digest(content, dependencies)
+        cache = self.cache
+        if cache is not None and context is not None and content is not None and (
+                source is None or content == self.content(path)):  # never an editor's unsaved buffer
+            cache.store(kind, digest(kind, path), {"path": path, "content": content, "dependencies": dependencies,
+                                                   "key": key, "value": value})
+        return key
 
     def incoming(self, path: str, summary: Optional[ModuleSummary]) -> Tuple[OutgoingCall, ...]:
         """Calls into `path` from every project file whose imports reach it, in a stable order."""
@@ -317,6 +418,8 @@ class InProject:
     analysed: bool = False
     defer: bool = False  # a whole-project run's first pass: stop early if calls from elsewhere must be gathered
     locate: Optional[Callable[[int, int], Tuple[int, int, int]]] = None  # a notebook: program line → cell, line
+    context: Optional[ImportContext] = None  # what the check read of the project (for the cache)
+    followed: Tuple[OutgoingCall, ...] = ()  # the calls from other files it followed
     deferred: bool = False
 
     @property

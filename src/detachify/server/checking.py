@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 from ..config import Overrides, Resolver
+from ..project.workspace import forget_workspaces
 from ..files import CHECK, PYTHON, FileResult, SourceError, decode_python, process_source
 from ..settings import Settings
 
@@ -32,6 +33,9 @@ def check_buffer(data: bytes, path: str, settings: Settings, mode: str = CHECK, 
     report if the file held ``data``. The path is the file name the engine sees and picks the handler (``.ipynb``
     or Python), unless ``python`` says the buffer is Python source whatever its name (JupyterLab's view of a
     notebook is one Python document named like the notebook)."""
+    # Files change between checks: forget this process's view of the project (the persistent cache keeps what
+    # is still true, so the other modules' summaries are read back, not recomputed).
+    forget_workspaces()
     return process_source(data, path, path, settings, mode, PYTHON if python else None)
 
 
