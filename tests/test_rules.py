@@ -43,3 +43,20 @@ def test_opinionated_rules_are_off_by_default_and_say_why():
         assert rule.default_on == (not rule.code.startswith("TNP9"))
         if not rule.default_on:
             assert rule.why_off_by_default
+
+
+def test_gpu_fix_detaches_too_and_never_copies_twice():
+    """A tensor on a GPU may also require grad: `.cpu().numpy()` would leave that crash behind."""
+    from detachify import fix_source
+
+    source = ("import torch\n"
+              "x = torch.ones(2, device=torch.device(\"cuda\"))\n"
+              "loss = (x * torch.ones(2, requires_grad=True)).sum()\n"
+              "a = loss.numpy()\n"
+              "b = x.detach().numpy()\n"
+              "c = x.numpy()\n")
+    fixed = fix_source(source)
+    assert "a = loss.detach().cpu().numpy()\n" in fixed
+    assert "b = x.detach().cpu().numpy()\n" in fixed
+    assert "c = x.detach().cpu().numpy()\n" in fixed
+    assert fix_source(fixed) == fixed

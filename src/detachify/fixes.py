@@ -44,6 +44,8 @@ def method_fix(conversion: Conversion, positions, style: str, detach: bool, reas
         # `.cpu().numpy()` still raises: detach before the copy.
         dot = positions[receiver.func.dot].start
         return _fix("Insert `.detach()` before `.cpu()`", (_insert(dot, ".detach()"),), reason)
+    if detach and _is_method_call(receiver, "detach"):
+        detach = False  # `x.detach().numpy()` on a GPU: only the copy is missing
     text = ".detach().cpu()" if detach else ".cpu()"
     return _fix(f"Insert `{text}` before `.numpy()`", (_insert(positions[attribute.dot].start, text),), reason)
 

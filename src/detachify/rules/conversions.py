@@ -28,7 +28,8 @@ def check_tnp002(conversion: Conversion, report) -> Optional[Finding]:
         return None
     what = "`.numpy()`" if conversion.kind == "method" else f"`{conversion.callee}`"
     message = f"`{report.code(conversion.receiver)}` may live on a GPU and {what} needs a CPU tensor"
-    return report.finding("TNP002", message, conversion, _fix(conversion, report, detach=conversion.raises))
+    # detachify cannot prove a GPU tensor does not require grad: `.cpu()` alone could leave the crash behind.
+    return report.finding("TNP002", message, conversion, _fix(conversion, report, detach=True))
 
 
 def check_tnp003(conversion: Conversion, report) -> Optional[Finding]:

@@ -117,9 +117,11 @@ with torch.no_grad():
 print(logits.cpu().numpy())
 """,
     fix_safety=(
-        "The fix inserts `.cpu()` before `.numpy()` (`.detach().cpu()` when the tensor also requires grad: one "
-        "fix for both codes), or wraps an implicitly converted argument. On a CPU tensor `.cpu()` returns the "
-        "tensor itself, so the fix is safe on every machine."
+        "The fix inserts `.detach().cpu()` before `.numpy()` (`.cpu()` after an existing `.detach()`; never a "
+        "second `.cpu()`), or wraps an implicitly converted argument the same way: detachify cannot prove that a "
+        "tensor on a GPU does not also require grad, and `.cpu().numpy()` on one that does still raises. On a CPU "
+        "tensor `.cpu()` returns the tensor itself and `.detach()` shares its memory, so the fix is safe on every "
+        "machine."
     ),
     known_problems=(
         "A GPU can't be proven absent statically: any `.to(device)` whose device may be CUDA counts. This rule's "
