@@ -114,7 +114,7 @@ device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 model = torch.nn.Linear(4, 2).to(device)
 with torch.no_grad():
     logits = model(torch.randn(8, 4, device=device))
-print(logits.cpu().numpy())
+print(logits.detach().cpu().numpy())
 """,
     fix_safety=(
         "The fix inserts `.detach().cpu()` before `.numpy()` (`.cpu()` after an existing `.detach()`; never a "
