@@ -10,10 +10,13 @@ Stdlib only; every tool runs as a subprocess.  See bench/README.md.
 The corpus is built (idempotently) by calling <repo>/../shared/bench/make_corpus.sh, never a copy of it.
 
 Rows ("tools"):
-  detachify        detachify check --isolated PATH            (default --jobs)
-  detachify-j1     detachify check --isolated --jobs 1 PATH
+  detachify        detachify check --isolated --no-cache PATH   (default --jobs): a cold run
+  detachify-j1     the same with --jobs 1
+  detachify-baseline   the same cold run by another detachify (--baseline-detachify: the release before a change)
+  detachify-warm   detachify check --isolated --cache-dir DIR PATH, DIR filled by one run first (nothing changed)
   flake8           flake8 default checks, no plugin at all (baseline: pyflakes, pycodestyle, mccabe)
-  flake8+TNP       flake8 default checks + the detachify plugin (what a user with detachify installed runs)
+  flake8+TNP       flake8 default checks + the detachify plugin (what a user with detachify installed runs), no cache
+  flake8+TNP-warm  the same with the plugin's cache filled by one run first (DETACHIFY_CACHE_DIR)
   flake8-TNP-only  flake8 --select TNP (note: flake8 still runs pyflakes/pycodestyle, it only hides their codes)
   torchfix         torchfix PATH (its default rule selection: all but TOR3xx, TOR4xx, TOR9xx)
   ruff             ruff check --isolated --no-cache (ruff's default rule set: about 400 rules in ruff 0.17)
@@ -47,8 +50,10 @@ REPO = Path(__file__).resolve().parent.parent
 MAKE_CORPUS = REPO.parent / "shared" / "bench" / "make_corpus.sh"
 DEFAULT_CORPUS = REPO.parent / "corpus"
 DEFAULT_VENVS = [REPO.parent / "benchenv", REPO.parent / "benchenv-torchfix"]
-ALL_TOOLS = ["detachify", "detachify-j1", "flake8", "flake8+TNP", "flake8-TNP-only", "torchfix", "ruff",
-             "ruff-classic"]
+ALL_TOOLS = ["detachify", "detachify-j1", "detachify-baseline", "detachify-warm", "flake8", "flake8+TNP",
+             "flake8+TNP-warm", "flake8-TNP-only", "torchfix", "ruff", "ruff-classic"]
+WARM = ("detachify-warm", "flake8+TNP-warm")  # rows whose cache one unmeasured run of the whole subset fills
+CACHE_DIR = Path(tempfile.gettempdir()) / "detachify-bench-cache"
 EXECUTABLES = {"detachify": "detachify", "flake8": "flake8", "torchfix": "torchfix", "ruff": "ruff"}
 
 FINDING = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): (?P<code>[A-Z]+[0-9]+)\b")
@@ -107,16 +112,23 @@ def interpreter_of(script: str) -> str:
 
 def tool_commands(tool: str, exe: dict[str, str | None], target: str) -> list[str] | None:
     if tool == "detachify" and exe["detachify"]:
-        return [exe["detachify"], "check", "--isolated", target]
+        return [exe["detachify"], "check", "--isolated", "--no-cache", target]
     if tool == "detachify-j1" and exe["detachify"]:
-        return [exe["detachify"], "check", "--isolated", "--jobs", "1", target]
+        return [exe["detachify"], "check", "--isolated", "--no-cache", "--jobs", "1", target]
+    if tool == "detachify-baseline" and exe.get("baseline"):
+        return [exe["baseline"], "check", "--isolated", target]  # releases before the cache had no --no-cache
+    if tool == "detachify-warm" and exe["detachify"]:
+        return [exe["detachify"], "check", "--isolated", "--cache-dir", str(CACHE_DIR / "cli"), target]
     if tool.startswith("flake8") and exe["flake8"]:
         py = interpreter_of(exe["flake8"])
         shim = [py, "-c", FLAKE8_SHIM]
         if tool == "flake8":
             return shim + ["mccabe", "--isolated", target]
         if tool == "flake8+TNP":
-            return shim + ["mccabe,detachify", "--isolated", target]
+            return ["env", "DETACHIFY_NO_CACHE=1"] + shim + ["mccabe,detachify", "--isolated", target]
+        if tool == "flake8+TNP-warm":
+            return (["env", f"DETACHIFY_CACHE_DIR={CACHE_DIR / 'flake8'}"] + shim
+                    + ["mccabe,detachify", "--isolated", target])
         if tool == "flake8-TNP-only":
             return shim + ["mccabe,detachify", "--isolated", "--select", "TNP", target]
     if tool == "torchfix" and exe["torchfix"]:
@@ -328,12 +340,13 @@ def ratio_lines(results: dict) -> list[str]:
 
     out = []
     for a, b in [("detachify", "torchfix"), ("detachify-j1", "torchfix"), ("detachify", "ruff"),
-                 ("detachify-j1", "ruff"), ("detachify", "flake8"), ("flake8+TNP", "flake8")]:
+                 ("detachify-j1", "ruff"), ("detachify", "flake8"), ("flake8+TNP", "flake8"),
+                 ("detachify", "detachify-baseline"), ("detachify-warm", "ruff"), ("flake8+TNP-warm", "flake8")]:
         ta, tb = med(a, "wall_median_s"), med(b, "wall_median_s")
         ca, cb = med(a, "cpu_median_s"), med(b, "cpu_median_s")
         if ta is None or tb is None or not tb or not cb:
             continue
-        line = (f"  {a:>15} / {b:<9} wall {ta / tb:6.2f}x ({ta:.2f}s / {tb:.2f}s)   "
+        line = (f"  {a:>15} / {b:<18} wall {ta / tb:6.2f}x ({ta:.2f}s / {tb:.2f}s)   "
                 f"CPU {ca / cb:6.2f}x ({ca:.1f}s / {cb:.1f}s)")
         if (a, b) == ("flake8+TNP", "flake8"):
             line += (f"\n  {'':>15}   -> the TNP plugin adds {100 * (ta / tb - 1):+.0f}% wall, "
@@ -384,6 +397,8 @@ def main(argv: list[str] | None = None) -> int:
                         + ", ".join(str(v / "bin") for v in DEFAULT_VENVS) + ")")
     for name in EXECUTABLES:
         p.add_argument(f"--{name}", metavar="PATH", help=f"the {name} executable")
+    p.add_argument("--baseline-detachify", metavar="PATH",
+                   help="another detachify executable for the detachify-baseline row (e.g. the previous release)")
     p.add_argument("--timeout", type=float, default=3600,
                    help="seconds after which one run's process group is killed and the row marked TIMEOUT "
                         "(0: none; default %(default)s)")
@@ -426,6 +441,7 @@ def main(argv: list[str] | None = None) -> int:
 
     bin_dirs = args.bin_dir if args.bin_dir else [v / "bin" for v in DEFAULT_VENVS]
     exe = {name: find_executable(name, getattr(args, name), bin_dirs) for name in EXECUTABLES}
+    exe["baseline"] = args.baseline_detachify
     versions = tool_versions(exe)
 
     for line in machine_lines():
@@ -499,6 +515,10 @@ def main(argv: list[str] | None = None) -> int:
                                    timeout=args.timeout or None)
                 except subprocess.TimeoutExpired:
                     pass
+            if tool in WARM:
+                shutil.rmtree(CACHE_DIR, ignore_errors=True)
+                subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               timeout=args.timeout or None)  # fills the cache: what "warm" means
             runs = []
             for _ in range(max(1, repeat)):
                 runs.append(measure(cmd, cwd, args.sample_interval, args.timeout))
