@@ -25,7 +25,26 @@ from .analysis.summary import SUMMARY_FORMAT
 
 CACHE_DIRNAME = ".detachify_cache"
 MAX_BYTES = 256 * 1024 * 1024
-FORMAT = f"{__version__}-{SUMMARY_FORMAT}-1"  # a change of either invalidates every entry
+
+
+def _fingerprint() -> str:
+    """The installed code itself (size and time of every file of the package): a development checkout changes
+    without a new version number, and its entries must not outlive the code that wrote them."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    stamps = []
+    for folder, _, names in os.walk(package):
+        for name in sorted(names):
+            if name.endswith((".py", ".json")):
+                path = os.path.join(folder, name)
+                try:
+                    stat = os.stat(path)
+                except OSError:
+                    continue
+                stamps.append((os.path.relpath(path, package), stat.st_size, stat.st_mtime_ns))
+    return hashlib.sha256(repr(sorted(stamps)).encode()).hexdigest()[:12]
+
+
+FORMAT = f"{__version__}-{SUMMARY_FORMAT}-{_fingerprint()}"  # a change of any invalidates every entry
 _GITIGNORE = "# Automatically created by detachify.\n*\n"
 
 

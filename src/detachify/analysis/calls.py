@@ -9,6 +9,7 @@ import libcst as cst
 from . import converters as C
 from . import provenance as P
 from .arguments import Args
+from .program import ClassInfo, param_list
 from .expressions import place_key
 from .values import (
     OTHER, UNKNOWN, Grad, Kind, Value, container, empty_container, join, join_all, module,
@@ -21,6 +22,8 @@ class Calls:
     def x_Call(self, node: cst.Call, frame) -> Value:
         func = node.func
         if isinstance(func, cst.Attribute):
+            if _is_super_call(func.value) and frame.function is not None and frame.function.owner is not None:
+                return self.call_super(func.attr.value, self.eval_args(node, frame), node, frame)
             receiver = self.eval(func.value, frame)
             args = self.eval_args(node, frame)
             return self.call_method(receiver, func.attr.value, args, node, frame)
@@ -92,6 +95,33 @@ class Calls:
         if kind is Kind.UNKNOWN and (callee.qname == LOADED or self.used_as_module(node, frame)):
             # `model = torch.load(path); model(x)`, or `model.eval()` somewhere: a module with parameters.
             return self.module_output(module(callee.qname, True, callee.gpu), args, node, frame)
+        return UNKNOWN
+
+    def call_super(self, name: str, args: Args, node, frame) -> Value:
+        """`super().__init__(...)`, `super(Net, self).forward(x)`: the method of a base class, on this `self`."""
+        function = frame.function
+        params = param_list(function.node.params) if function.node is not None else []
+        if not params:
+            return UNKNOWN
+        self_name = params[0].name.value
+        instance = self.lookup(self_name, frame)
+        for base in function.owner.bases:
+            owner = base.target if base.kind is Kind.CLASS else None
+            method = owner.find_method(name) if isinstance(owner, ClassInfo) else None
+            if method is None:
+                continue
+            if getattr(owner, "summary", None) is not None and name == "__init__":
+                # A base from another module: what its `__init__` sets, as its summary has it.
+                for attribute, value in owner.summary.attrs:
+                    key = f"{self_name}.{attribute}"
+                    if key not in frame.state.vars:
+                        self.rebind_place(key, self.materialise(value), frame)
+            result, callee = self.call_function(method, [instance, *args.positional], args.keywords, node, frame,
+                                                want_frame=True)
+            if callee is not None:  # what the base's method set on `self` is set on this one
+                for attribute, value in self.self_attributes(method, callee):
+                    self.rebind_place(f"{self_name}.{attribute}", value, frame)
+            return result
         return UNKNOWN
 
     # conversions -----------------------------------------------------------------------------------------
@@ -233,3 +263,7 @@ def _second(pair: Value) -> Value:
     if pair.items is not None and len(pair.items) == 2:
         return pair.items[1]
     return pair.elem if pair.kind is Kind.CONTAINER and pair.elem is not None else UNKNOWN
+
+
+def _is_super_call(node) -> bool:
+    return isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "super"

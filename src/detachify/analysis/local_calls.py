@@ -261,16 +261,29 @@ class LocalCalls:
 
     def module_result(self, instance: Value, result: Value, node, frame) -> Value:
         """Name the module in the message; and trust its parameters when its forward was too opaque to follow."""
+        if instance.gpu:
+            result = on_gpu(result)  # a model moved to a GPU computes there: its outputs live there
         if frame.state.mode is not Mode.ON:
             if result.kind is Kind.UNKNOWN and instance.has_params:  # opaque forward: a tensor, without grad
                 return tensor(Grad.NO if frame.state.mode is Mode.OFF else Grad.UNKNOWN, gpu=instance.gpu)
-            return replace(result, gpu=True) if instance.gpu and result.kind is Kind.TENSOR else result
+            return result
         source = why(P.MODULE_OUTPUT, self.code(node.func))
         if result.grad is Grad.YES and result.kind is Kind.TENSOR:
             return grad_tensor(source, gpu=result.gpu)
         if result.grad is Grad.UNKNOWN and instance.has_params and result.kind in (Kind.UNKNOWN, Kind.TENSOR):
             return grad_tensor(source, gpu=result.gpu or instance.gpu)
         return result
+
+
+def on_gpu(value: Value, depth: int = 0) -> Value:
+    """`value`, with every tensor in it on a GPU (numbers and other objects stay as they are)."""
+    if value.kind is Kind.TENSOR:
+        return replace(value, gpu=True)
+    if value.kind is Kind.CONTAINER and depth < 4:
+        items = tuple(on_gpu(item, depth + 1) for item in value.items) if value.items is not None else None
+        elem = on_gpu(value.elem, depth + 1) if value.elem is not None else None
+        return replace(value, items=items, elem=elem, gpu=any(v.gpu for v in (items or ()) + ((elem,) if elem else ())))
+    return value
 
 
 def _label(value: Value, label: Optional[P.Site]) -> Value:
