@@ -104,8 +104,13 @@ class Statements:
 
     def import_from_project(self, statement: cst.ImportFrom, module, frame):
         """`from .model import Net`, `from pkg import *`: names as the module's summary has them."""
-        summary = self.module_summary(Ref(module.path)) if module is not None and module.path else None
-        if isinstance(statement.names, cst.ImportStar):
+        star = isinstance(statement.names, cst.ImportStar)
+        names = () if star else [get_full_name_for_node(alias.name) for alias in statement.names]
+        # Read the package's summary only if a name is not one of its submodules (`from . import sibling`).
+        needed = star or any(self.project.submodule(module.root, f"{module.name}.{name}") is None
+                             for name in names) if module is not None else False
+        summary = self.module_summary(Ref(module.path)) if needed and module.path else None
+        if star:
             if summary is not None:
                 for name in summary.star_names():
                     self.bind(name, self.materialise(summary.symbol(name)), frame)
@@ -114,12 +119,12 @@ class Statements:
             name = get_full_name_for_node(alias.name)
             bound = alias.asname.name.value if alias.asname is not None else name
             value = UNKNOWN
-            if summary is not None and summary.symbol(name) is not None:
+            # A submodule first (what the import graph assumes too); else a name the package defines.
+            sub = self.project.submodule(module.root, f"{module.name}.{name}") if module is not None else None
+            if sub is not None:
+                value = self.project_module_value(sub)
+            elif summary is not None and summary.symbol(name) is not None:
                 value = self.materialise(summary.symbol(name))
-            elif module is not None:
-                sub = self.project.submodule(module.root, f"{module.name}.{name}")
-                if sub is not None:
-                    value = self.project_module_value(sub)
             self.bind(bound, value, frame)
 
     def s_Del(self, statement: cst.Del, frame):

@@ -178,13 +178,13 @@ class Workspace:
             return self._summaries[path]
         if path in self._computing:
             return None  # only through an import the scan missed (`__import__`, exec): unknown, as Python-free
-        entry = self._cached("summary", path)
-        if entry is not None:
-            self._keys[path] = entry["key"]
-            self._summaries[path] = entry["value"]
-            return entry["value"]
         self._computing.add(path)
         try:
+            entry = self._cached("summary", path)
+            if entry is not None:
+                self._keys[path] = entry["key"]
+                self._summaries[path] = entry["value"]
+                return entry["value"]
             summary, _, context = self.analyser(self, path, True)
         finally:
             self._computing.discard(path)
@@ -262,7 +262,7 @@ class Workspace:
                 found = layout.module_under(first, second)
             if (found.path if found is not None else None) != target:
                 return False
-        return all(self.summary_key(module) == key for module, key in used)
+        return all(module not in self._computing and self.summary_key(module) == key for module, key in used)
 
     def _cached(self, kind: str, path: str):
         cache = self.cache
