@@ -72,7 +72,7 @@ def test_a_warm_run_reports_what_a_cold_run_reports(project):
     assert (cache / ".gitignore").read_text().splitlines()[-1] == "*"
     assert entries(cache)
     assert check(project, ".") == cold
-    assert check(project, "helpers.py") == "".join(l + "\n" for l in cold.splitlines() if "helpers.py" in l)
+    assert check(project, "helpers.py") == "".join(line + "\n" for line in cold.splitlines() if "helpers.py" in line)
     assert check(project, "--no-cache", ".") == cold
 
 
@@ -133,7 +133,7 @@ def test_processes_at_once_agree_and_leave_no_temporary_files(project):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for name in ("train.py", "helpers.py", "model.py", "train.py", "helpers.py", ".")]
     outs = [proc.communicate(timeout=300)[0] for proc in procs]
-    by_file = {name: "".join(l + "\n" for l in cold.splitlines() if l.startswith(name)) for name in
+    by_file = {name: "".join(line + "\n" for line in cold.splitlines() if line.startswith(name)) for name in
                ("train.py", "helpers.py", "model.py")}
     assert outs[:5] == [by_file["train.py"], by_file["helpers.py"], by_file["model.py"], by_file["train.py"],
                         by_file["helpers.py"]]

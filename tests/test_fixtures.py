@@ -56,7 +56,7 @@ KNOWN_MISSES: Dict[Tuple[str, int], str] = {
     ("tnp003/activation_looked_up_by_name_from_config.py", 17):
         "grad flows through `functools.reduce` applying a lambda over a list of layers",
 }
-EXPECT = re.compile(r"#\s*expect:\s*(?P<codes>TNP\d{3}(?:\s*,\s*TNP\d{3})*)(?P<unsafe>\s+unsafe-fix)?\s*$")
+EXPECT = re.compile(r"#\s*expect:\s*(?P<codes>TNP\d{3}(?:\s*,\s*TNP\d{3})*)(?P<fix>\s+(?:unsafe-fix|no-fix))?\s*$")
 NO_RUN = re.compile(r"#\s*fixture:\s*no-run\b")
 
 
@@ -70,8 +70,9 @@ def read(path: Path) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def expectations(path: Path) -> Dict[Tuple[int, str], bool]:
-    """{(line, code): fix_is_safe} from the ``# expect:`` comments (read with tokenize: strings don't count)."""
+def expectations(path: Path) -> Dict[Tuple[int, str], str]:
+    """{(line, code): "safe" | "unsafe" | "none"} from the ``# expect:`` comments, the fix they ask for (read with
+    tokenize: strings don't count)."""
     found: Dict[Tuple[int, str], bool] = {}
     for tok in tokenize.generate_tokens(io.StringIO(read(path)).readline):
         if tok.type != tokenize.COMMENT:
@@ -81,7 +82,7 @@ def expectations(path: Path) -> Dict[Tuple[int, str], bool]:
             assert "expect:" not in tok.string, f"{_id(path)}:{tok.start[0]}: malformed label {tok.string!r}"
             continue
         for code in re.split(r"\s*,\s*", match["codes"]):
-            found[(tok.start[0], code)] = match["unsafe"] is None
+            found[(tok.start[0], code)] = (match["fix"] or " safe").strip().replace("-fix", "").replace("no", "none")
     return found
 
 
@@ -177,10 +178,12 @@ def test_detachify_reports_exactly_the_annotated_lines(path):
     for finding in findings:
         key = (finding.line, finding.code)
         if finding.code in REQUIRES_GRAD_CODES:
+            if expected[key] == "none":
+                assert finding.fix is None, f"{_id(path)}:{finding.line}: a fix, where the label says none"
+                continue
             assert finding.fix is not None, f"{_id(path)}:{finding.line}: {finding.code} without a fix"
-            assert finding.fix.safe == expected[key], (
-                f"{_id(path)}:{finding.line}: fix is {'safe' if finding.fix.safe else 'unsafe'}, "
-                f"label says {'safe' if expected[key] else 'unsafe'}"
+            assert finding.fix.applicability == expected[key], (
+                f"{_id(path)}:{finding.line}: fix is {finding.fix.applicability}, label says {expected[key]}"
             )
 
 
@@ -203,7 +206,10 @@ def test_fixed_program_runs_and_prints_the_same(path, run_cache_dir):
     assert original.returncode == 0, f"{_id(path)} does not run under the harness: {_describe(original)}"
     if fixed == source and not original.raising_lines:
         return  # nothing raised, so the wrapper never intervened: the plain run is the run we already have
-    after = torch_harness.cached_run(fixed, path.name, False, run_cache_dir)
+    unfixable = {line for (line, code), fix in expectations(path).items() if fix == "none"}
+    after = torch_harness.cached_run(fixed, path.name, bool(unfixable), run_cache_dir)
+    if unfixable:  # only the lines offered no fix may still raise, and nothing else may change
+        assert after.raising_lines == unfixable, f"{_id(path)}: still raising {sorted(after.raising_lines)}"
     assert not after.requires_grad_error, f"{_id(path)}: the fixed program still raises: {_describe(after)}"
     assert after.returncode == 0, f"{_id(path)}: the fixed program fails: {_describe(after)}"
     assert after.stdout == original.stdout, f"{_id(path)}: the fixed program prints something else"

@@ -29,6 +29,52 @@ def unsafe_reason(conversion: Conversion) -> Optional[str]:
     return None
 
 
+# Kinds of value a tensor's fix would break: `.detach()` on an array, a number, a model.
+_NOT_TENSORS = frozenset({Kind.NDARRAY, Kind.OTHER, Kind.QUALNAME, Kind.MODULE, Kind.INSTANCE})
+
+
+def called_with_other_values(conversion: Conversion) -> bool:
+    """A conversion in a function that some contexts hand a tensor and others something else."""
+    return conversion.function is not None and bool(conversion.kinds_seen & _NOT_TENSORS)
+
+
+def call_site_fix(conversion: Conversion, positions, reason: Optional[str]) -> Optional[Fix]:
+    """`show(out)` → `show(out.detach())` at every call of the module that passed a tensor requiring grad (the
+    receiver must be a parameter of the function, and every such call must be in this module)."""
+    function, receiver = conversion.function, conversion.receiver
+    if not isinstance(receiver, cst.Name) or not conversion.raising_calls or function.node is None \
+            or isinstance(function.node, cst.Lambda):
+        return None
+    params = list(function.node.params.posonly_params) + list(function.node.params.params)
+    names = [param.name.value for param in params]
+    if receiver.value not in names:
+        return None
+    index = names.index(receiver.value)
+    if function.owner is not None and not function.is_static:
+        index -= 1  # called as a method: `self` is not among the call's arguments
+    suffix = ".detach().cpu()" if conversion.value.gpu else ".detach()"
+    edits = []
+    for call in conversion.raising_calls:
+        argument = _argument(call, index, receiver.value)
+        if argument is None:
+            return None
+        edits.extend(_append(argument.value, suffix, positions))
+    return _fix(f"Insert `{suffix}` where `{function.name}` is called with a tensor that requires grad "
+                "(it is also called with other values)", tuple(edits), reason)
+
+
+def _argument(call, index: int, name: str):
+    if not isinstance(call, cst.Call):
+        return None
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg
+    positional = [arg for arg in call.args if arg.keyword is None]
+    if any(arg.star for arg in positional[:index + 1]) or not 0 <= index < len(positional):
+        return None
+    return positional[index]
+
+
 def method_fix(conversion: Conversion, positions, style: str, detach: bool, reason: Optional[str]) -> Optional[Fix]:
     """`t.numpy()` → `t.detach().cpu().numpy()` (`.cpu()` alone when only the device is wrong)."""
     call = conversion.node

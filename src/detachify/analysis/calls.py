@@ -142,6 +142,8 @@ class Calls:
             origins |= value.origins
             if shallow and value.kind is Kind.CONTAINER and not _holds_arrays(value):
                 continue  # pandas keeps lists of single numbers as objects: nothing is converted
+            if value.kind not in kinds:
+                self.passed_other.setdefault(arg.value, set()).add(value.kind)  # an array here, a tensor there
             if value.kind in kinds:
                 self.record_conversion(arg.value, arg.value, value, frame, False, "implicit", callee)
                 origins.add(arg.value)

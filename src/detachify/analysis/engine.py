@@ -1,6 +1,7 @@
 """Run the grad-flow analysis over one module and collect what it saw at every tensor→NumPy conversion."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Sequence
 
@@ -51,6 +52,10 @@ class Conversion:
     flows_back: bool = False  # the NumPy result is handed back to torch
     stores_escape: bool = False  # a container's elements are also read or handed to torch elsewhere
     stores_aliased: bool = False  # the container may also be filled under another name (unseen stores)
+    # Inside a function: what every context handed it here, and the calls whose contexts raised.
+    kinds_seen: frozenset = frozenset()
+    raising_calls: tuple = ()
+    backpropagated: bool = False  # it flows back into torch, in a scope that calls `.backward()`
 
     @property
     def raises(self) -> bool:
@@ -65,6 +70,9 @@ class Conversion:
         if self.value.gpu and not self.force:
             return 2
         return 1 if self.value.grad is Grad.UNKNOWN and self.mode is not Mode.OFF else 0
+
+
+_BACKWARD = re.compile(r"\.\s*backward\s*\(")
 
 
 class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls, ProjectCalls, Summaries):
@@ -85,6 +93,7 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls, Pro
         self.classes: Dict[cst.ClassDef, ClassInfo] = {}
         self.conversions: Dict[cst.Call, Conversion] = {}
         self.flows_back = set()
+        self.passed_other: Dict[cst.CSTNode, set] = {}  # converter arguments that were, in some context, no tensor
         self.elements_read = set()  # fix sites of containers whose elements the code reads
         self.call_memo = {}
         self.call_stack: List[FunctionInfo] = []
@@ -131,9 +140,15 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls, Pro
                 self.analyse_standalone(info)
 
     def finish(self) -> List[Conversion]:
+        for node, kinds in self.passed_other.items():
+            if node in self.conversions:
+                self.conversions[node].kinds_seen |= frozenset(kinds)
         sites = {conversion.node for conversion in self.conversions.values()}
         for conversion in self.conversions.values():
             conversion.flows_back = conversion.node in self.flows_back
+            if conversion.flows_back:
+                scope = conversion.function.node if conversion.function is not None else self.module
+                conversion.backpropagated = _BACKWARD.search(self.text_of(scope)) is not None
             stores = conversion.value.stores
             conversion.stores_escape = any(site in self.flows_back or site in self.elements_read
                                            for site, _ in stores)
@@ -273,8 +288,14 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls, Pro
     def record_conversion(self, node, receiver_node, value: Value, frame: Frame, force: bool,
                           kind: str = "method", callee: str = ""):
         new = Conversion(node, receiver_node, value, frame.state.mode, force, frame.function, kind, callee,
-                         frame.call_node)
+                         frame.call_node, kinds_seen=frozenset({value.kind}),
+                         raising_calls=(frame.call_node,) if frame.call_node is not None and value.grad is Grad.YES
+                         and frame.state.mode is Mode.ON else ())
         old = self.conversions.get(node)
+        if old is not None:
+            new.kinds_seen |= old.kinds_seen
+            new.raising_calls = tuple(dict.fromkeys(old.raising_calls + new.raising_calls))
+            old.kinds_seen, old.raising_calls = new.kinds_seen, new.raising_calls
         if old is None or new.severity > old.severity:
             self.conversions[node] = new
         elif new.severity == old.severity:

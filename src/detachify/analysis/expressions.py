@@ -118,8 +118,8 @@ class Expressions:
         if kind in (Kind.TENSOR, Kind.UNKNOWN):
             if name in K.DETACHING_ATTRIBUTES:
                 if name == "grad" and self.graph_kept_by_backward:
-                    return grad_tensor(why(P.BACKWARD_CREATE_GRAPH), gpu=base.gpu)
-                return tensor(Grad.NO, gpu=base.gpu)
+                    return grad_tensor(why(P.BACKWARD_CREATE_GRAPH), gpu=base.gpu, gpu_if=base.gpu_if)
+                return tensor(Grad.NO, gpu=base.gpu, gpu_if=base.gpu_if)
             if name == "device":
                 # The device of a tensor of unknown origin (an argument, a batch) may be a GPU: code that puts
                 # tensors "where x is" is written to run there.
@@ -143,16 +143,16 @@ class Expressions:
     def module_attribute(self, base: Value, name: str, node) -> Value:
         if name in K.PARAMETER_ATTRIBUTES:
             if base.has_params:
-                return grad_tensor(why(P.PARAMETER_OF, self.code(node.value)), gpu=base.gpu)
+                return grad_tensor(why(P.PARAMETER_OF, self.code(node.value)), gpu=base.gpu, gpu_if=base.gpu_if)
             return UNKNOWN
         if name in K.BUFFER_ATTRIBUTES:
-            return tensor(Grad.NO, gpu=base.gpu)
+            return tensor(Grad.NO, gpu=base.gpu, gpu_if=base.gpu_if)
         if name == "device":
             return Value(Kind.OTHER, Grad.NO, gpu=True)  # wherever the model was moved: a GPU, maybe
         if name in K.NON_TENSOR_ATTRIBUTES or name in ("training", "config"):
             return OTHER
         # Most other attributes of a model are its submodules (`model.fc`, `model.encoder`).
-        return module(f"{base.qname}.{name}", base.has_params, base.gpu)
+        return replace(module(f"{base.qname}.{name}", base.has_params, base.gpu), gpu_if=base.gpu_if)
 
     def x_Subscript(self, node, frame):
         base = self.eval(node.value, frame)
@@ -232,10 +232,12 @@ class Expressions:
 
     def op_result(self, operands, frame, kind: Kind = Kind.TENSOR) -> Value:
         """The result of a differentiable op: grad if an operand requires grad and grad mode is on."""
-        grad, source, gpu, deps = Grad.NO, None, False, frozenset()
+        grad, source, gpu, deps, flags = Grad.NO, None, False, frozenset(), set()
         for operand in operands:
             gpu = gpu or operand.gpu
             deps |= operand.deps
+            if operand.gpu:
+                flags.add(operand.gpu_if)
             if operand.grad > grad:
                 grad, source = operand.grad, operand.why
         mode = frame.state.mode.value
@@ -243,7 +245,8 @@ class Expressions:
             grad = Grad.NO
         elif mode == "unknown" and grad is Grad.YES:
             grad = Grad.UNKNOWN
-        return Value(kind, grad, source if grad is Grad.YES else None, True, gpu, deps=deps if grad else frozenset())
+        return Value(kind, grad, source if grad is Grad.YES else None, True, gpu, deps=deps if grad else frozenset(),
+                     gpu_if=flags.pop() if len(flags) == 1 else "")
 
     def x_UnaryOperation(self, node, frame):
         operand = self.eval(node.expression, frame)
@@ -252,7 +255,7 @@ class Expressions:
         if isinstance(node.operator, cst.Minus) and operand.const and isinstance(operand.const[0], (int, float)):
             return constant(-operand.const[0])
         if isinstance(node.operator, cst.BitInvert) and operand.kind is Kind.TENSOR:
-            return tensor(Grad.NO, gpu=operand.gpu)
+            return tensor(Grad.NO, gpu=operand.gpu, gpu_if=operand.gpu_if)
         return operand
 
     def x_BooleanOperation(self, node, frame):

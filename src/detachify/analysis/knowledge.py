@@ -145,8 +145,14 @@ MODULE_BASES = frozenset({
     "lightning.LightningModule", "lightning.pytorch.LightningModule", "pytorch_lightning.core.LightningModule",
 })
 
-# Annotations that make a parameter a torch tensor.
+# Annotations that make a parameter a torch tensor (and `isinstance` types that say a value is one).
 TENSOR_TYPES = frozenset({"torch.Tensor", "torch.FloatTensor", "torch.nn.Parameter", "torch.nn.parameter.Parameter"})
+# `isinstance` types that say a value is a NumPy array, not a tensor.
+ARRAY_TYPES = frozenset({"numpy.ndarray"})
+# Calls that are true exactly for tensors.
+TENSOR_PREDICATES = frozenset({"torch.is_tensor"})
+# Attributes a tensor has and a NumPy array (or a list, a number) has not: `hasattr(x, "detach")` says tensor.
+TENSOR_ONLY_ATTRIBUTES = frozenset({"detach", "requires_grad", "grad_fn", "cpu", "cuda", "numpy"})
 
 # Tensor libraries whose tensors also have `.numpy()` but no autograd-on-numpy() error (false-positive guard).
 OTHER_TENSOR_LIBRARIES = frozenset({

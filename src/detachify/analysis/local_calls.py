@@ -175,8 +175,9 @@ class LocalCalls:
                     return Value(Kind.FUNCTION, Grad.NO, target=attribute.target, elem=instance)
             return attribute
         if info.is_module:
-            return self.module_attribute(Value(Kind.MODULE, Grad.NO, qname=info.name,
-                                               has_params=instance.has_params, gpu=instance.gpu), name, node)
+            as_module = Value(Kind.MODULE, Grad.NO, qname=info.name, has_params=instance.has_params,
+                              gpu=instance.gpu, gpu_if=instance.gpu_if)
+            return self.module_attribute(as_module, name, node)
         return UNKNOWN
 
     def class_attribute(self, owner, name: str) -> Value:
@@ -206,11 +207,12 @@ class LocalCalls:
         if method is None:
             if info.is_module:
                 as_module = Value(Kind.MODULE, Grad.NO, qname=info.name, has_params=instance.has_params,
-                                  gpu=instance.gpu)
-                if name == "cuda" or (name == "to" and any(v.gpu for v in args.all())):
-                    return replace(instance, gpu=True)
-                if name == "cpu":
-                    return replace(instance, gpu=False)
+                                  gpu=instance.gpu, gpu_if=instance.gpu_if)
+                if name == "cuda" or (name == "to" and any(v.gpu for v in args.all())) or name == "cpu":
+                    # A module moves in place: `model.cuda()` as a statement moves `model`.
+                    moved = replace(instance, gpu=name != "cpu", gpu_if="")
+                    self.rebind_place(place_key(node.func.value), moved, frame)
+                    return moved
                 if name in ("eval", "train", "to", "float", "double", "half"):
                     return instance
                 if name == "requires_grad_" and args.constant("requires_grad", 0) is False:
@@ -248,7 +250,7 @@ class LocalCalls:
             forward = info.find_method("forward")
             if forward is None:
                 return self.module_output(Value(Kind.MODULE, Grad.NO, has_params=instance.has_params,
-                                                gpu=instance.gpu), args, node, frame)
+                                                gpu=instance.gpu, gpu_if=instance.gpu_if), args, node, frame)
             result, callee = self.call_function(forward, [instance, *args.positional], args.keywords, node, frame,
                                                 want_frame=True)
             if callee is not None:
@@ -262,10 +264,11 @@ class LocalCalls:
     def module_result(self, instance: Value, result: Value, node, frame) -> Value:
         """Name the module in the message; and trust its parameters when its forward was too opaque to follow."""
         if instance.gpu:
-            result = on_gpu(result)  # a model moved to a GPU computes there: its outputs live there
+            result = on_gpu(result, instance.gpu_if)  # a model moved to a GPU computes there: its outputs live there
         if frame.state.mode is not Mode.ON:
             if result.kind is Kind.UNKNOWN and instance.has_params:  # opaque forward: a tensor, without grad
-                return tensor(Grad.NO if frame.state.mode is Mode.OFF else Grad.UNKNOWN, gpu=instance.gpu)
+                return tensor(Grad.NO if frame.state.mode is Mode.OFF else Grad.UNKNOWN, gpu=instance.gpu,
+                              gpu_if=instance.gpu_if)
             return result
         source = why(P.MODULE_OUTPUT, self.code(node.func))
         if result.grad is Grad.YES and result.kind is Kind.TENSOR:
@@ -275,13 +278,14 @@ class LocalCalls:
         return result
 
 
-def on_gpu(value: Value, depth: int = 0) -> Value:
-    """`value`, with every tensor in it on a GPU (numbers and other objects stay as they are)."""
+def on_gpu(value: Value, flag: str = "", depth: int = 0) -> Value:
+    """`value`, with every tensor in it on a GPU (numbers and other objects stay as they are); `flag`: only when
+    that flag is true."""
     if value.kind is Kind.TENSOR:
-        return replace(value, gpu=True)
+        return replace(value, gpu=True, gpu_if=flag if not value.gpu or value.gpu_if == flag else "")
     if value.kind is Kind.CONTAINER and depth < 4:
-        items = tuple(on_gpu(item, depth + 1) for item in value.items) if value.items is not None else None
-        elem = on_gpu(value.elem, depth + 1) if value.elem is not None else None
+        items = tuple(on_gpu(item, flag, depth + 1) for item in value.items) if value.items is not None else None
+        elem = on_gpu(value.elem, flag, depth + 1) if value.elem is not None else None
         return replace(value, items=items, elem=elem, gpu=any(v.gpu for v in (items or ()) + ((elem,) if elem else ())))
     return value
 

@@ -7,26 +7,37 @@ from .values import Mode, Value, join
 
 
 class State:
-    __slots__ = ("vars", "mode")
+    """`conditions`: what an `if flag:` left behind, for a later test of the same unchanged flag:
+    flag → (the flag's value after the join, {name: (value if the flag held, value if it did not)})."""
 
-    def __init__(self, vars: Optional[Dict[str, Value]] = None, mode: Mode = Mode.ON):
+    __slots__ = ("vars", "mode", "conditions", "ended")
+
+    def __init__(self, vars: Optional[Dict[str, Value]] = None, mode: Mode = Mode.ON, conditions=None):
         self.vars = vars if vars is not None else {}
         self.mode = mode
+        self.conditions = conditions if conditions is not None else {}
+        self.ended = False  # the path returned or raised: nothing after it runs, it joins nothing
 
     def copy(self) -> "State":
-        return State(dict(self.vars), self.mode)
+        copied = State(dict(self.vars), self.mode, dict(self.conditions))
+        copied.ended = self.ended
+        return copied
 
     def join(self, other: "State") -> "State":
         if other is self:
             return self.copy()
+        if self.ended != other.ended:  # a path that returned leaves nothing to the code after the branch
+            return (other if self.ended else self).copy()
         merged = dict(self.vars)
         for name, value in other.vars.items():
             mine = merged.get(name)
             merged[name] = value if mine is None else join(mine, value)
-        return State(merged, self.mode.join(other.mode))
+        kept = {flag: fact for flag, fact in self.conditions.items() if other.conditions.get(flag) == fact}
+        return State(merged, self.mode.join(other.mode), kept)
 
     def __eq__(self, other):
-        return isinstance(other, State) and self.mode is other.mode and self.vars == other.vars
+        return isinstance(other, State) and self.mode is other.mode and self.vars == other.vars \
+            and self.ended == other.ended
 
     __hash__ = None
 

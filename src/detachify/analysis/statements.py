@@ -15,8 +15,8 @@ from .program import ClassInfo, FunctionInfo
 from .state import Frame, State
 from .summary import Ref
 from .values import (
-    OTHER, UNKNOWN, Grad, Kind, Mode, Value, container, frozen, grad_tensor, keep_grad, qualname, store_item, stored,
-    tensor,
+    NDARRAY, OTHER, UNKNOWN, Grad, Kind, Mode, Value, container, frozen, grad_tensor, join, keep_grad, qualname,
+    store_item, stored, tensor,
 )
 
 MAX_LOOP_ROUNDS = 3
@@ -27,6 +27,8 @@ class Statements:
         # Exact type tests: isinstance against libcst's abstract base classes is slow on this hot path.
         body = block.body if type(block) in _BLOCKS else block
         for statement in body:
+            if frame.state.ended:
+                break  # after `return` or `raise`: unreachable
             self.exec_statement(statement, frame)
 
     def exec_statement(self, statement, frame: Frame):
@@ -69,6 +71,11 @@ class Statements:
 
     def s_Return(self, statement: cst.Return, frame):
         frame.add_return(self.eval(statement.value, frame) if statement.value is not None else OTHER)
+        frame.state.ended = True
+
+    def s_Raise(self, statement: cst.Raise, frame):
+        self.eval_children(statement, frame)
+        frame.state.ended = True
 
     def s_Import(self, statement: cst.Import, frame):
         for alias in statement.names:
@@ -167,8 +174,8 @@ class Statements:
             flag = _literal_bool(value_node)
             if current.kind is Kind.MODULE or flag is None:
                 return
-            new = grad_tensor(why(P.REQUIRES_GRAD_SET), gpu=current.gpu) if flag \
-                else tensor(Grad.NO, gpu=current.gpu)
+            new = grad_tensor(why(P.REQUIRES_GRAD_SET), gpu=current.gpu, gpu_if=current.gpu_if) if flag \
+                else tensor(Grad.NO, gpu=current.gpu, gpu_if=current.gpu_if)
             self.rebind_place(base_key, new, frame)
             return
         if key is not None:
@@ -210,17 +217,78 @@ class Statements:
             self.s_If(statement.orelse, frame)
         elif isinstance(statement.orelse, cst.Else):
             self.exec_block(statement.orelse.body, frame)
-        frame.state = after_body.join(frame.state)
+        after_else = frame.state
+        frame.state = after_body.join(after_else)
+        self.remember_condition(statement.test, after_body, after_else, frame)
+
+    def remember_condition(self, test, when_true: State, when_false: State, frame):
+        """`if on_gpu: x = x.cuda()` … `if not on_gpu: x.numpy()`: the second test of the same unchanged flag
+        sees what the branch it implies left, not both branches joined."""
+        flag, outcome = _flag_of(test)
+        if flag is None:
+            return
+        if outcome is False:
+            when_true, when_false = when_false, when_true
+        differing = {name: (when_true.vars[name], when_false.vars[name]) for name in when_true.vars
+                     if name in when_false.vars and name != flag and when_true.vars[name] != when_false.vars[name]}
+        for name, (if_true, if_false) in differing.items():
+            joined = frame.state.vars.get(name)
+            if joined is not None and if_true.gpu and not if_false.gpu:
+                frame.state.vars[name] = _on_gpu_only_if(joined, flag)
+        if differing and flag in frame.state.vars:
+            frame.state.conditions[flag] = (frame.state.vars[flag], differing)
+
+    def narrow_by_type(self, test: cst.Call, outcome: bool, frame):
+        subject = test.args[0].value
+        key = place_key(subject)
+        if not key:
+            return
+        callee = self.eval(test.func, frame).qname
+        if callee == "builtins.isinstance" and len(test.args) == 2:
+            kinds = _type_kinds(self.eval(test.args[1].value, frame))
+        elif callee in K.TENSOR_PREDICATES and len(test.args) == 1:
+            kinds = frozenset({"tensor"})
+        elif callee == "builtins.hasattr" and len(test.args) == 2 and \
+                _literal_string(test.args[1].value) in K.TENSOR_ONLY_ATTRIBUTES:
+            kinds = frozenset({"tensor"})
+        else:
+            return
+        current = self.eval(subject, frame)
+        narrowed = _narrowed(current, kinds, outcome)
+        if narrowed is not current:
+            self.rebind_place(key, narrowed, frame)
+
+    def narrow_by_flag(self, flag: str, outcome: bool, frame):
+        if not outcome:  # the flag is false here: what is on a GPU only when it is true is not
+            for name, value in list(frame.state.vars.items()):
+                if value.gpu and value.gpu_if == flag:
+                    frame.state.vars[name] = replace(value, gpu=False, gpu_if="")
+        fact = frame.state.conditions.get(flag)
+        if fact is None or frame.state.vars.get(flag) != fact[0]:
+            return  # the flag changed since: what it said no longer holds
+        for name, (if_true, if_false) in fact[1].items():
+            if frame.state.vars.get(name) == join(if_true, if_false):  # unchanged since the first test
+                frame.state.vars[name] = if_true if outcome else if_false
 
     def refine(self, test, outcome: bool, frame):
-        """What a branch learns from its test: `if t.requires_grad:` … else: t does not require grad."""
+        """What a branch learns from its test: `if t.requires_grad:` … else: t does not require grad;
+        `isinstance(x, np.ndarray)`, `torch.is_tensor(x)`, `hasattr(x, "detach")` say what x is."""
         if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
             self.refine(test.expression, not outcome, frame)
+        elif isinstance(test, cst.BooleanOperation):
+            # `a and b` true: both hold; `a or b` false: neither holds.
+            if outcome == isinstance(test.operator, cst.And):
+                self.refine(test.left, outcome, frame)
+                self.refine(test.right, outcome, frame)
+        elif isinstance(test, cst.Name):
+            self.narrow_by_flag(test.value, outcome, frame)
+        elif isinstance(test, cst.Call) and test.args and not any(arg.star for arg in test.args):
+            self.narrow_by_type(test, outcome, frame)
         elif isinstance(test, cst.Attribute) and test.attr.value == "requires_grad" and not outcome:
             key = place_key(test.value)
             current = self.eval(test.value, frame)
             if key and current.kind in (Kind.TENSOR, Kind.UNKNOWN):
-                self.rebind_place(key, tensor(Grad.NO, gpu=current.gpu), frame)
+                self.rebind_place(key, tensor(Grad.NO, gpu=current.gpu, gpu_if=current.gpu_if), frame)
         elif isinstance(test, cst.Call) and place_key(test.func) in ("torch.is_grad_enabled",) \
                 and self.eval(test.func, frame).qname == "torch.is_grad_enabled":
             frame.state.mode = Mode.ON if outcome else Mode.OFF
@@ -312,7 +380,9 @@ class Statements:
         for end in ends:
             frame.state = frame.state.join(end)
         if statement.finalbody is not None:
+            ended, frame.state.ended = frame.state.ended, False  # `finally` runs after a `return` too
             self.exec_block(statement.finalbody.body, frame)
+            frame.state.ended = frame.state.ended or ended
 
     def s_With(self, statement: cst.With, frame):
         saved_mode = frame.state.mode
@@ -401,6 +471,51 @@ class Statements:
         frame.state = result
 
 
+def _on_gpu_only_if(value: Value, flag: str, depth: int = 0) -> Value:
+    """`value` (and what it holds), on a GPU only when `flag` is true: the branch where it was false put nothing
+    there."""
+    if depth > 4:
+        return value
+    items = tuple(_on_gpu_only_if(item, flag, depth + 1) for item in value.items) if value.items else value.items
+    elem = _on_gpu_only_if(value.elem, flag, depth + 1) if value.elem is not None else None
+    return replace(value, items=items, elem=elem, gpu_if=flag if value.gpu and not value.gpu_if else value.gpu_if)
+
+
+def _flag_of(test):
+    """`flag` / `not flag` (any depth of `not`) → (name, True / False); anything else (None, None)."""
+    outcome = True
+    while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        test, outcome = test.expression, not outcome
+    return (test.value, outcome) if isinstance(test, cst.Name) else (None, None)
+
+
+def _type_kinds(value: Value) -> frozenset:
+    """What an `isinstance` type argument admits: "tensor", "ndarray", "other" (lists, numbers...), "unknown"."""
+    if value.kind is Kind.CONTAINER and value.items is not None:
+        return frozenset().union(*(_type_kinds(item) for item in value.items))
+    if value.kind is not Kind.QUALNAME:
+        return frozenset({"unknown"})
+    if value.qname in K.TENSOR_TYPES:
+        return frozenset({"tensor"})
+    if value.qname in K.ARRAY_TYPES:
+        return frozenset({"ndarray"})
+    if value.qname.startswith("builtins."):
+        return frozenset({"other"})
+    return frozenset({"unknown"})
+
+
+def _narrowed(current: Value, kinds: frozenset, outcome: bool) -> Value:
+    if current.kind not in (Kind.TENSOR, Kind.UNKNOWN):
+        return current  # a list or a model stays what it is
+    if outcome and kinds == {"tensor"}:
+        return current if current.kind is Kind.TENSOR else replace(current, kind=Kind.TENSOR)
+    if outcome and kinds == {"ndarray"}:
+        return NDARRAY
+    if not outcome and kinds == {"tensor"}:
+        return OTHER  # whatever it is, not a tensor: nothing torch refuses to convert
+    return current
+
+
 def _is_literal_sequence(value: Value) -> bool:
     return (value.kind is Kind.CONTAINER and value.items is not None and 0 < len(value.items) <= 8
             and value.names is None and all(item.const for item in value.items))
@@ -437,6 +552,10 @@ def _names(target):
             yield from _names(element.value)
 
 
+def _literal_string(node):
+    return node.evaluated_value if isinstance(node, cst.SimpleString) else None
+
+
 def _literal_bool(node):
     if isinstance(node, cst.Name) and node.value in ("True", "False"):
         return node.value == "True"
@@ -455,7 +574,7 @@ STATEMENT_HANDLERS = {
     cst.Import: Statements.s_Import,
     cst.ImportFrom: Statements.s_ImportFrom,
     cst.Del: Statements.s_Del,
-    cst.Raise: Statements.s_evaluate_children,
+    cst.Raise: Statements.s_Raise,
     cst.Assert: Statements.s_evaluate_children,
     cst.If: Statements.s_If,
     cst.For: Statements.s_For,

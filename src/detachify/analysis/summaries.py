@@ -73,6 +73,7 @@ class Summaries:
         self.outgoing_calls, self.calls_analysed, self.statements_run = [], 0, 0
         analysed = {info: info.analysed for info in self.functions.values()}
         instances, self._default_instances = self._default_instances, dict(self._default_instances)
+        passed_other, self.passed_other = self.passed_other, {}
         seen = self.conversions
         try:
             yield seen
@@ -80,6 +81,7 @@ class Summaries:
             for info in self.functions.values():
                 info.analysed = analysed.get(info, False)
             self._default_instances = instances
+            self.passed_other = passed_other
             (self.conversions, self.flows_back, self.elements_read, self.call_memo, self.outgoing_calls,
              self.calls_analysed, self.statements_run, variables, mode, self.graph_kept_by_backward) = saved
             self.module_frame.state.vars = variables

@@ -13,7 +13,7 @@ from .provenance import why
 from .arguments import Args
 from .expressions import place_key
 from .values import (
-    OTHER, UNKNOWN, Grad, Kind, Mode, Value, container, grad_tensor, join, join_all,
+    OTHER, UNKNOWN, Grad, Kind, Mode, Value, container, gpu_condition, grad_tensor, join, join_all,
     frozen, module, qualname, tensor,
 )
 
@@ -55,31 +55,32 @@ class TorchCalls:
     def tensor_method(self, receiver: Value, name: str, args: Args, node, frame) -> Value:
         key = place_key(node.func.value)
         if name in K.DETACHING_METHODS:
-            result = tensor(Grad.NO, gpu=receiver.gpu)
+            result = tensor(Grad.NO, gpu=receiver.gpu, gpu_if=receiver.gpu_if)
             if name == "detach_":
                 self.rebind_place(key, result, frame)
             return result
         if name == "requires_grad_":
             wanted = args.constant("requires_grad", 0)
-            result = tensor(Grad.NO, gpu=receiver.gpu) if wanted is False else grad_tensor(
+            result = tensor(Grad.NO, gpu=receiver.gpu, gpu_if=receiver.gpu_if) if wanted is False else grad_tensor(
                 why(P.REQUIRES_GRAD_CALL), gpu=receiver.gpu)
             self.rebind_place(key, result, frame)
             return result
         if name.startswith("new_") and args.constant("requires_grad") is True:
-            return grad_tensor(why(P.REQUIRES_GRAD_FACTORY), gpu=receiver.gpu)
+            return grad_tensor(why(P.REQUIRES_GRAD_FACTORY), gpu=receiver.gpu, gpu_if=receiver.gpu_if)
         if name in K.NON_DIFFERENTIABLE_OPS or name in K.NON_DIFFERENTIABLE_METHODS:
-            return tensor(Grad.NO, gpu=receiver.gpu)
+            return tensor(Grad.NO, gpu=receiver.gpu, gpu_if=receiver.gpu_if)
         if name in K.NON_TENSOR_METHODS:
             if name == "backward" and args.constant("create_graph") is True:
                 self.graph_kept_by_backward = True
             return OTHER
         if name in K.DISTRIBUTION_SAMPLERS and receiver.qname == "torch.distributions":
-            return tensor(Grad.NO, gpu=receiver.gpu)
+            return tensor(Grad.NO, gpu=receiver.gpu, gpu_if=receiver.gpu_if)
         if name in K.VALUES_INDICES_OPS and (K.VALUES_INDICES_OPS[name] or args.positional or "dim" in args.keywords):
             values = self.op_result([receiver], frame)
-            return container(values, (values, tensor(Grad.NO, gpu=receiver.gpu)), ("values", "indices"))
+            indices = tensor(Grad.NO, gpu=receiver.gpu, gpu_if=receiver.gpu_if)
+            return container(values, (values, indices), ("values", "indices"))
         if name in ("to", "type") and any(v.qname in K.INTEGER_DTYPES for v in args.all()):
-            return tensor(Grad.NO, gpu=receiver.gpu)
+            return tensor(Grad.NO, gpu=receiver.gpu, gpu_if=receiver.gpu_if)
         if name in K.FULL_REDUCTIONS and not args.positional and "dim" not in args.keywords \
                 and receiver.kind is Kind.TENSOR:
             return replace(self.op_result([receiver, *args.all()], frame), scalar=True)
@@ -91,11 +92,14 @@ class TorchCalls:
         result = self.op_result([receiver, *args.all()], frame)
         if name in ("cpu", "cuda", "to") and result.grad is receiver.grad:
             # A copy to another device is the same tensor as far as the user is concerned.
-            result = Value(result.kind, result.grad, receiver.why, receiver.derived, result.gpu, deps=result.deps)
+            result = Value(result.kind, result.grad, receiver.why, receiver.derived, result.gpu, deps=result.deps,
+                           gpu_if=result.gpu_if)
         if name == "cpu" or (name == "to" and _names_cpu(args)):
-            return replace(result, gpu=False)
-        if name == "cuda" or (name == "to" and any(v.gpu for v in args.all())):
-            return replace(result, gpu=True)
+            return replace(result, gpu=False, gpu_if="")
+        if name == "cuda":
+            return replace(result, gpu=True, gpu_if="")
+        if name == "to" and any(v.gpu for v in args.all()):
+            return replace(result, gpu=True, gpu_if=gpu_condition(args.all()))
         if name.endswith("_"):
             # In place: the tensor keeps requiring grad (a leaf under no_grad), and gains it from a grad operand.
             result = join(receiver, result) if receiver.kind is Kind.TENSOR else result
@@ -227,18 +231,20 @@ class TorchCalls:
             return replace(result, scalar=True) if callee.qname.endswith("Loss") else result
         mode = frame.state.mode
         gpu = callee.gpu or any(v.gpu for v in args.all())
+        flag = gpu_condition([callee, *args.all()])
         if mode is Mode.ON:
-            return grad_tensor(why(P.MODULE_OUTPUT, self.code(_callee(node))), gpu=gpu)
-        return tensor(Grad.NO if mode is Mode.OFF else Grad.UNKNOWN, gpu=gpu)
+            return grad_tensor(why(P.MODULE_OUTPUT, self.code(_callee(node))), gpu=gpu, gpu_if=flag)
+        return tensor(Grad.NO if mode is Mode.OFF else Grad.UNKNOWN, gpu=gpu, gpu_if=flag)
 
     def module_method(self, receiver: Value, name: str, args: Args, node, frame) -> Value:
         owner = self.code(node.func.value)
         if name in ("parameters", "named_parameters"):
-            param = grad_tensor(why(P.PARAMETER_OF, owner), gpu=receiver.gpu) if receiver.has_params \
-                else tensor(Grad.NO)
+            param = tensor(Grad.NO)
+            if receiver.has_params:
+                param = grad_tensor(why(P.PARAMETER_OF, owner), gpu=receiver.gpu, gpu_if=receiver.gpu_if)
             return container(param if name == "parameters" else container(join(OTHER, param), (OTHER, param)))
         if name in ("state_dict", "buffers"):
-            return container(tensor(Grad.NO, gpu=receiver.gpu))
+            return container(tensor(Grad.NO, gpu=receiver.gpu, gpu_if=receiver.gpu_if))
         if name == "named_buffers":
             return container(container(OTHER, (OTHER, tensor(Grad.NO))))
         if name in ("children", "modules"):
@@ -251,12 +257,14 @@ class TorchCalls:
             result = frozen(receiver)
             self.rebind_place(place_key(node.func.value), result, frame)
             return result
-        if name in ("cuda", "to"):
-            gpu = name == "cuda" or any(v.gpu for v in args.all())
-            return Value(Kind.MODULE, Grad.NO, qname=receiver.qname, has_params=receiver.has_params, gpu=gpu,
-                         items=receiver.items)
-        if name == "cpu":
-            return replace(receiver, gpu=False)
+        if name in ("cuda", "to", "cpu"):
+            # A module moves in place: `model.cuda()` as a statement moves `model`.
+            gpu = name == "cuda" or (name == "to" and any(v.gpu for v in args.all()))
+            moved = Value(Kind.MODULE, Grad.NO, qname=receiver.qname, has_params=receiver.has_params, gpu=gpu,
+                          items=receiver.items)
+            if name != "to" or gpu or _names_cpu(args):
+                self.rebind_place(place_key(node.func.value), moved, frame)
+            return moved
         if name in ("eval", "train", "float", "double", "half", "bfloat16", "share_memory"):
             return receiver
         if name == "register_forward_hook" and args.positional:

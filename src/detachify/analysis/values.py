@@ -65,6 +65,7 @@ class Value:
     stores: frozenset = frozenset()  # CONTAINER: the expressions whose values were put into it (fix sites)
     mapping: bool = False  # CONTAINER: a dict (iterating it yields keys; `.items()` yields pairs)
     deps: frozenset = frozenset()  # in a summary's run: the parameters whose grad flows into this value
+    gpu_if: str = ""  # gpu only when this flag (a name) is true: `if on_gpu: x = x.cuda()`
 
     @property
     def is_tensorish(self) -> bool:
@@ -87,17 +88,17 @@ PLAIN_TENSOR = Value(Kind.TENSOR, Grad.NO)
 UNKNOWN_TENSOR = Value(Kind.TENSOR, Grad.UNKNOWN)
 
 
-def tensor(grad: Grad, why: Optional[Why] = None, derived: bool = False, gpu: bool = False) -> Value:
-    return Value(Kind.TENSOR, grad, why if grad is Grad.YES else None, derived, gpu)
+def tensor(grad: Grad, why: Optional[Why] = None, derived: bool = False, gpu: bool = False, gpu_if: str = "") -> Value:
+    return Value(Kind.TENSOR, grad, why if grad is Grad.YES else None, derived, gpu, gpu_if=gpu_if if gpu else "")
 
 
 def keep_grad(value: Value) -> Value:
     """A tensor computed from `value` by an op that keeps its grad (a view, an index, a row, a copy)."""
-    return Value(Kind.TENSOR, value.grad, value.why, value.derived, value.gpu, deps=value.deps)
+    return Value(Kind.TENSOR, value.grad, value.why, value.derived, value.gpu, deps=value.deps, gpu_if=value.gpu_if)
 
 
-def grad_tensor(why: Why, derived: bool = False, gpu: bool = False) -> Value:
-    return Value(Kind.TENSOR, Grad.YES, why, derived, gpu)
+def grad_tensor(why: Why, derived: bool = False, gpu: bool = False, gpu_if: str = "") -> Value:
+    return Value(Kind.TENSOR, Grad.YES, why, derived, gpu, gpu_if=gpu_if if gpu else "")
 
 
 def empty_container(mapping: bool = False) -> Value:
@@ -108,7 +109,7 @@ def empty_container(mapping: bool = False) -> Value:
 def container(elem: Value, items: Optional[Tuple[Value, ...]] = None, names=None, mode=None,
               stores: frozenset = frozenset(), mapping: bool = False) -> Value:
     return Value(Kind.CONTAINER, elem.grad, elem.why, elem.derived, elem.gpu, elem=elem, items=items, names=names,
-                 mode=mode, stores=stores, mapping=mapping, deps=elem.deps)
+                 mode=mode, stores=stores, mapping=mapping, deps=elem.deps, gpu_if=elem.gpu_if)
 
 
 def stored(node, value: Value) -> frozenset:
@@ -185,7 +186,18 @@ def join(a: Value, b: Value) -> Value:
         a.stores | b.stores,
         a.mapping or b.mapping,
         a.deps | b.deps,
+        _gpu_condition(a, b),
     )
+
+
+def gpu_condition(values) -> str:
+    """The flag a GPU from these values depends on: the same for every one that may be on a GPU, else none."""
+    flags = {v.gpu_if for v in values if v.gpu}
+    return flags.pop() if len(flags) == 1 else ""
+
+
+def _gpu_condition(a: Value, b: Value) -> str:
+    return gpu_condition((a, b))
 
 
 def _join_optional(a: Optional[Value], b: Optional[Value]) -> Optional[Value]:

@@ -29,6 +29,10 @@ class ModuleFile:
     root: str  # the source root it was found under
 
 
+def has_root_marker(folder: str) -> bool:
+    return any(os.path.exists(os.path.join(folder, marker)) for marker in ROOT_MARKERS)
+
+
 @lru_cache(maxsize=4096)
 def project_root(path: str) -> str:
     """The folder that holds the project of `path` (a file or a directory).
@@ -40,7 +44,7 @@ def project_root(path: str) -> str:
     start = os.path.abspath(start)
     folder = start
     while True:
-        if any(os.path.exists(os.path.join(folder, marker)) for marker in ROOT_MARKERS):
+        if has_root_marker(folder):
             return folder
         parent = os.path.dirname(folder)
         if parent == folder:

@@ -308,11 +308,17 @@ class Workspace:
 
     # the universe: every file of the project that may call into others --------------------------------
     def universe(self) -> List[str]:
+        """Every file of the project that may call into its modules. A root the project marks (pyproject.toml,
+        .git, ...) is walked whole (honouring .gitignore); a guessed one (the folder above a package, a script's
+        folder: maybe /tmp or a home folder) only through its packages and two levels of plain folders."""
         if self._universe is None:
-            from ..discovery import discover
+            if layout.has_root_marker(self.root):
+                from ..discovery import discover
 
-            found = discover([self.root], UNIVERSE_SUFFIXES, lambda path, is_dir: False)
-            self._universe = sorted(os.path.abspath(p) for p in found.files)[:MAX_UNIVERSE]
+                found = discover([self.root], UNIVERSE_SUFFIXES, lambda path, is_dir: False)
+                self._universe = sorted(os.path.abspath(p) for p in found.files)[:MAX_UNIVERSE]
+            else:
+                self._universe = sorted(_walk_guessed_root(self.root))
         return self._universe
 
     def callers_of(self, path: str) -> Set[str]:
@@ -340,6 +346,30 @@ def names_callers_must_spell(summary: ModuleSummary) -> Set[str]:
     names.update(class_name for class_name, cls in summary.classes
                  if any(method.has_conversions for _, method in cls.methods))
     return names
+
+
+def _walk_guessed_root(root: str, plain_depth: int = 2, limit: int = 5_000) -> List[str]:
+    from ..discovery import DEFAULT_EXCLUDE
+
+    found: List[str] = []
+    stack = [(root, 0)]
+    while stack and len(found) < limit:
+        folder, depth = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            name = entry.name
+            if entry.is_dir(follow_symlinks=False):
+                if name.startswith(".") or name in DEFAULT_EXCLUDE:
+                    continue
+                package = any(os.path.isfile(os.path.join(entry.path, "__init__" + s)) for s in (".py", ".pyi"))
+                if package or depth < plain_depth:
+                    stack.append((entry.path, depth if package else depth + 1))
+            elif os.path.splitext(name)[1] in UNIVERSE_SUFFIXES:
+                found.append(os.path.abspath(entry.path))
+    return found[:limit]
 
 
 def calls_into(path: str, outgoing: Dict[str, Iterable[OutgoingCall]]) -> Tuple[OutgoingCall, ...]:

@@ -11,16 +11,16 @@ from ..analysis.engine import Conversion
 from ..analysis.knowledge import OTHER_TENSOR_LIBRARIES
 from ..analysis.values import Grad, Kind, Mode
 from ..findings import Finding
-from ..fixes import argument_fix, method_fix, unsafe_reason
+from ..fixes import argument_fix, call_site_fix, called_with_other_values, method_fix, unsafe_reason
 from .messages import describe
 
 
 def check_tnp001(conversion: Conversion, report) -> Optional[Finding]:
     if conversion.kind != "method" or not conversion.raises:
         return None  # no grad evidence, grad mode off, or force=True
-    message = f"`{report.code(conversion.receiver)}` {_why(conversion, report)} and grad mode is on"
-    return report.finding("TNP001", message, conversion, method_fix(
-        conversion, report.positions, report.settings.fix_style, True, unsafe_reason(conversion)))
+    message = (f"`{report.code(conversion.receiver)}` {_why(conversion, report)} and grad mode is on"
+               + _no_fix(conversion))
+    return report.finding("TNP001", message, conversion, _fix(conversion, report, detach=True))
 
 
 def check_tnp002(conversion: Conversion, report) -> Optional[Finding]:
@@ -36,7 +36,7 @@ def check_tnp003(conversion: Conversion, report) -> Optional[Finding]:
     if conversion.kind != "implicit" or not conversion.raises:
         return None
     message = (f"`{report.code(conversion.receiver)}` {_why(conversion, report)} and grad mode is on; "
-               f"`{conversion.callee}` converts it to NumPy")
+               f"`{conversion.callee}` converts it to NumPy" + _no_fix(conversion))
     return report.finding("TNP003", message, conversion, _fix(conversion, report, detach=True))
 
 
@@ -59,9 +59,22 @@ def check_tnp901(conversion: Conversion, report) -> Optional[Finding]:
 
 
 def _fix(conversion: Conversion, report, detach: bool, reason: Optional[str] = None):
+    if conversion.backpropagated:
+        return None  # what it computes from the array is backpropagated: a detached copy would break that
+    if called_with_other_values(conversion):
+        # `def show(v): plt.plot(v)` called with a model output here and an array there: a fix inside would
+        # break the array's call. Detach at the calls that pass a tensor instead.
+        return call_site_fix(conversion, report.positions, reason or unsafe_reason(conversion))
     build = method_fix if conversion.kind == "method" else argument_fix
     return build(conversion, report.positions, report.settings.fix_style, detach,
                  reason or unsafe_reason(conversion))
+
+
+def _no_fix(conversion: Conversion) -> str:
+    if not conversion.backpropagated:
+        return ""
+    return (" (no fix: the NumPy value flows back into torch and what it computes is backpropagated; detaching "
+            "here would only move the error to `.backward()`)")
 
 
 def _why(conversion: Conversion, report) -> str:
