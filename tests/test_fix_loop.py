@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def passes(monkeypatch):
-    """Counts every libcst parse (the analysis' fast one and the validating one) and every analysis."""
+    """Counts every libcst parse (the analysis' fast one and the validating one) and every analysis, with the
+    findings cache off (another test's run of the same source would otherwise answer from it)."""
+    monkeypatch.setenv("DETACHIFY_NO_CACHE", "1")
     counts = collections.Counter()
     real_parse, real_analyse, real_in_project = libcst.parse_module, api.analyse, api.analyse_in_project
 
