@@ -333,6 +333,8 @@ OUT_OF_SCOPE_TABLES = {
     "MODEL_CONSTRUCTOR_PREFIXES": "model libraries", "MODEL_FACTORY_METHODS": "model libraries",
     "MODEL_LIBRARIES": "model libraries", "MODULE_BASES": "base classes", "TENSOR_TYPES": "annotations",
     "OTHER_TENSOR_LIBRARIES": "other libraries",
+    "ARRAY_TYPES": "isinstance types", "TENSOR_PREDICATES": "type tests, not ops",
+    "TENSOR_ONLY_ATTRIBUTES": "attribute names", "CUDA_AVAILABILITY": "the machine, not a tensor",
 }
 CHECKED_TABLES = {
     "NON_DIFFERENTIABLE_OPS", "NON_DIFFERENTIABLE_METHODS", "DETACHING_METHODS", "DETACHING_ATTRIBUTES",

@@ -16,12 +16,15 @@ import importlib
 import inspect
 import warnings
 
+import matplotlib
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from detachify.analysis import converters as C
 from detachify.analysis import knowledge as K
+from detachify.analysis import libraries as L
 
 GRAD_ERROR = r"Can't call numpy\(\) on Tensor that requires grad"
 
@@ -657,6 +660,38 @@ def test_tensor_type(qname):
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Narrowing: ARRAY_TYPES, TENSOR_PREDICATES, TENSOR_ONLY_ATTRIBUTES (a branch on them says tensor or not)
+# ---------------------------------------------------------------------------------------------------------------
+
+NOT_TENSORS = [np.zeros(2), [1.0, 2.0], 3.0, np.float32(1.5)]
+
+
+@pytest.mark.parametrize("qname", sorted(K.ARRAY_TYPES))
+def test_array_type_excludes_tensors(qname):
+    kind = resolve(qname)
+    assert isinstance(np.zeros(2), kind)
+    for tensor in (torch.randn(2), grad_leaf(2) * 2, nn.Parameter(torch.randn(2))):
+        assert not isinstance(tensor, kind)
+
+
+@pytest.mark.parametrize("qname", sorted(K.TENSOR_PREDICATES))
+def test_tensor_predicate_is_true_exactly_for_tensors(qname):
+    predicate = resolve(qname)
+    for tensor in (torch.randn(2), grad_leaf(2) * 2, nn.Parameter(torch.randn(2))):
+        assert predicate(tensor) is True
+    for other in NOT_TENSORS:
+        assert predicate(other) is False
+
+
+@pytest.mark.parametrize("name", sorted(K.TENSOR_ONLY_ATTRIBUTES))
+def test_tensor_only_attribute(name):
+    for tensor in (torch.randn(2), grad_leaf(2) * 2):
+        assert hasattr(tensor, name)
+    for other in NOT_TENSORS:
+        assert not hasattr(other, name), type(other)
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # INTEGER_DTYPES
 # ---------------------------------------------------------------------------------------------------------------
 
@@ -1174,3 +1209,107 @@ def test_python_value_conversions_of_a_grad_tensor_succeed():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # and without a warning
         float(s), s.item(), x.tolist()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Library names as Python resolves them: re-exporting modules (pylab) and star imports (analysis/libraries.py)
+# ---------------------------------------------------------------------------------------------------------------
+
+def _names_the_tables_know(module: str):
+    from detachify.registry import derived
+    if module == "torch":
+        ops = {name.split(".", 1)[1] for name in derived.load(derived.TORCH_OPS)["ops"]
+               if name.count(".") == 1 and name.startswith("torch.")}
+        return ops | K.TENSOR_FACTORIES | K.NON_DIFFERENTIABLE_OPS | {q.split(".")[-1] for q in K.GRAD_MODE_SETTERS}
+    found = set()
+    for source in L.REEXPORTING_MODULES.get(module, (module,)):
+        found |= set(C.CONVERTING_FUNCTIONS.get(source, ())) | set(C.LIST_CONVERTING_FUNCTIONS.get(source, ()))
+        found |= {q.rsplit(".", 1)[1] for q in C.AXES_FACTORIES if q.startswith(source + ".")}
+    return {name for name in found if "." not in name} | set(L.REEXPORTED_NAMES.get(module, ()))
+
+
+@pytest.mark.parametrize("module", sorted(L.REEXPORTING_MODULES))
+def test_reexported_name_is_the_library_object(module):
+    matplotlib.use("Agg")
+    reexporting = importlib.import_module(module)
+    for name in sorted(_names_the_tables_know(module)):
+        canonical = L.canonical(f"{module}.{name}")
+        assert not canonical.startswith(module + "."), name
+        assert getattr(reexporting, name) is resolve(canonical), (name, canonical)
+
+
+@pytest.mark.parametrize("module", sorted(L.STAR_IMPORTABLE))
+def test_star_import_binds_what_the_analysis_resolves(module):
+    matplotlib.use("Agg")
+    namespace = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exec(f"from {module} import *", namespace)
+    checked = 0
+    for name in sorted(_names_the_tables_know(module)):
+        resolved = L.star_name([module], name)
+        assert (name in L.NOT_STAR_EXPORTED.get(module, ())) is (name not in namespace), name
+        if name not in namespace:
+            assert resolved is None, f"`from {module} import *` does not bind {name!r}"
+            continue
+        if resolved is not None:
+            assert namespace[name] is resolve(resolved), (name, resolved)
+            checked += 1
+    assert checked >= 10
+
+
+def test_the_last_star_import_wins():
+    assert L.star_name(["matplotlib.pylab", "torch"], "mean") == "torch.mean"
+    assert L.star_name(["torch", "matplotlib.pylab"], "mean") == "numpy.mean"
+    namespace = {}
+    exec("from torch import *\nfrom matplotlib.pylab import *", namespace)
+    assert namespace["mean"] is np.mean
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# scikit-learn estimators (converters.ESTIMATOR_METHODS): their data methods convert a tensor argument
+# ---------------------------------------------------------------------------------------------------------------
+
+def _estimators():
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import LinearRegression, LogisticRegression, SGDClassifier
+    from sklearn.preprocessing import StandardScaler
+    return [PCA(n_components=2), StandardScaler(), LinearRegression(), LogisticRegression(), KMeans(2, n_init=1),
+            SGDClassifier()]  # TSNE converts the same way, ten times slower
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("method", sorted(C.ESTIMATOR_METHODS))
+def test_estimator_method_converts_its_data(method):
+    x, labels = torch.randn(12, 3, dtype=torch.float64, requires_grad=True), (torch.arange(12) % 2).numpy()
+    tried = 0
+    for estimator in _estimators():
+        if not hasattr(estimator, method):
+            continue
+        if not method.startswith(("fit", "partial_fit")):
+            estimator.fit(x.detach().numpy(), labels)  # fitted first, on plain data
+        data = x[:, :2] * 1 if method == "inverse_transform" and hasattr(estimator, "n_components") else x * 1
+        parameters = inspect.signature(getattr(estimator, method)).parameters
+        rest = {"y": labels} if "y" in parameters else {}
+        if "classes" in parameters:
+            rest["classes"] = np.array([0, 1])
+        with pytest.raises(RuntimeError, match=GRAD_ERROR):
+            getattr(estimator, method)(data, **rest)
+        getattr(estimator, method)(data.detach(), **rest)  # the same call on a detached copy runs
+        tried += 1
+    assert tried, f"no sample estimator has `{method}`"
+    assert C.ESTIMATOR_MODULES == ("sklearn.",) and all(
+        type(e).__module__.startswith("sklearn.") and type(e).__name__[:1].isupper() for e in _estimators())
+
+
+@pytest.mark.parametrize("qname", sorted(K.CUDA_AVAILABILITY))
+def test_without_cuda_nothing_is_on_a_gpu(qname):
+    available = resolve(qname)()
+    assert isinstance(available, bool)
+    if available:
+        pytest.skip("this machine has CUDA: the false branch cannot be shown here")
+    with pytest.raises((AssertionError, RuntimeError)):
+        torch.zeros(1).cuda()
+    with pytest.raises((AssertionError, RuntimeError)):
+        torch.zeros(1, device="cuda")

@@ -44,6 +44,12 @@ def test_the_broken_cell_is_an_error_and_state_flows_around_it():
     assert findings[0].message == "SyntaxError: invalid syntax"
 
 
+def test_a_return_outside_a_function_ends_nothing():
+    """A book's cell with a mis-indented `return` does not compile (Jupyter skips it); the cells after it run on."""
+    data = notebook(SETUP, "def f(x):\n    y = x * 2\nreturn y", "losses = [w * 2]", USE)
+    assert rows(check_notebook(data, "nb.ipynb")) == [(4, 1, 8, "TNP001")]
+
+
 def test_fix_rewrites_the_other_cells_and_never_the_broken_one():
     data = notebook(SETUP, EXERCISE, USE, "y = w * 2\nprint(y.numpy())")
     new = json.loads(fix_notebook(data, "nb.ipynb"))

@@ -235,3 +235,26 @@ def test_the_filter_does_skip_files():
     assert not may_contain_findings("import numpy as np\nnp.zeros(3).tolist()\n", codes)
     assert not may_contain_findings("import torch\nx = torch.ones(2)\n", ("TNP001",))
     assert may_contain_findings("import torch\nx.numpy()\n", ("TNP001",))
+
+
+def test_a_new_converting_library_needs_only_its_table_entry(monkeypatch):
+    """The pre-filter's library words come from the converter tables: one new entry is found end to end."""
+    import importlib
+
+    from detachify import prefilter
+    from detachify.analysis import converters
+    source = ("import torch\nimport plotlib\nw = torch.randn(3, requires_grad=True)\nplotlib.draw(w * 2)\n")
+    assert check_codes(source) == []
+    monkeypatch.setitem(converters.CONVERTING_FUNCTIONS, "plotlib", frozenset({"draw"}))
+    try:
+        importlib.reload(prefilter)
+        assert prefilter.may_contain_findings(source, ["TNP003"])
+        monkeypatch.setattr(detachify.api, "may_contain_findings", prefilter.may_contain_findings)
+        assert check_codes(source) == [(4, "TNP003")]
+    finally:
+        monkeypatch.undo()
+        importlib.reload(prefilter)
+
+
+def check_codes(source):
+    return [(f.line, f.code) for f in detachify.check_source(source, "x.py")]

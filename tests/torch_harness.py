@@ -3,13 +3,16 @@
 This is the ground truth behind every fixture label: a line is labelled ``# expect: TNP001`` because running it
 under torch raised, never because someone thought it would.
 
-Each run happens in a fresh ``python`` subprocess (``sys.executable``). In *wrapped* mode a small bootstrap replaces
-``torch.Tensor.numpy`` before the program starts: it calls the original; when that raises the requires-grad
-``RuntimeError`` it records the line of the innermost stack frame that belongs to the program and returns
-``self.detach().numpy(...)`` instead, so the program runs on and every raising conversion of the run is found, not
-only the first. ``Tensor.__array__`` calls ``self.numpy()``, so implicit conversions (``np.asarray(t)``,
-``plt.plot(losses)``, ``pd.DataFrame(t)``) are recorded at the line of the user's call too. In *plain* mode nothing
-is wrapped.
+Each run happens in a fresh process: a child forked from a *fork server*, one ``python`` subprocess per test process
+that has imported torch, NumPy, matplotlib, pandas, SciPy and scikit-learn once (so a run costs a fork, not a torch
+import); the child runs the program as a fresh ``python`` would (``runpy``, ``__main__``, its own working directory,
+stdout and stderr, exit status). Where ``os.fork`` is missing, or with ``DETACHIFY_TEST_NO_FORK_SERVER=1``, each run
+is a fresh ``python`` subprocess instead. In *wrapped* mode a small bootstrap replaces ``torch.Tensor.numpy`` before
+the program starts: it calls the original; when that raises the requires-grad ``RuntimeError`` it records the line
+of the innermost stack frame that belongs to the program and returns ``self.detach().numpy(...)`` instead, so the
+program runs on and every raising conversion of the run is found, not only the first. ``Tensor.__array__`` calls
+``self.numpy()``, so implicit conversions (``np.asarray(t)``, ``plt.plot(losses)``, ``pd.DataFrame(t)``) are
+recorded at the line of the user's call too. In *plain* mode nothing is wrapped.
 
 The entry point takes a source string and a filename (``run_source``), so the same harness serves the fixture
 folders, fixed programs that exist only in memory and, later, notebooks (pass the cells joined as one program and
@@ -24,6 +27,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import FrozenSet, Optional
@@ -72,7 +76,73 @@ def _main():
         sys.stdout.flush()
         write_report()
 
-_main()
+if __name__ == "__main__":
+    _main()
+'''
+
+# The fork server: imports what the programs import, then for each request (a JSON line: spec, cwd, where stdout
+# and stderr go, timeout) forks a child that runs the bootstrap's `_main` there, and answers with its exit status.
+FORK_SERVER = r'''
+import json, os, signal, sys, time, traceback
+
+for name in ("torch", "numpy", "matplotlib.pyplot", "pandas", "scipy.stats", "sklearn.metrics", "seaborn"):
+    try:
+        __import__(name)
+    except Exception:
+        pass
+bootstrap = {"__name__": "detachify_bootstrap"}
+exec(compile(sys.argv[1], "<bootstrap>", "exec"), bootstrap)
+protocol_in, protocol_out = sys.stdin, os.fdopen(os.dup(1), "w")
+null = os.open(os.devnull, os.O_RDONLY)
+
+def child(request):
+    os.dup2(null, 0)
+    out = os.open(request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    err = os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    os.dup2(out, 1)
+    os.dup2(err, 2)
+    os.chdir(request["cwd"])
+    sys.argv = ["-c", request["spec"]]
+    code = 0
+    try:
+        bootstrap["_main"]()
+    except SystemExit as exc:
+        if exc.code is None:
+            code = 0
+        elif isinstance(exc.code, int):
+            code = exc.code
+        else:
+            print(exc.code, file=sys.stderr)
+            code = 1
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+for line in protocol_in:
+    request = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        child(request)
+    deadline = time.monotonic() + request["timeout"]
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            status = None
+            break
+        time.sleep(0.005)
+    code = None if status is None else os.waitstatus_to_exitcode(status)
+    protocol_out.write(json.dumps({"returncode": code}) + "\n")
+    protocol_out.flush()
 '''
 
 
@@ -120,15 +190,60 @@ def run_source(source: str, filename: str = "program.py", *, wrap: bool = True, 
         report = os.path.join(tmp, "raising-lines.json")
         spec = os.path.join(tmp, "spec.json")
         Path(spec).write_text(json.dumps({"program": program, "wrap": wrap, "report": report}), encoding="utf-8")
-        proc = subprocess.run(
-            [sys.executable, "-c", BOOTSTRAP, spec],
-            cwd=tmp, env=_child_env(), capture_output=True, text=True, encoding="utf-8", timeout=timeout,
-        )
+        returncode, stdout, stderr = _run_spec(spec, tmp, timeout)
         try:
             lines = frozenset(json.loads(Path(report).read_text(encoding="utf-8")))
         except (OSError, ValueError):
             lines = frozenset()
-    return RunResult(lines, proc.stdout, proc.returncode, proc.stderr)
+    return RunResult(lines, stdout, returncode, stderr)
+
+
+def _run_spec(spec: str, cwd: str, timeout: float):
+    """Run the bootstrap on ``spec`` in a fresh process: (exit status, stdout, stderr)."""
+    server = _fork_server()
+    if server is not None:
+        answer = server.run(spec, cwd, timeout)
+        if answer is not None:
+            return answer
+    proc = subprocess.run([sys.executable, "-c", BOOTSTRAP, spec], cwd=cwd, env=_child_env(), capture_output=True,
+                          text=True, encoding="utf-8", timeout=timeout)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+class _ForkServer:
+    def __init__(self):
+        self.proc = subprocess.Popen([sys.executable, "-c", FORK_SERVER, BOOTSTRAP], env=_child_env(),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8")
+        self.lock = threading.Lock()
+
+    def run(self, spec: str, cwd: str, timeout: float):
+        stdout, stderr = os.path.join(cwd, ".stdout"), os.path.join(cwd, ".stderr")
+        request = {"spec": spec, "cwd": cwd, "stdout": stdout, "stderr": stderr, "timeout": timeout}
+        with self.lock:
+            try:
+                self.proc.stdin.write(json.dumps(request) + "\n")
+                self.proc.stdin.flush()
+                answer = self.proc.stdout.readline()
+            except OSError:
+                return None
+        if not answer:
+            return None  # the server died: the caller runs a plain subprocess
+        code = json.loads(answer)["returncode"]
+        if code is None:
+            raise subprocess.TimeoutExpired(["fork-server", spec], timeout)
+        read = functools.partial(Path.read_text, encoding="utf-8", errors="replace")
+        return code, read(Path(stdout)), read(Path(stderr))
+
+
+_server: list = []
+
+
+def _fork_server() -> Optional[_ForkServer]:
+    if not hasattr(os, "fork") or os.environ.get("DETACHIFY_TEST_NO_FORK_SERVER", "") not in ("", "0"):
+        return None
+    if not _server or _server[0].proc.poll() is not None:
+        _server[:] = [_ForkServer()]
+    return _server[0]
 
 
 def run_file(path, *, wrap: bool = True, timeout: float = 120) -> RunResult:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 
 from .analysis import knowledge as K
+from .analysis.converters import CONVERTING_FUNCTIONS, LIST_CONVERTING_FUNCTIONS
+from .analysis.libraries import REEXPORTING_MODULES
 
 # `.numpy`, also split as `.\n    numpy`, `. \\\n numpy` or `.  # comment\n numpy`; the word boundary keeps
 # `.numpy_array` out.
@@ -20,12 +22,15 @@ EVIDENCE = re.compile("|".join(sorted({"torch", "lightning", "requires_grad", "c
                                        *(prefix.split(".")[0] for prefix in K.MODEL_CONSTRUCTOR_PREFIXES)})))
 # Implicit conversions are calls the analysis resolves through an absolute import of a converting library
 # (`import numpy as np`, `import os, numpy`, `from matplotlib import pyplot`; a name imported from elsewhere
-# stays unknown), so a file without such an import statement cannot hold one.
+# stays unknown), so a file without such an import statement cannot hold one. The words come from the tables: a
+# new converting library is found as soon as it has an entry.
+CONVERTING_LIBRARY_NAMES = sorted({module.split(".", 1)[0] for module in (
+    *CONVERTING_FUNCTIONS, *LIST_CONVERTING_FUNCTIONS, *REEXPORTING_MODULES)})
 CONVERTING_LIBRARIES = re.compile(
     r"(?:^\ufeff?|[;:\r\n])[ \t\f]*(?:from|import)\b"  # a statement start (also after a BOM, `x = 1; import`,
     # `if y: import ...`)
     r"[^;\r\n]*?(?:\\(?:\r\n|\r|\n)[^;\r\n]*?)*"  # anything on the line, backslash continuations included
-    r"\b(?:numpy|matplotlib|pandas|seaborn|scipy|sklearn)\b",
+    r"\b(?:" + "|".join(CONVERTING_LIBRARY_NAMES) + r")\b",
 )
 IMPLICIT_CODES = ("TNP002", "TNP003", "TNP901")
 # In a project, evidence may also come from the project itself: a name imported from one of its modules, or a

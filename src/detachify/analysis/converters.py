@@ -98,6 +98,14 @@ AXES_METHODS = frozenset({
     "tricontourf", "tripcolor", "triplot", "axhline", "axvline", "hlines", "vlines", "ecdf", "eventplot", "psd",
 })
 
+# scikit-learn estimators: a class under one of these modules builds one, and these methods convert their data
+# arguments (`TSNE(n_components=2).fit_transform(x)`, `scaler.fit(x)`).
+ESTIMATOR_MODULES = ("sklearn.",)
+ESTIMATOR_METHODS = frozenset({
+    "fit", "fit_transform", "transform", "inverse_transform", "fit_predict", "predict", "predict_proba",
+    "predict_log_proba", "decision_function", "score", "partial_fit",
+})
+
 # Calls that hand back matplotlib Axes (or arrays of them), so their methods above are known to convert.
 AXES_FACTORIES = frozenset({
     "matplotlib.pyplot.subplots", "matplotlib.pyplot.subplot", "matplotlib.pyplot.gca", "matplotlib.pyplot.axes",

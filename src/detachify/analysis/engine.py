@@ -1,7 +1,6 @@
 """Run the grad-flow analysis over one module and collect what it saw at every tensor→NumPy conversion."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from typing import Dict, List, Optional, Sequence
 
@@ -55,7 +54,7 @@ class Conversion:
     # Inside a function: what every context handed it here, and the calls whose contexts raised.
     kinds_seen: frozenset = frozenset()
     raising_calls: tuple = ()
-    backpropagated: bool = False  # it flows back into torch, in a scope that calls `.backward()`
+    backpropagated: bool = False  # it flows back into torch, in a scope that backpropagates a graph only NumPy fed
 
     @property
     def raises(self) -> bool:
@@ -70,9 +69,6 @@ class Conversion:
         if self.value.gpu and not self.force:
             return 2
         return 1 if self.value.grad is Grad.UNKNOWN and self.mode is not Mode.OFF else 0
-
-
-_BACKWARD = re.compile(r"\.\s*backward\s*\(")
 
 
 class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls, ProjectCalls, Summaries):
@@ -100,6 +96,8 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls, Pro
         self.calls_analysed = 0
         self.statements_run = 0
         self.imports = set()
+        self.star_libraries: List[str] = []  # `from torch import *` and the like, in import order
+        self.backward_without_grad = set()  # scopes calling `.backward()` on a tensor that cannot require grad
         self.graph_kept_by_backward = False  # some `.backward(create_graph=True)`: `.grad` may require grad
         self._positions = None
         self._evidence: Dict[object, usage.Evidence] = {}
@@ -148,7 +146,7 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls, Pro
             conversion.flows_back = conversion.node in self.flows_back
             if conversion.flows_back:
                 scope = conversion.function.node if conversion.function is not None else self.module
-                conversion.backpropagated = _BACKWARD.search(self.text_of(scope)) is not None
+                conversion.backpropagated = scope in self.backward_without_grad
             stores = conversion.value.stores
             conversion.stores_escape = any(site in self.flows_back or site in self.elements_read
                                            for site, _ in stores)

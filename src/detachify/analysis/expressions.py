@@ -9,6 +9,7 @@ import libcst as cst
 
 from . import knowledge as K
 from . import provenance as P
+from .libraries import star_name
 from .provenance import why
 from .values import (
     OTHER, UNKNOWN, Grad, Kind, Value, constant, container, empty_container, grad_tensor, join, join_all, module,
@@ -58,6 +59,10 @@ class Expressions:
             if current.function is not None and name in current.function.local_names:
                 return UNKNOWN  # a local not bound on this path
             current = current.parent
+        if self.star_libraries:
+            found = star_name(self.star_libraries, name)
+            if found is not None:
+                return qualname(found)
         if name in BUILTIN_NAMES:
             return qualname("builtins." + name)
         return UNKNOWN
@@ -201,6 +206,8 @@ class Expressions:
             method = base.target.find_method("__getitem__")
             if method is not None:
                 return self.call_function(method, [base, UNKNOWN], {}, node, frame)
+        if kind is Kind.UNKNOWN and base.gpu:
+            return replace(UNKNOWN, gpu=True, gpu_if=base.gpu_if)  # a part of a batch moved `.to(device)`
         return UNKNOWN
 
     # operators -------------------------------------------------------------------------------------------
@@ -264,7 +271,8 @@ class Expressions:
     def x_Comparison(self, node, frame):
         values = [self.eval(node.left, frame)]
         values += [self.eval(target.comparator, frame) for target in node.comparisons]
-        if any(value.kind is Kind.TENSOR for value in values):
+        if any(value.kind is Kind.TENSOR or (value.kind is Kind.UNKNOWN and value.gpu) for value in values):
+            # `labels != pad` with `labels` a batch moved `.to(device)`: a bool tensor where the batch is.
             return tensor(Grad.NO, gpu=any(value.gpu for value in values))
         if len(values) == 2 and values[0].const and values[1].const \
                 and isinstance(node.comparisons[0].operator, (cst.Equal, cst.NotEqual)):

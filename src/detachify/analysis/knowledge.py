@@ -154,6 +154,9 @@ TENSOR_PREDICATES = frozenset({"torch.is_tensor"})
 # Attributes a tensor has and a NumPy array (or a list, a number) has not: `hasattr(x, "detach")` says tensor.
 TENSOR_ONLY_ATTRIBUTES = frozenset({"detach", "requires_grad", "grad_fn", "cpu", "cuda", "numpy"})
 
+# Calls that are false exactly when no tensor can live on a CUDA GPU.
+CUDA_AVAILABILITY = frozenset({"torch.cuda.is_available"})
+
 # Tensor libraries whose tensors also have `.numpy()` but no autograd-on-numpy() error (false-positive guard).
 OTHER_TENSOR_LIBRARIES = frozenset({
     "tensorflow", "keras", "paddle", "mindspore", "oneflow", "jax", "tinygrad", "mxnet", "cupy",

@@ -11,6 +11,7 @@ from . import provenance as P
 from .provenance import why
 from .torch_calls import grad_mode_set_by
 from .expressions import place_key
+from .libraries import STAR_IMPORTABLE
 from .program import ClassInfo, FunctionInfo
 from .state import Frame, State
 from .summary import Ref
@@ -70,6 +71,11 @@ class Statements:
             frame.state.mode = value.mode
 
     def s_Return(self, statement: cst.Return, frame):
+        if frame.function is None:
+            # `return` outside a function: CPython refuses to compile it (Jupyter then skips that one cell), so
+            # it ends nothing; the code after it is what runs in the next cells.
+            self.eval_children(statement, frame)
+            return
         frame.add_return(self.eval(statement.value, frame) if statement.value is not None else OTHER)
         frame.state.ended = True
 
@@ -101,6 +107,9 @@ class Statements:
             self.import_from_project(statement, own, frame)
             return
         if isinstance(statement.names, cst.ImportStar):
+            if base in STAR_IMPORTABLE:  # `from matplotlib.pyplot import *`: its names resolve on lookup
+                self.star_libraries.append(base)
+                self.imports.add(base.split(".", 1)[0])
             return
         if base:
             self.imports.add(base.split(".", 1)[0])
@@ -282,6 +291,12 @@ class Statements:
                 self.refine(test.right, outcome, frame)
         elif isinstance(test, cst.Name):
             self.narrow_by_flag(test.value, outcome, frame)
+        elif isinstance(test, cst.Call) and not test.args and not outcome and \
+                self.eval(test.func, frame).qname in K.CUDA_AVAILABILITY:
+            # `if torch.cuda.is_available(): ... else:` — without CUDA nothing here is on a GPU.
+            for name, value in list(frame.state.vars.items()):
+                if value.gpu:
+                    frame.state.vars[name] = replace(value, gpu=False, gpu_if="")
         elif isinstance(test, cst.Call) and test.args and not any(arg.star for arg in test.args):
             self.narrow_by_type(test, outcome, frame)
         elif isinstance(test, cst.Attribute) and test.attr.value == "requires_grad" and not outcome:

@@ -9,6 +9,7 @@ import libcst as cst
 from . import converters as C
 from . import knowledge as K
 from . import provenance as P
+from .libraries import canonical
 from .provenance import why
 from .arguments import Args
 from .expressions import place_key
@@ -35,6 +36,7 @@ AXES = "matplotlib.axes.Axes"
 LOADED = "torch.load"  # the qname of what `torch.load` returns
 OPTIMIZER = "torch.optim.Optimizer"
 FIGURE = "matplotlib.figure.Figure"
+ESTIMATOR = "sklearn.base.BaseEstimator"
 AXES_REORDERING = frozenset({"flatten", "ravel", "reshape", "squeeze", "transpose"})
 # `step` is left out: `scheduler.step(val_loss)` is far more common than `ax.step(...)` on an unknown receiver.
 AXES_METHODS_ON_UNKNOWN = C.AXES_METHODS - {"step"}
@@ -72,6 +74,9 @@ class TorchCalls:
         if name in K.NON_TENSOR_METHODS:
             if name == "backward" and args.constant("create_graph") is True:
                 self.graph_kept_by_backward = True
+            if name == "backward" and receiver.kind is Kind.TENSOR and receiver.grad is Grad.NO:
+                # `torch.from_numpy(a).sum().backward()`: a graph that can only have come through NumPy.
+                self.backward_without_grad.add(frame.function.node if frame.function is not None else self.module)
             return OTHER
         if name in K.DISTRIBUTION_SAMPLERS and receiver.qname == "torch.distributions":
             return tensor(Grad.NO, gpu=receiver.gpu, gpu_if=receiver.gpu_if)
@@ -109,6 +114,7 @@ class TorchCalls:
 
     # torch and other libraries, by qualified name ---------------------------------------------------------
     def call_qualname(self, qname: str, args: Args, node, frame) -> Value:
+        qname = canonical(qname)  # `plt.plot` with `import matplotlib.pylab as plt`
         if qname.startswith("builtins."):
             return self.call_builtin(qname[9:], args, node, frame)
         if is_converter(qname):
@@ -122,12 +128,18 @@ class TorchCalls:
                 if qname.endswith("subplots") else axes
         if qname == "matplotlib.pyplot.figure":
             return qualname(FIGURE)
+        head, _, last = qname.rpartition(".")
+        if qname.startswith(C.ESTIMATOR_MODULES) and last[:1].isupper():
+            return qualname(ESTIMATOR)
+        if head == ESTIMATOR:
+            if last in C.ESTIMATOR_METHODS:
+                self.convert_arguments(args, node, frame)
+            return qualname(ESTIMATOR) if last in ("fit", "partial_fit") else OTHER  # fit returns the estimator
         if qname in K.GRAD_MODE_SETTERS:
             return Value(Kind.GRAD_MODE, Grad.NO, qname=qname, mode=grad_mode_set_by(qname, args))
         for prefix in K.MODEL_CONSTRUCTOR_PREFIXES:
             if qname.startswith(prefix):
                 return module(qname, True)
-        head, _, last = qname.rpartition(".")
         if last in K.MODEL_FACTORY_METHODS and _is_model_class(head):
             return module(head, True)
         if head in ("torch", "torch.nn.functional", "torch.special", "torch.linalg", "torch.fft", "torch.func"):
@@ -193,7 +205,8 @@ class TorchCalls:
             second = args.positional[1] if len(args.positional) > 1 else OTHER
             if second.kind is not Kind.TENSOR:  # torch.max(a, b) is elementwise, not a (values, indices) pair
                 values = self.op_result([args.first()], frame)
-                return container(values, (values, tensor(Grad.NO)), ("values", "indices"))
+                indices = tensor(Grad.NO, gpu=args.first().gpu, gpu_if=args.first().gpu_if)
+                return container(values, (values, indices), ("values", "indices"))
         if (name in K.FULL_REDUCTIONS and len(args.positional) == 1 and "dim" not in args.keywords) or (
                 name in K.FUNCTIONAL_LOSSES and args.constant("reduction") != "none"):
             return replace(self.op_result(args.all(), frame), scalar=True)

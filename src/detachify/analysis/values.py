@@ -9,6 +9,7 @@ import enum
 from dataclasses import dataclass, replace
 from typing import Optional, Tuple
 
+from .libraries import canonical
 from .provenance import Why
 
 
@@ -127,7 +128,7 @@ def constant(literal) -> Value:
 
 
 def qualname(name: str) -> Value:
-    return Value(Kind.QUALNAME, Grad.NO, qname=name)
+    return Value(Kind.QUALNAME, Grad.NO, qname=canonical(name))
 
 
 def module(name: str, has_params: bool, gpu: bool = False) -> Value:
