@@ -206,8 +206,10 @@ class Expressions:
             method = base.target.find_method("__getitem__")
             if method is not None:
                 return self.call_function(method, [base, UNKNOWN], {}, node, frame)
-        if kind is Kind.UNKNOWN and base.gpu:
-            return replace(UNKNOWN, gpu=True, gpu_if=base.gpu_if)  # a part of a batch moved `.to(device)`
+        if kind is Kind.UNKNOWN and base.gpu and base.qname != "torch.load":
+            # A part of a batch moved `.to(device)`. (What `torch.load` gave is where it was saved from: its parts
+            # are not guessed.)
+            return replace(UNKNOWN, gpu=True, gpu_if=base.gpu_if)
         return UNKNOWN
 
     # operators -------------------------------------------------------------------------------------------
