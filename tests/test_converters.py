@@ -735,3 +735,36 @@ def test_list_converting_functions_convert_a_list_of_grad_tensors(qname):
     function = resolve(qname)
     assert_converts(lambda T: function([T(), T(), T()]))
     assert_converts(lambda T: function((T(2), T(2))))
+
+
+# --- patches: they convert when made, added to Axes or drawn (converters.LAZY_CONVERTERS) -------------------------
+
+PATCHES = {
+    "Rectangle": lambda P, T: P((T(), T()), T(), T()),
+    "Circle": lambda P, T: P((T(), T()), T()),
+    "Ellipse": lambda P, T: P((T(), T()), T(), T()),
+    "FancyBboxPatch": lambda P, T: P((T(), T()), T(), T()),
+    "Annulus": lambda P, T: P((T(), T()), T.of(2.0), 0.5),
+    "Polygon": lambda P, T: P(T(3, 2)),
+    "Arrow": lambda P, T: P(T(), T(), T(), T()),
+    "FancyArrow": lambda P, T: P(T(), T(), T(), T()),
+}
+LAZY_CASES = sorted(f"{module}.{name}" for module, names in C.LAZY_CONVERTERS.items() for name in names)
+
+
+def test_every_patch_has_an_example_and_every_example_an_entry():
+    assert sorted(f"matplotlib.patches.{name}" for name in PATCHES) == LAZY_CASES
+
+
+@pytest.mark.parametrize("qname", LAZY_CASES)
+def test_patch_converts_when_made_added_or_drawn(qname):
+    import io
+    make = resolve(qname)
+    example = PATCHES[qname.rsplit(".", 1)[1]]
+
+    def draw(T):
+        fig, ax = plt.subplots()
+        ax.add_patch(example(make, T))
+        fig.savefig(io.BytesIO(), format="png")
+
+    assert_converts(draw)

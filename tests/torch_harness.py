@@ -39,6 +39,37 @@ REQUIRES_GRAD_MARKER = "requires grad"
 BOOTSTRAP = r'''
 import json, os, runpy, sys
 
+def _program_line(frame, program):
+    while frame is not None and frame.f_code.co_filename != program:
+        frame = frame.f_back
+    return frame.f_lineno if frame is not None else None
+
+
+def _record_patch_creation(program):
+    """matplotlib patches convert their coordinates when added or drawn: remember the program line that made each,
+    so a conversion inside one is recorded where the patch got the tensor (where detachify reports it)."""
+    try:
+        import matplotlib.patches
+    except ImportError:
+        return
+    init = matplotlib.patches.Patch.__init__
+
+    def __init__(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self._detachify_created_at = _program_line(sys._getframe(1), program)
+
+    matplotlib.patches.Patch.__init__ = __init__
+
+
+def _patch_being_converted(frame):
+    while frame is not None:
+        line = getattr(frame.f_locals.get("self"), "_detachify_created_at", None)
+        if line is not None:
+            return line
+        frame = frame.f_back
+    return None
+
+
 def _main():
     with open(sys.argv[1], encoding="utf-8") as f:
         spec = json.load(f)
@@ -55,14 +86,13 @@ def _main():
             except RuntimeError as exc:
                 if "requires grad" not in str(exc):
                     raise
-                frame = sys._getframe(1)
-                while frame is not None and frame.f_code.co_filename != program:
-                    frame = frame.f_back
-                raising.append(frame.f_lineno if frame is not None else -1)
+                line = _patch_being_converted(sys._getframe(1)) or _program_line(sys._getframe(1), program)
+                raising.append(line if line is not None else -1)
                 return original(self.detach(), *args, **kwargs)
 
         numpy.__doc__ = original.__doc__
         torch.Tensor.numpy = numpy
+        _record_patch_creation(program)
 
     def write_report():
         with open(spec["report"], "w", encoding="utf-8") as f:

@@ -36,7 +36,7 @@ def aliased_containers(module: cst.Module, containers: Collection[cst.BaseExpres
     if not targets:
         return aliased
     finder = _Uses(frozenset(targets))
-    module.visit(finder)
+    finder.walk(module)
     for use in finder.uses:
         if not _harmless(use, finder.parents, conversion_sites):
             aliased.update(targets[_dotted(use)])
@@ -81,27 +81,47 @@ def _dotted(node: cst.BaseExpression) -> Optional[str]:
     return None
 
 
-class _Uses(cst.CSTVisitor):
-    """Every Name/Attribute spelling `target`, with the parent of every node on the way."""
+class _Uses:
+    """Every Name/Attribute spelling `target`, with its parent and grandparent (all `_harmless` reads). A plain
+    walk over `children`: libcst's visitor rebuilds every node it leaves, which costs more than the analysis."""
 
     def __init__(self, targets):
         self.targets = targets
         self.parents: Dict[cst.CSTNode, cst.CSTNode] = {}
         self.uses = []
-        self._stack = []
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        parent = self._stack[-1] if self._stack else None
-        if parent is not None:
-            self.parents[node] = parent
-        self._stack.append(node)
-        if isinstance(node, (cst.Name, cst.Attribute, cst.Subscript)) and not _is_attribute_name(node, parent) \
-                and _dotted(node) in self.targets:
-            self.uses.append(node)
-        return True
+    def walk(self, module: cst.Module) -> None:
+        roots = [(child, (module,)) for child in module.children]
+        while roots:
+            node, above = roots.pop()
+            parent = above[-1]
+            if isinstance(node, (cst.Name, cst.Attribute, cst.Subscript)) and not _is_attribute_name(node, parent) \
+                    and _dotted(node) in self.targets:
+                self.uses.append(node)
+                self.parents[node] = parent
+                if len(above) > 1:
+                    self.parents[parent] = above[-2]
+            path = (above[-1], node)
+            roots.extend((child, path) for child in _children(node))
 
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        self._stack.pop()
+
+_SKIPPED_FIELDS = ("whitespace", "lpar", "rpar", "comma", "semicolon", "leading_lines", "lines_after", "header",
+                   "footer", "newline", "colon", "equal", "dot", "star", "operator", "prefix", "quote")
+_FIELDS: Dict[type, tuple] = {}
+
+
+def _children(node: cst.CSTNode):
+    """The child nodes that can hold an expression, read from the dataclass fields (formatting fields skipped)."""
+    fields = _FIELDS.get(type(node))
+    if fields is None:
+        fields = _FIELDS[type(node)] = tuple(name for name in node.__dataclass_fields__
+                                             if not name.startswith(_SKIPPED_FIELDS))
+    for name in fields:
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            yield value
+        elif isinstance(value, (list, tuple)):
+            yield from (item for item in value if isinstance(item, cst.CSTNode))
 
 
 def _is_attribute_name(node, parent) -> bool:

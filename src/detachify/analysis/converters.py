@@ -98,6 +98,14 @@ AXES_METHODS = frozenset({
     "tricontourf", "tripcolor", "triplot", "axhline", "axvline", "hlines", "vlines", "ecdf", "eventplot", "psd",
 })
 
+# matplotlib patches: they keep the coordinates they are given and convert them when they are made, added to Axes
+# or drawn, which may be many lines later; reported at the call that hands them the tensor.
+LAZY_CONVERTERS = {
+    "matplotlib.patches": frozenset({
+        "Rectangle", "Circle", "Ellipse", "FancyBboxPatch", "Annulus", "Polygon", "Arrow", "FancyArrow",
+    }),
+}
+
 # scikit-learn estimators: a class under one of these modules builds one, and these methods convert their data
 # arguments (`TSNE(n_components=2).fit_transform(x)`, `scaler.fit(x)`).
 ESTIMATOR_MODULES = ("sklearn.",)

@@ -119,6 +119,9 @@ class TorchCalls:
             return self.call_builtin(qname[9:], args, node, frame)
         if is_converter(qname):
             return self.convert_arguments(args, node, frame, shallow=qname in C.SHALLOW_CONVERTERS)
+        if is_converter(qname, C.LAZY_CONVERTERS):
+            self.convert_arguments(args, node, frame)
+            return OTHER
         if is_converter(qname, C.LIST_CONVERTING_FUNCTIONS):
             return self.convert_arguments(args, node, frame, containers_only=True)
         if qname in C.AXES_FACTORIES or qname.rpartition(".")[0] in (FIGURE, AXES) and (
