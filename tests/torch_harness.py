@@ -45,6 +45,9 @@ def _program_line(frame, program):
     return frame.f_lineno if frame is not None else None
 
 
+_PATCH = []
+
+
 def _record_patch_creation(program):
     """matplotlib patches convert their coordinates when added or drawn: remember the program line that made each,
     so a conversion inside one is recorded where the patch got the tensor (where detachify reports it)."""
@@ -53,6 +56,7 @@ def _record_patch_creation(program):
     except ImportError:
         return
     init = matplotlib.patches.Patch.__init__
+    _PATCH.append(matplotlib.patches.Patch)
 
     def __init__(self, *args, **kwargs):
         init(self, *args, **kwargs)
@@ -62,10 +66,13 @@ def _record_patch_creation(program):
 
 
 def _patch_being_converted(frame):
-    while frame is not None:
-        line = getattr(frame.f_locals.get("self"), "_detachify_created_at", None)
-        if line is not None:
-            return line
+    patch = _PATCH[0] if _PATCH else None
+    while patch is not None and frame is not None:
+        owner = frame.f_locals.get("self")
+        if isinstance(owner, patch):  # only patches: another half-built object may answer getattr oddly
+            line = vars(owner).get("_detachify_created_at")
+            if line is not None:
+                return line
         frame = frame.f_back
     return None
 
