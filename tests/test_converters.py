@@ -768,3 +768,24 @@ def test_patch_converts_when_made_added_or_drawn(qname):
         fig.savefig(io.BytesIO(), format="png")
 
     assert_converts(draw)
+
+
+# --- storing into ndarray slots (analysis/statements.py: `_stored_as_array`) ---------------------------------------
+
+def test_storing_a_tensor_into_ndarray_slots_converts_it():
+    def store(T):
+        rows = np.zeros((2, 3))
+        rows[0] = T(3)  # noqa: TNP003 (the point: each of these raises)
+        rows[:, 1:] = T(2, 2)  # noqa: TNP003
+        rows[1, :2] = [T(), T()]  # noqa: TNP003
+
+    assert_converts(store)
+
+
+@pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad=True to a scalar")
+def test_storing_a_single_number_reads_it_with_float():
+    single = Tensors(detach=False)()
+    assert single.requires_grad and single.dim() == 0
+    slots = np.zeros(2)
+    slots[0] = single  # noqa: TNP003 (0-d, which the analysis cannot see here): float(), no error
+    assert slots[0] == pytest.approx(float(single.detach()))

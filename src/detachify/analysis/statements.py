@@ -194,6 +194,11 @@ class Statements:
 
     def assign_item(self, target: cst.Subscript, value: Value, frame, value_node=None):
         base = self.eval(target.value, frame)
+        if base.kind is Kind.NDARRAY and value_node is not None and _stored_as_array(value, value_node):
+            # `preds[i:j] = out`: NumPy converts what it stores in an array's slots (a single number it reads
+            # with float(), which never raises).
+            self.record_conversion(value_node, value_node, value, frame, False, "implicit",
+                                   f"{self.code(target)} = ...")
         index = self.subscript_key(target, frame)
         key = place_key(target.value)
         if key is None:
@@ -601,3 +606,11 @@ STATEMENT_HANDLERS = {
     cst.ClassDef: Statements.s_ClassDef,
     cst.Match: Statements.s_Match,
 }
+
+
+def _stored_as_array(value: Value, node) -> bool:
+    """Whether storing `value` into ndarray slots converts it: a tensor not known to be a single number (an index
+    expression may well be one, so it is left out), or a list of tensors."""
+    if value.kind is Kind.CONTAINER:
+        return value.elem is not None and value.elem.kind is Kind.TENSOR
+    return value.kind is Kind.TENSOR and not value.scalar and not isinstance(node, cst.Subscript)
