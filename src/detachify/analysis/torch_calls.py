@@ -9,6 +9,7 @@ import libcst as cst
 from . import converters as C
 from . import knowledge as K
 from . import provenance as P
+from ..registry import derived
 from .libraries import canonical
 from .provenance import why
 from .arguments import Args
@@ -52,6 +53,11 @@ def is_converter(qname: str, table=C.CONVERTING_FUNCTIONS) -> bool:
     return False
 
 
+def _never_grad(qname: str) -> bool:
+    """A torch op whose outputs are tensors that never require grad, as calling it under torch showed."""
+    return derived.torch_op_effect(qname) == "no-grad" and derived.torch_never_requires_grad(qname)
+
+
 class TorchCalls:
     # tensors ---------------------------------------------------------------------------------------------
     def tensor_method(self, receiver: Value, name: str, args: Args, node, frame) -> Value:
@@ -80,11 +86,14 @@ class TorchCalls:
             return OTHER
         if name in K.DISTRIBUTION_SAMPLERS and receiver.qname == "torch.distributions":
             return tensor(Grad.NO, gpu=receiver.gpu, gpu_if=receiver.gpu_if)
+        if _never_grad(f"torch.Tensor.{name}"):  # `p.multinomial(2)`, as torch says
+            return tensor(Grad.NO, gpu=receiver.gpu, gpu_if=receiver.gpu_if)
         if name in K.VALUES_INDICES_OPS and (K.VALUES_INDICES_OPS[name] or args.positional or "dim" in args.keywords):
             values = self.op_result([receiver], frame)
             indices = tensor(Grad.NO, gpu=receiver.gpu, gpu_if=receiver.gpu_if)
             return container(values, (values, indices), ("values", "indices"))
-        if name in ("to", "type") and any(v.qname in K.INTEGER_DTYPES for v in args.all()):
+        if name in ("to", "type") and any(v.qname in K.INTEGER_DTYPES or v.qname and derived.torch_effect_with_dtype(
+                f"torch.Tensor.{name}", v.qname) == "no-grad" for v in args.all()):
             return tensor(Grad.NO, gpu=receiver.gpu, gpu_if=receiver.gpu_if)
         if name in K.FULL_REDUCTIONS and not args.positional and "dim" not in args.keywords \
                 and receiver.kind is Kind.TENSOR:
@@ -201,7 +210,8 @@ class TorchCalls:
                     and args.constant("requires_grad") is not False:
                 return first
             return tensor(Grad.NO, gpu=gpu)
-        if name in K.NON_DIFFERENTIABLE_OPS or name == "one_hot":
+        if name in K.NON_DIFFERENTIABLE_OPS or name == "one_hot" or \
+                _never_grad(f"{namespace}.{name}"):
             return tensor(Grad.NO, gpu=any(v.gpu for v in args.all()))
         if name in K.VALUES_INDICES_OPS and (K.VALUES_INDICES_OPS[name] or len(args.positional) > 1
                                              or "dim" in args.keywords):
