@@ -8,18 +8,17 @@ import sys
 import time
 from typing import Callable, Dict, List, Optional, Sequence, TextIO, Tuple
 
-from . import __version__
+from . import __version__, replay
 from .color import CHOICES as COLOR_CHOICES, PLAIN, Style, wants_color
 from .cache import configure as configure_cache
 from .config import ConfigError, Overrides, Resolver, parse_selectors
 from .discovery import discover, excluded_with_parents
 from .files import CHECK, DIFF, FIX, FileResult, SourceError, discoverable_suffixes, process_source, write_fixed
-from .findings import Finding
+from .findings import SYNTAX_ERROR_CODE, Finding
 from .output import FORMATS, diff_json, diff_summary, fix_summary, report, sort_key, statistics, summary
 from .rules.registry import RULES, all_rules
 from .runner import Progress, default_jobs, exit_status, interruptible, run
 from .settings import FIX_STYLES
-from .syntax import SYNTAX_ERROR_CODE
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 # A run at least this long ends with "Checked N files in T s" on stderr, terminal or not (see `_closing_line`).
@@ -287,9 +286,15 @@ def _lint(args) -> int:
         results.append(result)
         progress.update()
 
+    replayed = replay.recall(tasks) if mode == CHECK else None
     try:
-        with interruptible() as stop:
-            run(tasks, args.jobs or default_jobs(), on_result, stop)
+        if replayed is not None:
+            results.extend(replayed)
+        else:
+            with interruptible() as stop:
+                run(tasks, args.jobs or default_jobs(), on_result, stop)
+            if mode == CHECK:
+                replay.remember(tasks, results)
     except KeyboardInterrupt as exc:
         progress.close()
         written = sum(1 for r in results if r.fixed and not r.error) if mode == FIX else 0

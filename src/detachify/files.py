@@ -11,7 +11,7 @@ A ``Handler`` works on a file's raw bytes, so every kind keeps its own encoding 
 Handlers raise ``SourceError`` for input they cannot take. Source that does not parse is a finding, flake8's
 ``E999`` at CPython's position (it is an error: the file is never rewritten, the run exits 2); source CPython
 compiles but libcst cannot read is not analysed, with a warning (``Checked.not_analysed``). Python sources are
-handled here. Notebooks plug in from ``detachify.notebook`` (its ``HANDLER``), loaded lazily; then walked
+handled here. Notebooks plug in from ``detachify.notebook`` (its ``HANDLER``), imported when one is first read; walked
 directories yield ``.ipynb`` files too. ``register_handler`` adds any other kind.
 """
 from __future__ import annotations
@@ -21,6 +21,7 @@ from contextlib import contextmanager
 
 import difflib
 import hashlib
+import importlib
 import io
 import os
 import threading
@@ -31,12 +32,9 @@ import tokenize
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Set, Tuple
 
-from libcst import ParserSyntaxError
-
-from . import api
-from .findings import Finding
+from .findings import SYNTAX_ERROR_CODE, Finding
+from .project import witness
 from .settings import Settings
-from .syntax import SYNTAX_ERROR_CODE, UnsupportedSyntax, cpython_error, syntax_error_finding
 
 CHECK, FIX, DIFF = "check", "fix", "diff"
 
@@ -85,6 +83,11 @@ def decode_python(data: bytes) -> Tuple[str, str]:
 
 
 def _python_check(data: bytes, filename: str, settings: Settings, project=None) -> Checked:
+    from libcst import ParserSyntaxError
+
+    from . import api
+    from .syntax import UnsupportedSyntax, cpython_error, syntax_error_finding
+
     text = decode_python(data)[0]
     try:
         return Checked(api.check_source(text, filename, settings, project=project))
@@ -101,6 +104,11 @@ def _python_fix(data: bytes, filename: str, settings: Settings, project=None) ->
 
 def _python_fix_and_check(data: bytes, filename: str, settings: Settings,
                           project=None) -> Tuple[bytes, Checked, Checked]:
+    from libcst import ParserSyntaxError
+
+    from . import api
+    from .syntax import UnsupportedSyntax
+
     text, encoding = decode_python(data)
     try:
         outcome = api.fix_and_check(text, filename, settings, project=project)
@@ -119,37 +127,37 @@ PYTHON = Handler(check=_python_check, fix=_python_fix, text=lambda data: decode_
                  fix_and_check=_python_fix_and_check)
 
 _HANDLERS: Dict[str, Handler] = {".py": PYTHON, ".pyi": PYTHON}
-_plugins_loaded = False
+# Handlers of other kinds, each the `HANDLER` of a module imported when a file of its kind is first read (a run
+# read back from the cache never loads the notebook reader, nor the parser it brings).
+_PLUGINS: Dict[str, str] = {".ipynb": "detachify.notebook"}
 
 
 def register_handler(suffix: str, handler: Handler) -> None:
     _HANDLERS[suffix.lower()] = handler
 
 
-def _load_plugins() -> None:
-    global _plugins_loaded
-    if _plugins_loaded:
+def _load_plugin(suffix: str) -> None:
+    module_name = _PLUGINS.pop(suffix, None)
+    if module_name is None:
         return
-    _plugins_loaded = True
     try:
-        from . import notebook  # type: ignore[attr-defined]
+        module = importlib.import_module(module_name)
     except ImportError:
         return
-    handler = getattr(notebook, "HANDLER", None)
+    handler = getattr(module, "HANDLER", None)
     if isinstance(handler, Handler):
-        _HANDLERS.setdefault(".ipynb", handler)
+        _HANDLERS.setdefault(suffix, handler)
 
 
 def discoverable_suffixes() -> Set[str]:
     """Suffixes a directory walk collects."""
-    _load_plugins()
-    return set(_HANDLERS)
+    return set(_HANDLERS) | set(_PLUGINS)
 
 
 def handler_for(filename: str) -> Handler:
     """A named file of any other suffix is read as Python, as ruff does; a notebook needs its handler."""
-    _load_plugins()
     suffix = os.path.splitext(filename)[1].lower()
+    _load_plugin(suffix)
     if suffix == ".ipynb" and suffix not in _HANDLERS:
         raise SourceError("notebooks are not supported by this installation")
     return _HANDLERS.get(suffix, PYTHON)
@@ -169,9 +177,9 @@ class FileResult:
     new_data: Optional[bytes] = None  # FIX: the bytes to write, when they differ
     digest: str = ""  # of the bytes the result was computed from, to refuse writing over a newer file
     diff: str = ""
-    error: Optional[str] = None
     facts: Optional["ProjectFacts"] = None  # what a whole-project run's first pass learnt (see `FIRST_PASS`)
     error: Optional[str] = None  # the file could not be checked at all
+    witnessed: Optional[list] = None  # what a worker process read of the file system for it (`project.witness`)
     warnings: List[str] = field(default_factory=list)  # parts of it were not analysed (not an error)
 
     @property
@@ -216,6 +224,8 @@ def process_source(data: bytes, path: str, display: str, settings: Settings, mod
         handler = handler or handler_for(display)
         context = {}
         if project and os.path.basename(path) != "-":
+            from . import api
+
             in_project = api.project_of(path)
             in_project.defer = incoming is FIRST_PASS
             in_project.incoming = incoming if isinstance(incoming, tuple) else None
@@ -291,11 +301,15 @@ def unified_diff(old: str, new: str, display: str) -> str:
 def read_bytes(path: str) -> bytes:
     try:
         with open(path, "rb") as f:
-            return f.read()
+            data = f.read()
     except IsADirectoryError:
+        witness.read(path, None)
         raise SourceError("cannot read: is a directory") from None
     except OSError as exc:
+        witness.read(path, None)
         raise SourceError(f"cannot read: {exc.strerror or exc}") from None
+    witness.read(path, data)
+    return data
 
 
 def write_fixed(path: str, data: bytes, digest: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
+SYNTAX_ERROR_CODE = "E999"  # flake8's code for a file that does not parse
+
 
 @dataclass(frozen=True)
 class Edit:

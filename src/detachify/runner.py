@@ -13,9 +13,8 @@ import threading
 from contextlib import contextmanager
 from typing import Callable, Iterator, Optional, Sequence, TextIO, Tuple
 
-from . import api
 from .files import FIRST_PASS, FileResult, process_file
-from .project.workspace import calls_into
+from .project import witness
 from .settings import Settings
 
 Task = Tuple[str, str, Settings, str]  # (path, display, settings, mode)
@@ -44,11 +43,15 @@ def _init_worker() -> None:
 
 
 def _work(task) -> FileResult:
-    return process_file(*task)
+    result = process_file(*task)
+    result.witnessed = witness.drain()
+    return result
 
 
 def _outgoing(path: str):
-    return path, api.project_of(path).workspace.outgoing(path)
+    from . import api
+
+    return path, api.project_of(path).workspace.outgoing(path), witness.drain()
 
 
 def run(tasks: Sequence[Task], jobs: int, on_result: Callable[[FileResult], None],
@@ -60,10 +63,14 @@ def run(tasks: Sequence[Task], jobs: int, on_result: Callable[[FileResult], None
     2. Callers that pass 1 did not analyse (nothing to report in them), for their calls only.
     3. The waiting files, with the calls gathered from 1 and 2: what a check of one file would find itself.
     """
+    from . import api
+    from .project.workspace import calls_into
+
     stop = stop or StopRequest()
     with _Pool(jobs, len(tasks), stop) as pool:
         waiting, outgoing = [], {}
         for result in pool.map(_work, [(*task, FIRST_PASS) for task in tasks]):
+            _take_facts(result)
             if result.facts is not None and result.facts.outgoing is not None:
                 outgoing[os.path.abspath(result.path)] = result.facts.outgoing
             if result.facts is not None and result.facts.deferred:
@@ -78,7 +85,8 @@ def run(tasks: Sequence[Task], jobs: int, on_result: Callable[[FileResult], None
             path = os.path.abspath(result.path)
             callers[path] = api.project_of(path).workspace.callers_naming(path, result.facts.names)
         missing = sorted({caller for found in callers.values() for caller in found if caller not in outgoing})
-        for path, calls in pool.map(_outgoing, missing):
+        for path, calls, facts in pool.map(_outgoing, missing):
+            witness.merge(facts)
             outgoing[path] = calls
         again = []
         for result in waiting:
@@ -86,7 +94,14 @@ def run(tasks: Sequence[Task], jobs: int, on_result: Callable[[FileResult], None
             incoming = calls_into(path, {caller: outgoing.get(caller, ()) for caller in callers[path]})
             again.append((*by_path[path], incoming))
         for result in pool.map(_work, again):
+            _take_facts(result)
             on_result(result)
+
+
+def _take_facts(result: FileResult) -> None:
+    """What a worker read for the result joins what this process read (a run index records it all)."""
+    witness.merge(result.witnessed or ())
+    result.witnessed = None
 
 
 class _Pool:

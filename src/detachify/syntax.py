@@ -20,10 +20,9 @@ from typing import Callable, Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
-from .findings import Edit, Finding
+from .findings import SYNTAX_ERROR_CODE, Edit, Finding
 from .parsing import parse_for_analysis
 
-SYNTAX_ERROR_CODE = "E999"  # flake8's code for a file that does not parse
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")  # one physical line with its break, as Python counts lines
 _LEADING_SPACE = re.compile(r"[ \t\f]*")
 TAB_SIZE = 8  # CPython's tokenizer

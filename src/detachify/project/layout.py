@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Optional, Tuple
 
+from . import witness
+
 ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 SOURCE_SUFFIXES = (".py", ".pyi")
 _STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | frozenset(sys.builtin_module_names)
@@ -30,7 +32,7 @@ class ModuleFile:
 
 
 def has_root_marker(folder: str) -> bool:
-    return any(os.path.exists(os.path.join(folder, marker)) for marker in ROOT_MARKERS)
+    return any(witness.exists(os.path.join(folder, marker)) for marker in ROOT_MARKERS)
 
 
 @lru_cache(maxsize=4096)
@@ -40,7 +42,7 @@ def project_root(path: str) -> str:
     The nearest folder above it with a pyproject.toml, setup.cfg, setup.py or .git; failing that, the folder
     above the outermost package that holds the file (or the file's own folder for a script).
     """
-    start = path if os.path.isdir(path) else os.path.dirname(path)
+    start = path if witness.is_dir(path) else os.path.dirname(path)
     start = os.path.abspath(start)
     folder = start
     while True:
@@ -65,7 +67,7 @@ def package_top(folder: str) -> str:
 
 
 def _is_package_dir(folder: str) -> bool:
-    return any(os.path.isfile(os.path.join(folder, "__init__" + suffix)) for suffix in SOURCE_SUFFIXES)
+    return any(witness.is_file(os.path.join(folder, "__init__" + suffix)) for suffix in SOURCE_SUFFIXES)
 
 
 @lru_cache(maxsize=4096)
@@ -80,7 +82,7 @@ def source_roots(importer: str) -> Tuple[str, ...]:
     candidates = [folder, package_top(folder), root, os.path.join(root, "src")]
     seen, roots = set(), []
     for candidate in candidates:
-        if candidate not in seen and os.path.isdir(candidate):
+        if candidate not in seen and witness.is_dir(candidate):
             seen.add(candidate)
             roots.append(candidate)
     return tuple(roots)
@@ -152,10 +154,10 @@ def module_under(root: str, name: str) -> Optional[ModuleFile]:
     base = os.path.join(root, *name.split("."))
     for suffix in SOURCE_SUFFIXES:
         init = os.path.join(base, "__init__" + suffix)
-        if os.path.isfile(init):
+        if witness.is_file(init):
             return ModuleFile(name, init, True, root)
     for suffix in SOURCE_SUFFIXES:
-        if os.path.isfile(base + suffix):
+        if witness.is_file(base + suffix):
             return ModuleFile(name, base + suffix, False, root)
     return None
 

@@ -18,7 +18,7 @@ from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Set, Tup
 
 from ..analysis import knowledge as K
 from ..analysis.summary import ModuleSummary, OutgoingCall
-from . import layout
+from . import layout, witness
 from .imports import scan
 
 # Top-level names that are never the project's: the libraries the knowledge tables describe by name.
@@ -245,7 +245,9 @@ class Workspace:
             with open(path, "rb") as f:
                 found = hashlib.sha256(f.read()).hexdigest()
         except OSError:
+            witness.read(path, None)
             return None
+        witness.read_digest(path, found)
         self._contents[path] = (stamp, found)
         return found
 
@@ -312,13 +314,7 @@ class Workspace:
         .git, ...) is walked whole (honouring .gitignore); a guessed one (the folder above a package, a script's
         folder: maybe /tmp or a home folder) only through its packages and two levels of plain folders."""
         if self._universe is None:
-            if layout.has_root_marker(self.root):
-                from ..discovery import discover
-
-                found = discover([self.root], UNIVERSE_SUFFIXES, lambda path, is_dir: False)
-                self._universe = sorted(os.path.abspath(p) for p in found.files)[:MAX_UNIVERSE]
-            else:
-                self._universe = sorted(_walk_guessed_root(self.root))
+            self._universe = witness.listing(self.root, project_files)
         return self._universe
 
     def callers_of(self, path: str) -> Set[str]:
@@ -346,6 +342,16 @@ def names_callers_must_spell(summary: ModuleSummary) -> Set[str]:
     names.update(class_name for class_name, cls in summary.classes
                  if any(method.has_conversions for _, method in cls.methods))
     return names
+
+
+@witness.walker
+def project_files(root: str) -> List[str]:
+    if layout.has_root_marker(root):
+        from ..discovery import discover
+
+        found = discover([root], UNIVERSE_SUFFIXES, lambda path, is_dir: False)
+        return sorted(os.path.abspath(p) for p in found.files)[:MAX_UNIVERSE]
+    return sorted(_walk_guessed_root(root))
 
 
 def _walk_guessed_root(root: str, plain_depth: int = 2, limit: int = 5_000) -> List[str]:
@@ -395,7 +401,9 @@ def read_program(path: str):
         with open(path, "rb") as f:
             data = f.read()
     except OSError:
+        witness.read(path, None)
         return None, None
+    witness.read(path, data)
     if path.endswith(".ipynb"):
         from ..notebook import NotebookError, read_notebook
 
@@ -429,6 +437,7 @@ def forget_workspaces() -> None:
     """Drop everything this process learnt about projects (files may have changed: the language server)."""
     _WORKSPACES.clear()
     layout.clear_caches()
+    witness.forget()
 
 
 @dataclass

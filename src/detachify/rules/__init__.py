@@ -1,13 +1,14 @@
 """Rules turn the analysis' facts into findings; the registry documents them."""
 from __future__ import annotations
 
-from typing import List
+from typing import TYPE_CHECKING, List
 
-from ..analysis.engine import ModuleAnalysis, imports_other_tensor_library_only
 from ..findings import Finding
 from ..settings import Settings
-from .conversions import CONVERSION_CHECKS
 from .registry import RULES, Rule, all_rules
+
+if TYPE_CHECKING:
+    from ..analysis.engine import ModuleAnalysis
 
 __all__ = ["RULES", "Rule", "all_rules", "evaluate", "enabled_codes"]
 
@@ -15,7 +16,7 @@ __all__ = ["RULES", "Rule", "all_rules", "evaluate", "enabled_codes"]
 class Report:
     """What a rule needs to phrase a finding: source text, positions, settings."""
 
-    def __init__(self, analysis: ModuleAnalysis, settings: Settings, filename: str):
+    def __init__(self, analysis: "ModuleAnalysis", settings: Settings, filename: str):
         self.analysis = analysis
         self.settings = settings
         self.filename = filename
@@ -46,10 +47,15 @@ class Report:
 
 
 def enabled_codes(settings: Settings) -> List[str]:
+    from .conversions import CONVERSION_CHECKS
+
     return [code for code in CONVERSION_CHECKS if settings.is_enabled(code, RULES[code].default_on)]
 
 
-def evaluate(analysis: ModuleAnalysis, settings: Settings, filename: str) -> List[Finding]:
+def evaluate(analysis: "ModuleAnalysis", settings: Settings, filename: str) -> List[Finding]:
+    from ..analysis.engine import imports_other_tensor_library_only
+    from .conversions import CONVERSION_CHECKS
+
     if imports_other_tensor_library_only(analysis):
         return []  # TensorFlow, JAX, Paddle... tensors also have `.numpy()`, with other rules
     report = Report(analysis, settings, filename)
