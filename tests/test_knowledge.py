@@ -392,6 +392,21 @@ def test_non_differentiable_method(name):
         assert not out.dtype.is_floating_point and not out.dtype.is_complex
 
 
+@pytest.mark.filterwarnings("ignore:To copy construct from a tensor")
+@pytest.mark.parametrize("name", sorted(K.SAME_DEVICE_FACTORY_METHODS))
+def test_same_device_factory_method_makes_its_tensor_where_the_receiver_is(name):
+    """`x.new_zeros(n)` lands on `x`'s device: shown with the meta device, which, like a GPU, is not the CPU."""
+    assert name in K.NON_DIFFERENTIABLE_METHODS
+    receiver = torch.randn(2, 3, device="meta")
+    if name == "new_full":
+        out = receiver.new_full((2,), 1.0)
+    elif name == "new_tensor":
+        out = receiver.new_tensor([1.0, 2.0])
+    else:
+        out = getattr(receiver, name)(2)
+    assert out.device == receiver.device
+
+
 def test_new_factories_with_requires_grad_true_require_grad():
     """Like the torch factories, `x.new_*(..., requires_grad=True)` creates a leaf that requires grad."""
     g = grad_leaf(2)
@@ -1256,6 +1271,15 @@ def test_star_import_binds_what_the_analysis_resolves(module):
             assert namespace[name] is resolve(resolved), (name, resolved)
             checked += 1
     assert checked >= 10
+
+
+@pytest.mark.parametrize("module", sorted(L.BUILTIN_ALIASES))
+def test_compatibility_names_are_the_builtins(module):
+    import builtins
+    compat = importlib.import_module(module)
+    for name in sorted(L.BUILTIN_ALIASES[module]):
+        assert L.canonical(f"{module}.{name}") == f"builtins.{name}"
+        assert getattr(compat, name) is getattr(builtins, name), name
 
 
 def test_the_last_star_import_wins():

@@ -37,7 +37,9 @@ class Calls:
         for arg in node.args:
             value = self.eval(arg.value, frame)
             values.append(value)
-            if arg.star == "*":
+            if arg.star == "*" and value.kind is Kind.CONTAINER and value.items is not None:
+                positional.extend(value.items)  # `f(*args)` with args a known tuple: exactly its items
+            elif arg.star == "*":
                 partial = True
                 positional.append(self.element_of(value))
             elif arg.star == "**":

@@ -50,6 +50,8 @@ NON_DIFFERENTIABLE_METHODS = frozenset({
     "long", "int", "short", "char", "byte", "bool",
     "new_zeros", "new_ones", "new_empty", "new_full", "new_tensor",
 })
+# Of those, the ones that make a tensor on the receiver's device (`x.new_zeros(n)`: zeros where `x` is).
+SAME_DEVICE_FACTORY_METHODS = frozenset({"new_zeros", "new_ones", "new_empty", "new_full", "new_tensor"})
 # Tensor methods that return a new tensor sharing no autograd history: the sanitizers.
 DETACHING_METHODS = frozenset({"detach", "detach_"})
 DETACHING_ATTRIBUTES = frozenset({"data", "grad"})

@@ -37,6 +37,9 @@ NOT_STAR_EXPORTED = {"torch": frozenset({
     "profiler_allow_cudagraph_cupti_lazy_reinit_cuda12", "quantized_gru", "quantized_lstm", "segment_reduce",
     "set_default_dtype", "set_grad_enabled", "solve", "svd_lowrank", "symeig", "to_dlpack", "unique", "while_loop",
 })}
+# Python 2/3 compatibility modules whose names are, on Python 3, the builtins themselves
+# (`from six.moves import map, zip` in older research code): they resolve to `builtins.NAME`.
+BUILTIN_ALIASES = {"six.moves": frozenset({"map", "zip", "filter", "range", "input"})}
 # Libraries whose star import the analysis follows (the re-exporting ones too).
 STAR_IMPORTABLE = frozenset({"matplotlib.pyplot", "numpy", "torch", *REEXPORTING_MODULES})
 
@@ -51,7 +54,11 @@ def knows(module: str, name: str) -> bool:
 
 
 def canonical(qname: str) -> str:
-    """`matplotlib.pylab.plot` -> `matplotlib.pyplot.plot`, `pylab.mean` -> `numpy.mean`; other names as given."""
+    """`matplotlib.pylab.plot` -> `matplotlib.pyplot.plot`, `pylab.mean` -> `numpy.mean`, `six.moves.zip` ->
+    `builtins.zip`; other names as given."""
+    module, _, name = qname.rpartition(".")
+    if name in BUILTIN_ALIASES.get(module, ()):
+        return f"builtins.{name}"
     for module, sources in REEXPORTING_MODULES.items():
         if qname.startswith(module + "."):
             rest = qname[len(module) + 1:]

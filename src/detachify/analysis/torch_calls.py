@@ -75,6 +75,10 @@ class TorchCalls:
             return result
         if name.startswith("new_") and args.constant("requires_grad") is True:
             return grad_tensor(why(P.REQUIRES_GRAD_FACTORY), gpu=receiver.gpu, gpu_if=receiver.gpu_if)
+        if name in K.SAME_DEVICE_FACTORY_METHODS and receiver.kind is Kind.UNKNOWN:
+            # `x.new_zeros(n)` is `torch.zeros(n, device=x.device)`: where an argument or a batch lives, which,
+            # like its `.device`, may be a GPU.
+            return tensor(Grad.NO, gpu=True, gpu_if=receiver.gpu_if)
         if name in K.NON_DIFFERENTIABLE_OPS or name in K.NON_DIFFERENTIABLE_METHODS:
             return tensor(Grad.NO, gpu=receiver.gpu, gpu_if=receiver.gpu_if)
         if name in K.NON_TENSOR_METHODS:
@@ -178,6 +182,8 @@ class TorchCalls:
             if qname.endswith("sequential"):
                 rest = Args(args.positional[2:], {}, args.partial, ())
             return self.call_value(args.first(), rest, node, frame)
+        if qname == "functools.partial" and args.positional and args.positional[0].kind is Kind.FUNCTION:
+            return self.partial_function(args)
         if qname in ("copy.deepcopy", "copy.copy"):
             return args.first()
         if head in ("torch.nn", "torch.nn.modules") and last[:1].isupper():
@@ -197,6 +203,18 @@ class TorchCalls:
         if qname.startswith("numpy.") or qname == "numpy":
             origins = frozenset().union(*(v.origins for v in args.all())) if args.all() else frozenset()
             return Value(Kind.NDARRAY, Grad.NO, origins=origins)
+        return UNKNOWN
+
+    def partial_function(self, args: Args) -> Value:
+        """`partial(f, **options)` calls `f`; `partial(f, a)` calls it with `a` first (as a bound method calls
+        its function with `self`). The keywords it fixes are not kept: calls then see `f`'s defaults."""
+        function, bound = args.positional[0], args.positional[1:]
+        if any(arg.star == "*" for arg in args.nodes):
+            return UNKNOWN  # which positions it fixes is not known
+        if not bound:
+            return function
+        if len(bound) == 1 and function.elem is None:
+            return replace(function, elem=bound[0])
         return UNKNOWN
 
     def torch_function(self, name: str, args: Args, node, frame, namespace: str) -> Value:
