@@ -102,6 +102,7 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls, Pro
         self._positions = None
         self._evidence: Dict[object, usage.Evidence] = {}
         self._any_evidence: Optional[bool] = None
+        self._bare_backward: Optional[bool] = None  # `from torch.autograd import backward` in the module
         self._definitions = None
         self._lines = None
         self._default_instances: Dict[ClassInfo, Value] = {}
@@ -239,7 +240,10 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls, Pro
     def _evidence_of(self, node) -> usage.Evidence:
         found = self._evidence.get(node)
         if found is None:
-            found = self._evidence[node] = usage.evidence_in(self.text_of(node))
+            if self._bare_backward is None:
+                self._bare_backward = usage.imports_autograd_backward(
+                    self.module.code if self.source is None else self.source)
+            found = self._evidence[node] = usage.evidence_in(self.text_of(node), self._bare_backward)
         return found
 
     def text_of(self, node) -> str:

@@ -2,7 +2,8 @@
 
 `model.parameters()`, `model.eval()`, `model.zero_grad()`... say `model` is an `nn.Module` (or an optimizer):
 calling it then yields a tensor that requires grad. `loss.backward()` says `loss` requires grad wherever it is
-computed in that scope (torch raises otherwise). `x.cuda()` / `x.to(device)` say `x` may live on a GPU.
+computed in that scope (torch raises otherwise), and so does `torch.autograd.backward(loss)`. `x.cuda()` /
+`x.to(device)` say `x` may live on a GPU.
 
 Read from the text of the scope (a function, the class of a `self.` attribute, or the module): a regular
 expression over names as written, flow-insensitive by design: the evidence holds for every assignment of the
@@ -20,7 +21,14 @@ MODULE_METHODS = ("parameters", "named_parameters", "zero_grad", "load_state_dic
                   "named_modules", "children", "register_forward_hook", "requires_grad_")
 _MODULE_USE = re.compile(_NAME + r"[ \t]*\.[ \t]*(?:" + "|".join(MODULE_METHODS) + r")[ \t]*\(")
 _BACKWARD = re.compile(_NAME + r"[ \t]*\.[ \t]*backward[ \t]*\(")
-_TRIGGER = re.compile(r"\.[ \t]*(?:backward|" + "|".join(MODULE_METHODS) + r")[ \t]*\(")
+# `torch.autograd.backward(loss)` is `loss.backward()`: torch raises alike when `loss` does not require grad. Bare
+# `backward(loss)` counts only where the module imports it from torch.autograd (a forward-backward algorithm's
+# own `backward(obs)` says nothing).
+_AUTOGRAD_BACKWARD = re.compile(r"(?<![\w.])(?:torch[ \t]*\.[ \t]*)?autograd[ \t]*\.[ \t]*backward[ \t]*\([ \t]*"
+                                + _NAME + r"[ \t]*[,)]")
+_BARE_BACKWARD = re.compile(r"(?<![\w.])(?<!def )backward[ \t]*\([ \t]*" + _NAME + r"[ \t]*[,)]")
+_IMPORTS_BACKWARD = re.compile(r"^[ \t]*from[ \t]+torch\.autograd[ \t]+import[^\n;#]*\bbackward\b", re.MULTILINE)
+_TRIGGER = re.compile(r"\.[ \t]*(?:backward|" + "|".join(MODULE_METHODS) + r")[ \t]*\(|(?<![\w.])backward[ \t]*\(")
 
 
 @dataclass(frozen=True)
@@ -39,10 +47,19 @@ def may_have_evidence(text: str) -> bool:
     return _TRIGGER.search(text) is not None
 
 
-def evidence_in(text: str) -> Evidence:
+def imports_autograd_backward(module_text: str) -> bool:
+    """`from torch.autograd import backward`: a bare `backward(x)` in this module is torch's."""
+    return _IMPORTS_BACKWARD.search(module_text) is not None
+
+
+def evidence_in(text: str, bare_backward: bool = False) -> Evidence:
+    """`bare_backward`: the module imports `backward` from torch.autograd."""
     if not may_have_evidence(text):
         return NONE
-    return Evidence(frozenset(_keys(_MODULE_USE, text)), frozenset(_keys(_BACKWARD, text)))
+    backpropagated = set(_keys(_BACKWARD, text)) | set(_keys(_AUTOGRAD_BACKWARD, text))
+    if bare_backward:
+        backpropagated |= set(_keys(_BARE_BACKWARD, text))
+    return Evidence(frozenset(_keys(_MODULE_USE, text)), frozenset(backpropagated))
 
 
 def _keys(pattern, text: str):
