@@ -29,6 +29,8 @@ from .values import Grad, Kind, Mode, Value
 # Beyond these, calls are not followed any more (their results stay unknown): bounds the cost on huge files.
 MAX_CALL_ANALYSES = 3000
 MAX_STATEMENTS = 400_000
+# A base class's method is analysed on its own for at most this many of its subclasses.
+MAX_SUBCLASS_CONTEXTS = 4
 
 
 @dataclass
@@ -160,18 +162,38 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls, Pro
 
     def analyse_standalone(self, info: FunctionInfo):
         params = param_list(info.node.params)
-        positional = []
-        if info.owner is not None and params and not info.is_static:
-            positional.append(self.default_instance(info.owner))
-        frame = Frame(State(mode=info.decorator_mode or self.framework_mode(info)), parent=info.closure,
-                      function=info)
-        frame.state.vars.update(self.bind_parameters(info, positional, {}, None))
-        frame.state.vars.update(self.annotated_parameters(info))
-        self.call_stack.append(info)
-        try:
-            info.standalone_result = self.run_body(info, frame)
-        finally:
-            self.call_stack.pop()
+        bound_to_instance = info.owner is not None and params and not info.is_static
+        owners = [info.owner] if bound_to_instance else [None]
+        if bound_to_instance:
+            # A base class's method runs on instances of its subclasses too, calling their overrides
+            # (`self._forward(batch)` that the base leaves abstract): analyse it once per such subclass.
+            owners += self.subclasses_inheriting(info)
+        for owner in owners:
+            if owner is not info.owner and self.over_budget():
+                break
+            positional = [self.default_instance(owner)] if owner is not None else []
+            frame = Frame(State(mode=info.decorator_mode or self.framework_mode(info)), parent=info.closure,
+                          function=info)
+            frame.state.vars.update(self.bind_parameters(info, positional, {}, None))
+            frame.state.vars.update(self.annotated_parameters(info))
+            self.call_stack.append(info)
+            try:
+                result = self.run_body(info, frame)
+            finally:
+                self.call_stack.pop()
+            if owner is info.owner:
+                info.standalone_result = result
+
+    def subclasses_inheriting(self, method: FunctionInfo) -> List[ClassInfo]:
+        """The module's subclasses of the method's class that inherit it and override some other method."""
+        found = []
+        for subclass in self.classes.values():
+            if subclass is method.owner or subclass.find_method(method.name) is not method:
+                continue
+            if any(name != "__init__" and method.owner.find_method(name) is not None for name in subclass.methods) \
+                    and method.owner in _all_base_classes(subclass):
+                found.append(subclass)
+        return found[:MAX_SUBCLASS_CONTEXTS]
 
     def framework_mode(self, info: FunctionInfo) -> Mode:
         """The grad mode a framework calls a hook in: Lightning validates and tests with grad off."""
@@ -375,6 +397,10 @@ class Positions:
             return self[node]
         except KeyError:
             return default
+
+
+def _all_base_classes(info: ClassInfo):
+    return {base.target for base in _all_bases(info) if isinstance(base.target, ClassInfo)}
 
 
 def _all_bases(info: ClassInfo, seen=None):
