@@ -272,6 +272,29 @@ class Statements:
         if narrowed is not current:
             self.rebind_place(key, narrowed, frame)
 
+    def narrow_by_exact_type(self, test: cst.Comparison, outcome: bool, frame):
+        """`type(x) == np.ndarray` / `type(x) is torch.Tensor` true: x is one. False says nothing (an
+        `nn.Parameter` is a tensor whose type is not `torch.Tensor`)."""
+        operator = test.comparisons[0].operator
+        if isinstance(operator, (cst.Equal, cst.Is)):
+            equal = outcome
+        elif isinstance(operator, (cst.NotEqual, cst.IsNot)):
+            equal = not outcome
+        else:
+            return
+        call = test.left
+        if not equal or not isinstance(call, cst.Call) or len(call.args) != 1 or call.args[0].star \
+                or self.eval(call.func, frame).qname != "builtins.type":
+            return
+        key = place_key(call.args[0].value)
+        if not key:
+            return
+        kinds = _type_kinds(self.eval(test.comparisons[0].comparator, frame))
+        current = self.eval(call.args[0].value, frame)
+        narrowed = _narrowed(current, kinds, True)
+        if narrowed is not current:
+            self.rebind_place(key, narrowed, frame)
+
     def narrow_by_flag(self, flag: str, outcome: bool, frame):
         if not outcome:  # the flag is false here: what is on a GPU only when it is true is not
             for name, value in list(frame.state.vars.items()):
@@ -304,6 +327,8 @@ class Statements:
                     frame.state.vars[name] = replace(value, gpu=False, gpu_if="")
         elif isinstance(test, cst.Call) and test.args and not any(arg.star for arg in test.args):
             self.narrow_by_type(test, outcome, frame)
+        elif isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+            self.narrow_by_exact_type(test, outcome, frame)
         elif isinstance(test, cst.Attribute) and test.attr.value == "requires_grad" and not outcome:
             key = place_key(test.value)
             current = self.eval(test.value, frame)
