@@ -9,7 +9,9 @@ from pathlib import Path
 import libcst
 import pytest
 
+import detachify.analysis.engine as engine
 import detachify.api as api
+import detachify.project.analysis as project_analysis
 from cli_support import BAD, CLEAN, UNSAFE
 from detachify import check_source, fix_source
 from detachify.files import CHECK, DIFF, FIX, process_source
@@ -24,7 +26,8 @@ def passes(monkeypatch):
     findings cache off (another test's run of the same source would otherwise answer from it)."""
     monkeypatch.setenv("DETACHIFY_NO_CACHE", "1")
     counts = collections.Counter()
-    real_parse, real_analyse, real_in_project = libcst.parse_module, api.analyse, api.analyse_in_project
+    real_parse, real_analyse, real_in_project = (libcst.parse_module, engine.analyse,
+                                                 project_analysis.analyse_in_project)
 
     def parse_module(*args, **kwargs):
         counts["parse"] += 1
@@ -39,8 +42,8 @@ def passes(monkeypatch):
         return real_in_project(*args, **kwargs)
 
     monkeypatch.setattr(libcst, "parse_module", parse_module)
-    monkeypatch.setattr(api, "analyse", analyse)
-    monkeypatch.setattr(api, "analyse_in_project", analyse_in_project)
+    monkeypatch.setattr(engine, "analyse", analyse)  # the API imports both when it first analyses a file
+    monkeypatch.setattr(project_analysis, "analyse_in_project", analyse_in_project)
     return counts
 
 

@@ -8,16 +8,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterable, List, Optional
 
-import libcst as cst
-
-from . import syntax
-from .analysis.engine import analyse
-from .project.analysis import analyse_file, analyse_in_project
 from .project.checks import cached_findings, store_findings
 from .project.workspace import InProject, workspace_for
 from .findings import Edit, Finding
 from .noqa import Suppressions
-from .parsing import parse_for_analysis
 from .prefilter import may_contain_findings
 from .rules import enabled_codes, evaluate
 from .settings import DEFAULT_SETTINGS, Settings
@@ -44,7 +38,14 @@ def check_source(source: str, filename: str = "<string>", settings: Optional[Set
 def project_of(path: str) -> InProject:
     """`path` (a real file) as a file of its project, for `check_source(..., project=...)`."""
     path = os.path.abspath(path)
-    return InProject(workspace_for(path, analyse_file), path)
+    return InProject(workspace_for(path, _analyse_file), path)
+
+
+def _analyse_file(workspace, path: str, want_summary: bool):
+    # The engine loads with the first file a project must analyse: findings read back from the cache need none.
+    from .project.analysis import analyse_file
+
+    return analyse_file(workspace, path, want_summary)
 
 
 def _check(source: str, filename: str, settings: Settings, respect_noqa: bool = True,
@@ -61,6 +62,13 @@ def _check(source: str, filename: str, settings: Settings, respect_noqa: bool = 
         cached = cached_findings(source, filename, settings, respect_noqa, project)
         if cached is not None:
             return cached
+    import libcst as cst
+
+    from . import syntax
+    from .analysis.engine import analyse
+    from .parsing import parse_for_analysis
+    from .project.analysis import analyse_in_project
+
     with _deep_recursion():  # a 400-term `a + b + ...` nests 400 deep, in libcst and in the analysis
         parsed = syntax.parse(source, cst.parse_module if rewrite else parse_for_analysis)
         if project is None:
@@ -117,6 +125,10 @@ def fix_and_check(source: str, filename: str = "<string>", settings: Optional[Se
         fixed = apply_edits(source, edits)
         if fixed == source:
             break
+        import libcst as cst
+
+        from . import syntax
+
         try:
             findings = _check(fixed, filename, settings, rewrite=True, project=_fresh(project))
         except (cst.ParserSyntaxError, syntax.UnsupportedSyntax):

@@ -9,11 +9,8 @@ import argparse
 import os
 from typing import Any, Iterator, List, Sequence, Tuple
 
-import libcst
-
 from . import __version__, api
 from .noqa import Suppressions
-from .syntax import UnsupportedSyntax
 from .rules.registry import all_rules
 from .settings import Settings
 
@@ -28,6 +25,16 @@ def _codes_flake8_keeps(options: argparse.Namespace) -> Tuple[str, ...]:
         return tuple(rule.code for rule in all_rules() if engine.decision_for(rule.code) is Decision.Selected)
     except Exception:  # noqa: BLE001 - another flake8 version: compute everything, flake8 still filters
         return tuple(rule.code for rule in all_rules())
+
+
+def _unreadable(exc: Exception) -> bool:
+    """Source flake8 reports itself (E999), or that libcst cannot read even so: we cannot analyse it. (The
+    parser is imported only once a file needs it; findings read back from the cache need none.)"""
+    from libcst import ParserSyntaxError
+
+    from .syntax import UnsupportedSyntax
+
+    return isinstance(exc, (ParserSyntaxError, UnsupportedSyntax))
 
 
 def _default_off_codes() -> List[str]:
@@ -67,7 +74,9 @@ class Plugin:
             # The file as part of its project, as `detachify check` sees it (imports read from disk).
             project = api.project_of(self.filename) if os.path.isfile(self.filename) else None
             findings = api.check_source(source, self.filename, self.settings, respect_noqa=False, project=project)
-        except (libcst.ParserSyntaxError, UnsupportedSyntax):
+        except Exception as exc:
+            if not _unreadable(exc):
+                raise
             return  # flake8 reports E999 itself; what libcst cannot read even so, we cannot analyse
         # flake8 owns `# noqa`, but the file-level `# detachify: noqa` is ours alone: without this the same
         # file would be silent under `detachify check` and noisy under flake8. (Read only when there are

@@ -28,6 +28,7 @@ KNOWN_LIBRARIES = frozenset({
     *K.OTHER_TENSOR_LIBRARIES,
 })
 UNIVERSE_SUFFIXES = {".py", ".ipynb"}
+_WORD = re.compile(r"\w+")
 MAX_UNIVERSE = 50_000  # files walked for callers; beyond it a project is too big to scan on every run
 
 # (workspace, path, want_summary) → (summary, outgoing calls, the ImportContext it ran with)
@@ -92,6 +93,7 @@ class Workspace:
         self._callers: Optional[Dict[str, Set[str]]] = None
         self._keys: Dict[str, str] = {}
         self._contents: Dict[str, tuple] = {}
+        self._words: Dict[str, Tuple[Optional[str], FrozenSet[str]]] = {}
         self._cache = False  # not looked up yet
 
     # resolution ---------------------------------------------------------------------------------------------
@@ -300,13 +302,17 @@ class Workspace:
     def callers_naming(self, path: str, names) -> List[str]:
         """The files whose imports reach `path` and whose text spells one of `names`: the only ones whose
         calls into `path` can matter."""
-        pattern = re.compile(r"\b(?:%s)\b" % "|".join(sorted(map(re.escape, names))))
-        found = []
-        for caller in sorted(self.callers_of(path)):
-            text = read_text(caller)
-            if text is not None and pattern.search(text):
-                found.append(caller)
-        return found
+        names = set(names)
+        return [caller for caller in sorted(self.callers_of(path)) if not names.isdisjoint(self._words_of(caller))]
+
+    def _words_of(self, path: str) -> FrozenSet[str]:
+        """The identifiers a file's text spells (a name is spelled where `\\bname\\b` matches), kept while the
+        text stays the same: every module that receives calls asks them of the same callers."""
+        text = read_text(path)
+        known = self._words.get(path)
+        if known is None or known[0] != text:
+            known = self._words[path] = (text, frozenset(_WORD.findall(text)) if text is not None else frozenset())
+        return known[1]
 
     # the universe: every file of the project that may call into others --------------------------------
     def universe(self) -> List[str]:
