@@ -413,6 +413,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep-output", type=Path, metavar="DIR",
                    help="save each tool's stdout/stderr (last repeat) under DIR")
     args = p.parse_args(argv)
+    # Python tools run as installed ones do on a user's machine, their bytecode cached (the warm-up run writes
+    # it): an environment that forbids it would charge every Python row the compilation of its sources.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
     say = Printer()
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
