@@ -350,11 +350,12 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls, Pro
     def prepare_positions(self, nodes) -> None:
         self.positions().prepare(nodes)
 
-    def nodes_findings_may_need(self):
-        """Every node a finding or its fix may need the position of, so one codegen pass finds them all."""
+    def nodes_findings_may_need(self, least_severity: int = 1):
+        """Every node a finding or its fix may need the position of, so one codegen pass finds them all;
+        conversions below `least_severity` are reported by no enabled rule."""
         for conversion in self.conversions.values():
-            if conversion.severity == 0:
-                continue  # proven safe: no rule reports it
+            if conversion.severity < max(1, least_severity):
+                continue  # proven safe, or reported only by rules that are off
             yield conversion.node
             yield conversion.call_site
             for site, _ in conversion.value.stores:

@@ -43,8 +43,9 @@ def analyse_in_project(module: cst.Module, source: str, project: InProject) -> M
     analysis.finish()
     if not incoming:  # what it calls elsewhere, seen without calls from elsewhere: the same as analyse_file
         exporter = Exporter(analysis, path, workspace.display(path))
-        # One codegen pass for the positions of both the outgoing calls and the findings.
-        analysis.prepare_positions([*exporter.nodes_to_position(), *analysis.nodes_findings_may_need()])
+        # One codegen pass for the positions of both the outgoing calls and the findings of the default rules
+        # (a strict rule's findings, when it is on, cost one more).
+        analysis.prepare_positions([*exporter.nodes_to_position(), *analysis.nodes_findings_may_need(2)])
         project.outgoing = exporter.outgoing(project.locate)
         workspace.record_outgoing(path, project.outgoing, context, source)
     project.followed = tuple(incoming)

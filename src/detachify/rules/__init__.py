@@ -54,13 +54,15 @@ def enabled_codes(settings: Settings) -> List[str]:
 
 def evaluate(analysis: "ModuleAnalysis", settings: Settings, filename: str) -> List[Finding]:
     from ..analysis.engine import imports_other_tensor_library_only
-    from .conversions import CONVERSION_CHECKS
+    from .conversions import CONVERSION_CHECKS, LEAST_SEVERITY
 
     if imports_other_tensor_library_only(analysis):
         return []  # TensorFlow, JAX, Paddle... tensors also have `.numpy()`, with other rules
     report = Report(analysis, settings, filename)
-    checks = [CONVERSION_CHECKS[code] for code in enabled_codes(settings)]
-    analysis.prepare_positions(analysis.nodes_findings_may_need())
+    codes = enabled_codes(settings)
+    checks = [CONVERSION_CHECKS[code] for code in codes]
+    least = min((LEAST_SEVERITY[code] for code in codes), default=4)
+    analysis.prepare_positions(analysis.nodes_findings_may_need(least))
     findings = []
     for conversion in analysis.conversions.values():
         for check in checks:

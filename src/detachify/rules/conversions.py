@@ -95,3 +95,6 @@ CONVERSION_CHECKS = {
     "TNP003": check_tnp003,
     "TNP901": check_tnp901,
 }
+# The least `Conversion.severity` each check can report: positions are computed only for what some enabled
+# check may report (3: torch raises, 2: may be on a GPU, 1: provenance unknown).
+LEAST_SEVERITY = {"TNP001": 3, "TNP002": 2, "TNP003": 3, "TNP901": 1}
