@@ -544,20 +544,23 @@ def _type_kinds(value: Value) -> frozenset:
         return frozenset({"tensor"})
     if value.qname in K.ARRAY_TYPES:
         return frozenset({"ndarray"})
-    if value.qname.startswith("builtins."):
+    if value.qname.startswith("builtins.") and value.qname != "builtins.object":  # every tensor is an object
         return frozenset({"other"})
     return frozenset({"unknown"})
 
 
 def _narrowed(current: Value, kinds: frozenset, outcome: bool) -> Value:
+    """`current` where `isinstance(x, <types admitting kinds>)` is `outcome`."""
     if current.kind not in (Kind.TENSOR, Kind.UNKNOWN):
         return current  # a list or a model stays what it is
     if outcome and kinds == {"tensor"}:
         return current if current.kind is Kind.TENSOR else replace(current, kind=Kind.TENSOR)
     if outcome and kinds == {"ndarray"}:
         return NDARRAY
-    if not outcome and kinds == {"tensor"}:
+    if not outcome and "tensor" in kinds:
         return OTHER  # whatever it is, not a tensor: nothing torch refuses to convert
+    if outcome and current.kind is Kind.TENSOR and not kinds & {"tensor", "unknown"}:
+        return OTHER  # `isinstance(t, (list, tuple))` true: not the tensor (it cannot take this branch)
     return current
 
 
