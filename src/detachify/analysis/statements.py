@@ -23,14 +23,49 @@ from .values import (
 MAX_LOOP_ROUNDS = 3
 
 
+MAX_SPLITS = 2  # flags a function's analysis follows apart (each doubles the statements after its test)
+
+
 class Statements:
     def exec_block(self, block, frame: Frame):
         # Exact type tests: isinstance against libcst's abstract base classes is slow on this hot path.
         body = block.body if type(block) in _BLOCKS else block
-        for statement in body:
+        for index, statement in enumerate(body):
             if frame.state.ended:
                 break  # after `return` or `raise`: unreachable
+            if type(statement) is cst.If and frame.splits < MAX_SPLITS:
+                flag = self.flag_tested_again(statement, body[index + 1:], frame)
+                if flag is not None:
+                    self.exec_split(flag, body[index:], frame)
+                    return
             self.exec_statement(statement, frame)
+
+    def flag_tested_again(self, statement: cst.If, rest, frame: Frame):
+        """`if is_array: x = torch.from_numpy(x)` … `if is_array: out = out.numpy()`: a flag (a value that is no
+        tensor, of unknown truth) that later statements test again."""
+        flag = _flag_of(statement.test)[0]
+        if flag is None or not rest:
+            return None
+        value = frame.state.vars.get(flag)
+        if value is None or value.kind is not Kind.OTHER or value.const:
+            return None
+        return flag if any(_tests_flag(later, flag) for later in rest) else None
+
+    def exec_split(self, flag: str, statements, frame: Frame):
+        """The statements from the first test of `flag` on, once with the flag true and once false, joined: what
+        its first test did is still known at the next (joining after the first would forget it)."""
+        before, value = frame.state, frame.state.vars[flag]
+        frame.splits += 1
+        ends = []
+        try:
+            for outcome in (True, False):
+                frame.state = before.copy()
+                frame.state.vars[flag] = replace(value, const=(outcome,))
+                self.exec_block(statements, frame)
+                ends.append(frame.state)
+        finally:
+            frame.splits -= 1
+        frame.state = ends[0].join(ends[1])
 
     def exec_statement(self, statement, frame: Frame):
         self.statements_run += 1
@@ -49,6 +84,26 @@ class Statements:
         value = self.eval(statement.value, frame)
         for target in statement.targets:
             self.assign(target.target, value, frame, statement.value)
+        if len(statement.targets) == 1 and type(statement.targets[0].target) is cst.Name:
+            self.remember_type_test(statement.targets[0].target.value, statement.value, frame)
+
+    def remember_type_test(self, flag: str, test, frame):
+        subject = _type_test_subject(test)
+        if subject is not None and frame.state.vars.get(flag) is not None:
+            frame.state.tests[flag] = (frame.state.vars[flag], test, self.eval(subject, frame))
+        else:
+            frame.state.tests.pop(flag, None)
+
+    def replay_type_test(self, flag: str, outcome: bool, frame):
+        """`if is_array:` with `is_array = isinstance(x, np.ndarray)`: what the test says of x, if neither the
+        flag nor x changed since."""
+        fact = frame.state.tests.get(flag)
+        current = frame.state.vars.get(flag)
+        if fact is None or current is None or replace(current, const=()) != fact[0]:
+            return
+        flag_value, test, subject_value = fact
+        if self.eval(_type_test_subject(test), frame) == subject_value:
+            self.refine(test, outcome, frame)
 
     def s_AnnAssign(self, statement: cst.AnnAssign, frame):
         if statement.value is not None:
@@ -213,6 +268,7 @@ class Statements:
     def s_If(self, statement: cst.If, frame):
         test = self.eval(statement.test, frame)
         if test.const:  # `if DEBUG:` with DEBUG a known constant: only one branch runs
+            self.refine(statement.test, bool(test.const[0]), frame)
             if test.const[0]:
                 self.exec_block(statement.body, frame)
             elif isinstance(statement.orelse, cst.If):
@@ -319,6 +375,7 @@ class Statements:
                 self.refine(test.right, outcome, frame)
         elif isinstance(test, cst.Name):
             self.narrow_by_flag(test.value, outcome, frame)
+            self.replay_type_test(test.value, outcome, frame)
         elif isinstance(test, cst.Call) and not test.args and not outcome and \
                 self.eval(test.func, frame).qname in K.CUDA_AVAILABILITY:
             # `if torch.cuda.is_available(): ... else:` — without CUDA nothing here is on a GPU.
@@ -532,6 +589,26 @@ def _flag_of(test):
     while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
         test, outcome = test.expression, not outcome
     return (test.value, outcome) if isinstance(test, cst.Name) else (None, None)
+
+
+def _type_test_subject(test):
+    """`x` in `isinstance(x, T)`, `torch.is_tensor(x)`, `hasattr(x, "a")`, `type(x) == T` (which of these the
+    callee really is, `refine` decides); None for anything else."""
+    if type(test) is cst.Comparison and len(test.comparisons) == 1:
+        test = test.left
+    if type(test) is cst.Call and test.args and not test.args[0].star:
+        return test.args[0].value if type(test.args[0].value) in (cst.Name, cst.Attribute) else None
+    return None
+
+
+def _tests_flag(node, flag: str) -> bool:
+    """Whether an `if`/`while`/conditional expression inside `node` (not in a nested function or class) tests
+    `flag` or `not flag`."""
+    if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+        return False
+    if isinstance(node, (cst.If, cst.While, cst.IfExp)) and _flag_of(node.test)[0] == flag:
+        return True
+    return any(_tests_flag(child, flag) for child in node.children)
 
 
 def _type_kinds(value: Value) -> frozenset:

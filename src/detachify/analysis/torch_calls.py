@@ -98,6 +98,10 @@ class TorchCalls:
             return container(values, (values, indices), ("values", "indices"))
         if name in ("to", "type") and any(v.qname in K.INTEGER_DTYPES or v.qname and derived.torch_effect_with_dtype(
                 f"torch.Tensor.{name}", v.qname) == "no-grad" for v in args.all()):
+            if name == "to" and _names_cpu(args):  # `.to(dtype=torch.uint8, device="cpu")`
+                return tensor(Grad.NO)
+            if name == "to" and any(v.gpu for v in args.all()):
+                return tensor(Grad.NO, gpu=True, gpu_if=gpu_condition(args.all()))
             return tensor(Grad.NO, gpu=receiver.gpu, gpu_if=receiver.gpu_if)
         if name in K.FULL_REDUCTIONS and not args.positional and "dim" not in args.keywords \
                 and receiver.kind is Kind.TENSOR:
