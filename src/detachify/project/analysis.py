@@ -27,8 +27,10 @@ def analyse_in_project(module: cst.Module, source: str, project: InProject) -> M
     summary = None
     if project.is_module:
         if len(workspace.cycle_of(path)) == 1:
-            summary = _summarise(analysis, workspace, path)
-            workspace.record_summary(path, summary, context, source)
+            known, summary = workspace.summary_of_text(path, source)
+            if not known:  # summaries run every function again: one per text and process is enough
+                summary = _summarise(analysis, workspace, path)
+                workspace.record_summary(path, summary, context, source)
         else:
             summary = workspace.summary(path)  # on an import cycle: summarised with the cycle cut
     project.summary = summary

@@ -94,6 +94,7 @@ class Workspace:
         self._keys: Dict[str, str] = {}
         self._contents: Dict[str, tuple] = {}
         self._words: Dict[str, Tuple[Optional[str], FrozenSet[str]]] = {}
+        self._summarised: Dict[str, Optional[str]] = {}  # path -> hash of the text its memoised summary is of
         self._cache = False  # not looked up yet
 
     # resolution ---------------------------------------------------------------------------------------------
@@ -182,16 +183,23 @@ class Workspace:
             return None  # only through an import the scan missed (`__import__`, exec): unknown, as Python-free
         self._computing.add(path)
         try:
-            entry = self._cached("summary", path)
-            if entry is not None:
-                self._keys[path] = entry["key"]
-                self._summaries[path] = entry["value"]
-                return entry["value"]
+            if self._load_summary(path):
+                return self._summaries[path]
             summary, _, context = self.analyser(self, path, True)
         finally:
             self._computing.discard(path)
         self.record_summary(path, summary, context)
         return self._summaries[path]
+
+    def _load_summary(self, path: str) -> bool:
+        """The summary of `path` from the persistent cache, if it has one that still holds."""
+        entry = self._cached("summary", path)
+        if entry is None:
+            return False
+        self._keys[path] = entry["key"]
+        self._summaries[path] = entry["value"]
+        self._summarised[path] = entry["content"]
+        return True
 
     def summary_key(self, path: str) -> str:
         """Names the summary of `path` as it is now: it changes when the file, or anything its summary read, does."""
@@ -205,6 +213,21 @@ class Workspace:
             return
         self._summaries[path] = summary
         self._keys[path] = self._store("summary", path, summary, context, source)
+        self._summarised[path] = _digest(source) if source is not None else self.content(path)
+
+    def summary_of_text(self, path: str, source: str) -> Tuple[bool, Optional[ModuleSummary]]:
+        """(True, the summary) if this process already has the summary of `path` holding `source` (it summarised
+        it for an importer, or in a first pass), or the cache has it; (False, None) if it must be computed."""
+        digest = _digest(source)
+        if path not in self._summaries and path not in self._computing and digest == self.content(path):
+            self._computing.add(path)
+            try:
+                self._load_summary(path)
+            finally:
+                self._computing.discard(path)
+        if path in self._summaries and self._summarised.get(path) == digest:
+            return True, self._summaries[path]
+        return False, None
 
     def record_outgoing(self, path: str, outgoing: Iterable[OutgoingCall], context: Optional[ImportContext] = None,
                         source: Optional[str] = None) -> None:
@@ -281,8 +304,7 @@ class Workspace:
         """Keep `value` in the cache; its key (for a summary: what dependants record)."""
         from ..cache import digest
 
-        content = hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest() if source is not None \
-            else self.content(path)
+        content = _digest(source) if source is not None else self.content(path)
         dependencies = context.dependencies() if context is not None else ((), ())
         key = digest(content, dependencies)
         cache = self.cache
@@ -394,6 +416,10 @@ def receives_calls(summary: ModuleSummary) -> bool:
     if any(function.has_conversions for _, function in summary.functions):
         return True
     return any(method.has_conversions for _, cls in summary.classes for _, method in cls.methods)
+
+
+def _digest(source: str) -> str:
+    return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def read_text(path: str) -> Optional[str]:
