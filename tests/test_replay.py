@@ -98,3 +98,11 @@ def test_a_fix_is_never_read_back(project):
     status, _, parsed = detachify(project, "fix", "--isolated", "-q", ".")
     assert parsed and ".detach()" in (project / "train.py").read_text()
     assert check(project)[:2] == (0, "")
+
+
+@pytest.mark.parametrize("module", ["detachify", "detachify.cli", "detachify.flake8_plugin", "detachify.api"])
+def test_the_front_ends_load_the_parser_only_to_analyse(module):
+    code = f"import sys, {module}; print(sorted(m for m in sys.modules if m.split('.')[0] == 'libcst'))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
