@@ -106,3 +106,27 @@ def test_the_front_ends_load_the_parser_only_to_analyse(module):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+FLAKE8 = """
+import sys
+from flake8.main.cli import main
+try:
+    main(["-j1", "--select", "TNP", "."])
+finally:
+    print("parser loaded:", "libcst" in sys.modules)
+"""
+
+
+def test_flake8_reads_cached_findings_without_the_parser(project, tmp_path_factory):
+    cache = str(tmp_path_factory.mktemp("cache"))
+
+    def flake8():
+        proc = subprocess.run([sys.executable, "-c", FLAKE8], cwd=project, capture_output=True, text=True,
+                              timeout=300, env={**os.environ, "DETACHIFY_CACHE_DIR": cache})
+        *output, loaded = proc.stdout.splitlines()
+        return [line for line in output if "TNP" in line], loaded == "parser loaded: True"
+
+    cold, parsed = flake8()
+    assert parsed and any("train.py:5:" in line for line in cold)
+    assert flake8() == (cold, False)

@@ -60,3 +60,9 @@ def test_gpu_fix_detaches_too_and_never_copies_twice():
     assert "b = x.detach().cpu().numpy()\n" in fixed
     assert "c = x.detach().cpu().numpy()\n" in fixed
     assert fix_source(fixed) == fixed
+
+
+def test_every_rule_of_the_registry_is_a_conversion_check():
+    from detachify.rules.conversions import CONVERSION_CHECKS, LEAST_SEVERITY
+
+    assert list(CONVERSION_CHECKS) == list(RULES) == list(LEAST_SEVERITY)
