@@ -43,7 +43,11 @@ def project_root(path: str) -> str:
     above the outermost package that holds the file (or the file's own folder for a script).
     """
     start = path if witness.is_dir(path) else os.path.dirname(path)
-    start = os.path.abspath(start)
+    return _project_root_of_folder(os.path.abspath(start))
+
+
+@lru_cache(maxsize=4096)
+def _project_root_of_folder(start: str) -> str:
     folder = start
     while True:
         if has_root_marker(folder):
@@ -175,5 +179,5 @@ def module_name_of(path: str) -> str:
 
 def clear_caches() -> None:
     """Forget what the file system looked like (a long-lived process: the language server, tests)."""
-    for cached in (project_root, package_top, source_roots, package_name, module_under):
+    for cached in (project_root, _project_root_of_folder, package_top, source_roots, package_name, module_under):
         cached.cache_clear()

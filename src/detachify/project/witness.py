@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from typing import Callable, Dict, List, Optional, Tuple
+from contextlib import contextmanager
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 FILE, FOLDER, NOTHING = "file", "folder", ""
 _CHANGED = "changed during the run"  # a digest no file has: two reads of one file disagreed
@@ -27,6 +28,10 @@ _new: List[tuple] = []  # facts not yet handed over by `drain`
 _WALKERS: Dict[str, Callable[[str], List[str]]] = {}
 
 Facts = Tuple[Dict[str, Optional[str]], Dict[str, str], Dict[Tuple[str, str], Tuple[str, ...]]]
+_TABLES: Facts = (_files, _kinds, _listings)
+_KINDS = ("file", "kind", "listing")
+_MISSING = object()
+_scopes: List[Facts] = []
 
 
 def _digest(data: bytes) -> str:
@@ -44,25 +49,47 @@ def read_digest(path: str, digest: Optional[str]) -> None:
 
 
 def _note_file(path: str, digest: Optional[str]) -> None:
-    known = _files.get(path, _CHANGED)
-    if path not in _files:
-        _files[path] = digest
-        _new.append(("file", path, digest))
-    elif known != digest and known != _CHANGED:
-        _files[path] = _CHANGED
-        _new.append(("file", path, _CHANGED))
+    _note(0, path, digest)
 
 
 def kind(path: str) -> str:
     """What is at `path` now (following links), noted as a fact the run depends on."""
     found = _kind_now(path)
-    if path not in _kinds:
-        _kinds[path] = found
-        _new.append(("kind", path, found))
-    elif _kinds[path] != found:
-        _kinds[path] = _CHANGED
-        _new.append(("kind", path, _CHANGED))
+    _note(1, path, found)
     return found
+
+
+def _note(table: int, key, value) -> None:
+    """Note a fact in this process's tables and in every open `recording`; a fact seen two ways is `_CHANGED`."""
+    for facts in (_TABLES, *_scopes):
+        known = facts[table].get(key, _MISSING)
+        if known is _MISSING:
+            facts[table][key] = value
+            if facts is _TABLES:
+                _new.append((_KINDS[table], key, value))
+        elif known != value and known != _CHANGED:
+            facts[table][key] = _CHANGED
+            if facts is _TABLES:
+                _new.append((_KINDS[table], key, _CHANGED))
+
+
+@contextmanager
+def recording() -> Iterator[Facts]:
+    """The facts noted while the block runs, all of them (also those this process knew before): what one
+    computation depended on, to keep with its result. Memoised probes are not noted again: clear them first."""
+    facts: Facts = ({}, {}, {})
+    _scopes.append(facts)
+    try:
+        yield facts
+    finally:
+        _scopes.remove(facts)
+
+
+def adopt(facts: Facts) -> None:
+    """Facts `still_holds` just confirmed, noted as if observed now (a result read back depends on them too)."""
+    for table, entries in enumerate(facts):
+        for key, value in entries.items():
+            _note(table, key, value)
 
 
 def is_file(path: str) -> bool:
@@ -86,10 +113,7 @@ def walker(walk: Callable[[str], List[str]]) -> Callable[[str], List[str]]:
 def listing(root: str, walk: Callable[[str], List[str]]) -> List[str]:
     """`walk(root)` (a `walker`), noted: a later run walks again and compares."""
     found = walk(root)
-    key = (f"{walk.__module__}.{walk.__qualname__}", root)
-    if key not in _listings:
-        _listings[key] = tuple(found)
-        _new.append(("listing", key, tuple(found)))
+    _note(2, (f"{walk.__module__}.{walk.__qualname__}", root), tuple(found))
     return found
 
 
@@ -111,11 +135,7 @@ def drain() -> List[tuple]:
 def merge(facts: List[tuple]) -> None:
     """Facts another process noted, as if noted here."""
     for what, key, value in facts:
-        table = {"file": _files, "kind": _kinds, "listing": _listings}[what]
-        if key not in table:
-            table[key] = value
-        elif table[key] != value:
-            table[key] = _CHANGED
+        _note(_KINDS.index(what), key, value)
 
 
 def snapshot() -> Facts:

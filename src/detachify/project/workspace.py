@@ -93,7 +93,7 @@ class Workspace:
         self._callers: Optional[Dict[str, Set[str]]] = None
         self._keys: Dict[str, str] = {}
         self._contents: Dict[str, tuple] = {}
-        self._words: Dict[str, Tuple[Optional[str], FrozenSet[str]]] = {}
+        self._words: Dict[str, Tuple[Optional[str], FrozenSet[str]]] = {}  # path -> (content hash, identifiers)
         self._summarised: Dict[str, Optional[str]] = {}  # path -> hash of the text its memoised summary is of
         self._cache = False  # not looked up yet
 
@@ -328,13 +328,43 @@ class Workspace:
         return [caller for caller in sorted(self.callers_of(path)) if not names.isdisjoint(self._words_of(caller))]
 
     def _words_of(self, path: str) -> FrozenSet[str]:
-        """The identifiers a file's text spells (a name is spelled where `\\bname\\b` matches), kept while the
-        text stays the same: every module that receives calls asks them of the same callers."""
-        text = read_text(path)
+        """The identifiers a file's text spells (a name is spelled where `\\bname\\b` matches), kept while its
+        content stays the same: every module that receives calls asks them of the same callers."""
+        content = self.content(path)
         known = self._words.get(path)
-        if known is None or known[0] != text:
-            known = self._words[path] = (text, frozenset(_WORD.findall(text)) if text is not None else frozenset())
+        if known is None or known[0] != content or content is None:
+            text = read_text(path)
+            known = self._words[path] = (content, frozenset(_WORD.findall(text)) if text is not None else frozenset())
         return known[1]
+
+    def _importers(self) -> Dict[str, Set[str]]:
+        """Which project files import each module: every file of the project read and its imports resolved
+        (the costliest part of a warm check of one file), kept in the cache with everything it read."""
+        layout.clear_caches()  # memoised probes would not be noted in the recording
+        with witness.recording() as facts:
+            direct: Dict[str, Set[str]] = {}
+            for source in witness.listing(self.root, project_files):
+                self._imports.pop(source, None)
+                for target in self.imports_of(source):
+                    direct.setdefault(target, set()).add(source)
+        cache = self.cache
+        if cache is not None:
+            from ..cache import digest
+
+            cache.store("importers", digest("importers", self.root), {"facts": facts, "direct": direct})
+        return direct
+
+    def _importers_from_cache(self) -> Optional[Dict[str, Set[str]]]:
+        cache = self.cache
+        if cache is None:
+            return None
+        from ..cache import digest
+
+        entry = cache.load("importers", digest("importers", self.root))
+        if entry is None or not witness.still_holds(entry["facts"]):
+            return None
+        witness.adopt(entry["facts"])
+        return entry["direct"]
 
     # the universe: every file of the project that may call into others --------------------------------
     def universe(self) -> List[str]:
@@ -348,11 +378,9 @@ class Workspace:
     def callers_of(self, path: str) -> Set[str]:
         """Files whose imports reach `path`, directly or through other modules."""
         if self._callers is None:
-            direct: Dict[str, Set[str]] = {}
-            for source in self.universe():
-                for target in self.imports_of(source):
-                    direct.setdefault(target, set()).add(source)
-            self._callers = direct
+            self._callers = self._importers_from_cache()
+            if self._callers is None:
+                self._callers = self._importers()
         seen, stack = set(), [path]
         while stack:
             for caller in self._callers.get(stack.pop(), ()):
