@@ -375,6 +375,11 @@ class Workspace:
             self._universe = witness.listing(self.root, project_files)
         return self._universe
 
+    def has_importers(self, path: str) -> bool:
+        """Whether a file of the project imports `path`: a module nobody imports needs no summary (its functions
+        receive no calls from elsewhere, and no importer reads it)."""
+        return bool(self.callers_of(path))
+
     def callers_of(self, path: str) -> Set[str]:
         """Files whose imports reach `path`, directly or through other modules."""
         if self._callers is None:
