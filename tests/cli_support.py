@@ -15,6 +15,19 @@ BAD = textwrap.dedent("""\
     out = model(torch.randn(3, 4))
     print(out.numpy())
 """)
+# A two-module project's model (tests/test_cache.py, tests/test_replay.py): its output requires grad.
+NET_MODULE = """import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.fc(x)
+"""
 CLEAN = "import torch\nprint(torch.randn(3).numpy())\n"
 # Both fixes are unsafe: the NumPy value flows back into torch.
 UNSAFE = textwrap.dedent("""\

@@ -15,23 +15,12 @@ from pathlib import Path
 import libcst
 import pytest
 
+from cli_support import NET_MODULE as MODEL
 from detachify import cache as cache_module
 from detachify.cache import Cache
 from detachify.cli import main
 from detachify.project.workspace import forget_workspaces
 
-MODEL = """import torch
-from torch import nn
-
-
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(4, 2)
-
-    def forward(self, x):
-        return self.fc(x)
-"""
 HELPERS = """def to_numpy(t):
     return t.numpy()
 """

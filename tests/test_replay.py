@@ -10,18 +10,8 @@ from pathlib import Path
 
 import pytest
 
-MODEL = """import torch
-from torch import nn
+from cli_support import NET_MODULE as MODEL
 
-
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(4, 2)
-
-    def forward(self, x):
-        return self.fc(x)
-"""
 TRAIN = """import torch
 from model import Net
 

@@ -44,14 +44,20 @@ def _init_worker() -> None:
 
 def _work(task) -> FileResult:
     result = process_file(*task)
-    result.witnessed = witness.drain()
+    result.witnessed = _facts_for_the_main_process()
     return result
 
 
 def _outgoing(path: str):
     from . import api
 
-    return path, api.project_of(path).workspace.outgoing(path), witness.drain()
+    return path, api.project_of(path).workspace.outgoing(path), _facts_for_the_main_process()
+
+
+def _facts_for_the_main_process() -> list:
+    """What a worker read of the file system since its last result; nothing when this is the main process
+    (its facts are already where a run index reads them)."""
+    return witness.drain() if multiprocessing.parent_process() is not None else []
 
 
 def run(tasks: Sequence[Task], jobs: int, on_result: Callable[[FileResult], None],

@@ -25,7 +25,7 @@ def analyse_in_project(module: cst.Module, source: str, project: InProject) -> M
     analysis = ModuleAnalysis(module, source, project=context)
     analysis.execute()
     summary = None
-    if project.is_module and workspace.has_importers(path):  # else nobody can call into it, nor read it
+    if project.summarised:  # else nobody can call into it, nor read it
         if len(workspace.cycle_of(path)) == 1:
             known, summary = workspace.summary_of_text(path, source)
             if not known:  # summaries run every function again: one per text and process is enough

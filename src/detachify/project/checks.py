@@ -35,8 +35,7 @@ def cached_findings(source: str, filename: str, settings, respect_noqa: bool,
     entry = cache.load("check", _key(project, filename, settings, respect_noqa))
     if not workspace.still_true(entry, _content(source)):
         return None
-    summary = workspace.summary(project.path) if project.is_module and workspace.has_importers(project.path) \
-        else None
+    summary = workspace.summary(project.path) if project.summarised else None
     receives = summary is not None and receives_calls(summary)
     if receives != entry["receives"]:
         return None

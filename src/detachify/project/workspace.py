@@ -529,3 +529,9 @@ class InProject:
     @property
     def is_module(self) -> bool:
         return self.path.endswith((".py", ".pyi"))
+
+    @property
+    def summarised(self) -> bool:
+        """Whether its check computes its summary: a module some project file imports (what a cache entry records
+        must be decided the same way by a check and by the cache lookup)."""
+        return self.is_module and self.workspace.has_importers(self.path)
