@@ -218,6 +218,11 @@ ALIASED_LISTS = {
     "passed-to-a-filler": _LIST + "def fill(xs, v):\n    xs.append(v)\nfill(ls, loss * 3)\nprint(np.mean(ls))\n",
     "stored-on-an-object": _LIST + "class H:\n    pass\nh = H()\nh.l = ls\nh.l.append(loss)\nprint(np.mean(ls))\n",
     "stored-in-a-dict": _LIST + "d = {'a': ls}\nd['a'].append(loss)\nprint(np.mean(ls))\n",
+    # A function's own list: its aliases can only be inside it, nested functions included.
+    "assigned-in-its-function": _LIST + "def run():\n    ls = [loss]\n    ls2 = ls\n    ls2.append(loss)\n"
+                                        "    print(np.mean(ls))\nrun()\n",
+    "filled-by-a-nested-function": _LIST + "def run():\n    ls = [loss]\n    def more(xs=ls):\n"
+                                           "        xs.append(loss)\n    more()\n    print(np.mean(ls))\nrun()\n",
 }
 
 
@@ -241,6 +246,18 @@ def test_list_filled_only_under_its_own_name_keeps_a_safe_fix():
     source = _LIST + "ls.append(loss * 3)\nprint(len(ls), np.mean(ls))\n"
     fixed = detachify.fix_source(source)
     assert "ls = [loss.detach()]" in fixed and "ls.append((loss * 3).detach())" in fixed
+    done = subprocess.run([sys.executable, "-c", fixed], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_local_list_is_not_aliased_by_the_same_name_in_another_function():
+    """Python's scopes: `ls` in `other` is another variable, so it cannot fill `run`'s list."""
+    pytest.importorskip("torch")
+    source = (_LIST + "def other(ls):\n    keep = ls\n    return keep\n"
+              "def run():\n    ls = [loss]\n    ls.append(loss * 3)\n    print(np.mean(ls))\nrun()\n")
+    findings = detachify.check_source(source)
+    assert [(f.code, f.fix.safe) for f in findings] == [("TNP003", True)]
+    fixed = detachify.fix_source(source)
     done = subprocess.run([sys.executable, "-c", fixed], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
 

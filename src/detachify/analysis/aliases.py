@@ -3,11 +3,13 @@
 A list of tensors is fixed where it is filled (`losses.append(loss.item())`); that fix is complete only if the
 analysis saw every fill. Fills through an alias (`history = losses; history.append(loss)`, a helper
 `fill(losses)`, `{"a": losses}`) are not seen, so when the list's name is used in any way but the ones below, the
-fix is marked unsafe. Syntactic and scope-blind on purpose: a name reused elsewhere can only make it unsafe.
+fix is marked unsafe. Syntactic on purpose: a name reused elsewhere can only make it unsafe. The one scope rule
+kept is Python's own: a function's local variable can be named only inside that function (and the functions and
+classes nested in it), so only that subtree is searched for it; anything else is searched for in the whole module.
 """
 from __future__ import annotations
 
-from typing import Collection, Dict, Optional, Set
+from typing import Collection, Dict, Mapping, Optional, Set
 
 import libcst as cst
 
@@ -18,12 +20,14 @@ READING_BUILTINS = frozenset({"len"})
 
 
 def aliased_containers(module: cst.Module, containers: Collection[cst.BaseExpression],
-                       conversion_sites: Collection) -> Set[cst.BaseExpression]:
+                       conversion_sites: Collection,
+                       scopes: Mapping[cst.BaseExpression, cst.CSTNode] = {}) -> Set[cst.BaseExpression]:
     """The expressions naming a list (`losses`, `self.losses`, `history["train"]`) that are used other than:
     filled in place, indexed, iterated, (re)assigned, bound as a parameter, measured with len(), or handed to a
     converter (`conversion_sites`). Only the full expression is checked, not its prefixes (`history`, `self`).
-    One walk of the module answers for all of them."""
-    aliased, targets = set(), {}
+    `scopes` maps a container that is a local variable to the function it is local to: only that function is
+    searched for its uses. One walk per scope answers for all the containers of that scope."""
+    aliased, targets_by_scope = set(), {}
     for container in containers:
         if isinstance(container, (cst.List, cst.Tuple, cst.Set, cst.Dict, cst.ListComp, cst.SetComp, cst.DictComp,
                                   cst.GeneratorExp)):
@@ -32,14 +36,14 @@ def aliased_containers(module: cst.Module, containers: Collection[cst.BaseExpres
         if target is None:
             aliased.add(container)  # `np.stack(history())`: filled who knows where
         else:
-            targets.setdefault(target, []).append(container)
-    if not targets:
-        return aliased
-    finder = _Uses(frozenset(targets))
-    finder.walk(module)
-    for use in finder.uses:
-        if not _harmless(use, finder.parents, conversion_sites):
-            aliased.update(targets[_dotted(use)])
+            scope = scopes.get(container, module)
+            targets_by_scope.setdefault(scope, {}).setdefault(target, []).append(container)
+    for scope, targets in targets_by_scope.items():
+        finder = _Uses(frozenset(targets))
+        finder.walk(scope)
+        for use in finder.uses:
+            if not _harmless(use, finder.parents, conversion_sites):
+                aliased.update(targets[_dotted(use)])
     return aliased
 
 
@@ -90,8 +94,8 @@ class _Uses:
         self.parents: Dict[cst.CSTNode, cst.CSTNode] = {}
         self.uses = []
 
-    def walk(self, module: cst.Module) -> None:
-        roots = [(child, (module,)) for child in module.children]
+    def walk(self, scope: cst.CSTNode) -> None:
+        roots = [(child, (scope,)) for child in _children(scope)]
         while roots:
             node, above = roots.pop()
             parent = above[-1]

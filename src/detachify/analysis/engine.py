@@ -155,7 +155,9 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls, Pro
                                            for site, _ in stores)
         # Only the fill-site fix cares (it is not offered when stores escape); one walk of the module for all.
         candidates = [c.node for c in self.conversions.values() if c.value.stores and not c.stores_escape]
-        aliased = aliased_containers(self.module, candidates, sites) if candidates else set()
+        scopes = {c.node: c.function.node for c in self.conversions.values()
+                  if c.value.stores and _local_variable_of(c.node, c.function)}
+        aliased = aliased_containers(self.module, candidates, sites, scopes) if candidates else set()
         for conversion in self.conversions.values():
             conversion.stores_aliased = conversion.node in aliased
         return list(self.conversions.values())
@@ -398,6 +400,12 @@ class Positions:
             return self[node]
         except KeyError:
             return default
+
+
+def _local_variable_of(node, function: Optional[FunctionInfo]) -> bool:
+    """`node` is a plain name local to `function` (assigned or bound in it, not declared global/nonlocal)."""
+    return function is not None and not function.is_lambda and isinstance(node, cst.Name) and \
+        node.value in function.local_names
 
 
 def _all_base_classes(info: ClassInfo):
