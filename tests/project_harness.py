@@ -85,6 +85,12 @@ def entries(project: Path) -> List[str]:
         return list(tomllib.load(f)["tool"]["detachify-fixture"]["entry"])
 
 
+def partial_copy(project: Path) -> bool:
+    """Whether a copy without its `__init__.py` files and root marker must report the same (test_projects.py)."""
+    with open(project / "pyproject.toml", "rb") as f:
+        return bool(tomllib.load(f)["tool"]["detachify-fixture"].get("partial-copy"))
+
+
 def project_files(project: Path) -> List[Path]:
     return sorted(p for p in project.rglob("*") if p.suffix in (".py", ".ipynb") and p.is_file()
                   and "__pycache__" not in p.parts)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from project_harness import labels, run_project
+from project_harness import entries, labels, partial_copy, run_project
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECTS = sorted(p for p in (ROOT / "fixtures" / "projects").iterdir() if (p / "pyproject.toml").is_file())
@@ -73,3 +73,21 @@ def test_fixed_project_runs_and_prints_the_same(project, tmp_path):
     assert after.returncode == 0, after.stderr[-3000:]
     assert "requires grad" not in after.stderr
     assert after.stdout == before.stdout
+
+
+@pytest.mark.parametrize("name", [p.name for p in PROJECTS if partial_copy(p)])
+def test_a_partial_checkout_reports_what_the_whole_one_does(name, tmp_path):
+    """A copy without the packages' `__init__.py` files (a sparse checkout, a subset copied elsewhere): the folders
+    left are namespace packages, which Python imports too, and a name a missing `__init__` re-exported is taken
+    from the one module of its folder that defines it; the labels (proven on the whole project) are reported all
+    the same. Without the root marker too, an entry point in a sub-folder still finds the packages above it."""
+    tree = tmp_path / name
+    shutil.copytree(ROOT / "fixtures" / "projects" / name, tree, ignore=shutil.ignore_patterns("__pycache__"))
+    for init in tree.rglob("__init__.py"):
+        init.unlink()
+    expected = {site: set(codes) for site, (codes, _) in labels(tree).items()}
+    assert reported(tree) == expected
+    scripts = set(entries(tree))
+    (tree / "pyproject.toml").unlink()
+    assert {site: codes for site, codes in reported(tree).items() if site[0] in scripts} == \
+        {site: codes for site, codes in expected.items() if site[0] in scripts}

@@ -203,7 +203,17 @@ class ProjectCalls:
         sub = self.project.submodule(target.root, f"{target.name}.{name}") if self.project is not None else None
         if sub is not None:
             return self.project_module_value(sub)
+        if target.ref is None and self.project is not None:
+            return self.defined_in_namespace(target.root, target.name, name)
         return UNKNOWN
+
+    def defined_in_namespace(self, root: str, package: str, name: str) -> Value:
+        """`Name` of namespace package `package` (under source root `root`) that is none of its submodules: the
+        package's `__init__` is missing from this copy; the one module of it defining `Name` stands in."""
+        found = self.project.defining_module(root, package, name)
+        summary = self.module_summary(Ref(found.path)) if found is not None else None
+        symbol = summary.symbol(name) if summary is not None else None
+        return self.materialise(symbol) if symbol is not None else UNKNOWN
 
     # calls --------------------------------------------------------------------------------------------------
     def call_foreign(self, info: ForeignFunction, positional, keywords, node, frame, want_frame: bool = False):

@@ -196,6 +196,8 @@ class Statements:
                 value = self.project_module_value(sub)
             elif summary is not None and summary.symbol(name) is not None:
                 value = self.materialise(summary.symbol(name))
+            elif module is not None and not module.path:
+                value = self.defined_in_namespace(module.root, module.name, name)
             self.bind(bound, value, frame)
 
     def s_Del(self, statement: cst.Del, frame):

@@ -1,18 +1,21 @@
 """Where a project's own modules are: its root, the source roots imports are resolved against, module files.
 
 Resolution follows Python's rules as far as the files can tell, without importing anything: a name resolves to
-`root/a/b.py` or `root/a/b/__init__.py` under the first source root that has it; relative imports climb from
-the importing module's package. Names of the standard library and of the libraries detachify knows (torch,
+`root/a/b.py` or `root/a/b/__init__.py` under the first source root that has it, and failing that to a folder
+without `__init__.py` that holds Python modules (a PEP 420 namespace package, which Python 3 imports too, but
+only when no root has a module or regular package of that name); relative imports climb from the importing
+module's package, a namespace one included. Names of the standard library and of the libraries detachify knows (torch,
 numpy, ...) are never the project's, even if a file of that name exists: a project's `torch.py` would shadow
 torch for Python too, but trusting it would turn every conversion into a guess.
 """
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 from . import witness
 
@@ -101,16 +104,26 @@ def is_foreign(name: str, known_libraries) -> bool:
 def resolve_absolute(name: str, importer: str, known_libraries=frozenset()) -> Optional[ModuleFile]:
     if not name or is_foreign(name, known_libraries):
         return None
-    for root in source_roots(importer):
+    roots = source_roots(importer)
+    for root in roots:
+        found = module_under(root, name)
+        if found is not None and found.path:
+            return found
+    found = _package_above(name, importer)
+    if found is not None and found.path:
+        return found
+    # Python takes a namespace package only when no entry of sys.path has a module or package of that name.
+    for root in roots:
         found = module_under(root, name)
         if found is not None:
             return found
-    return _package_above(name, importer)
+    return _package_above(name, importer, namespace=True)
 
 
-def _package_above(name: str, importer: str, levels: int = 2) -> Optional[ModuleFile]:
+def _package_above(name: str, importer: str, levels: int = 2, namespace: bool = False) -> Optional[ModuleFile]:
     """A package a folder or two above the importer's source roots: scripts kept in a sub-folder
-    (`demo/`, `tools/`) run from the repository root, or add it to sys.path, to import the project's package."""
+    (`demo/`, `tools/`) run from the repository root, or add it to sys.path, to import the project's package.
+    `namespace`: a namespace package there too (only if the whole dotted name is found under it)."""
     folder = package_top(os.path.dirname(os.path.abspath(importer)))
     top = name.split(".", 1)[0]
     for _ in range(levels):
@@ -118,8 +131,13 @@ def _package_above(name: str, importer: str, levels: int = 2) -> Optional[Module
         if parent == folder:
             return None
         folder = parent
-        if _is_package_dir(os.path.join(folder, top)):
+        candidate = os.path.join(folder, top)
+        if _is_package_dir(candidate):
             return module_under(folder, name)
+        if namespace and is_namespace_dir(candidate):
+            found = module_under(folder, name)
+            if found is not None:
+                return found
     return None
 
 
@@ -130,12 +148,25 @@ def resolve_relative(level: int, name: str, importer: str) -> Optional[ModuleFil
         package = os.path.dirname(package)
     base = package_name(package)
     if base is None:
-        return None  # climbing out of the top package: Python raises ImportError
+        # A module of a namespace package imports its siblings relatively too (Python knows its package from
+        # how it was imported; the folder is all that name can mean). Out of a plain folder: ImportError.
+        base = _namespace_name(package)
+        if base is None:
+            return None
     parts = [part for part in (base, name) if part]
     root = package
     for _ in range(base.count(".") + 1):
         root = os.path.dirname(root)
     return module_under(root, ".".join(parts)) if parts else None
+
+
+def _namespace_name(folder: str) -> Optional[str]:
+    """The dotted name of a namespace package at `folder`: its own name, under the regular package above it if
+    there is one (a namespace package's own parents cannot be told from the files; it is named from its folder)."""
+    if not is_namespace_dir(folder):
+        return None
+    above = package_name(os.path.dirname(folder))
+    return f"{above}.{os.path.basename(folder)}" if above else os.path.basename(folder)
 
 
 @lru_cache(maxsize=8192)
@@ -155,6 +186,8 @@ def package_name(folder: str) -> Optional[str]:
 
 @lru_cache(maxsize=16384)
 def module_under(root: str, name: str) -> Optional[ModuleFile]:
+    """Module `name` under source root `root`: a regular package, a module file, or a namespace package (a
+    ModuleFile whose path is "": it has no file, only submodules)."""
     base = os.path.join(root, *name.split("."))
     for suffix in SOURCE_SUFFIXES:
         init = os.path.join(base, "__init__" + suffix)
@@ -163,7 +196,71 @@ def module_under(root: str, name: str) -> Optional[ModuleFile]:
     for suffix in SOURCE_SUFFIXES:
         if witness.is_file(base + suffix):
             return ModuleFile(name, base + suffix, False, root)
+    if is_namespace_dir(base):
+        return ModuleFile(name, "", True, root)
     return None
+
+
+@witness.walker
+def python_entries(folder: str) -> List[str]:
+    """The names in `folder` that may be modules: Python files, and folders."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except OSError:
+        return []
+    return [entry.name for entry in entries
+            if not entry.name.startswith(".") and (entry.name.endswith(SOURCE_SUFFIXES) or entry.is_dir())]
+
+
+@lru_cache(maxsize=8192)
+def is_namespace_dir(folder: str, depth: int = 2) -> bool:
+    """A folder without `__init__.py` that Python 3 imports as a namespace package (PEP 420), taken as one only
+    when it holds Python modules, itself or a folder or two down: a folder of data or documents that happens to
+    share a library's name is never read as the project's code."""
+    if not witness.is_dir(folder) or _is_package_dir(folder):
+        return False
+    for entry in witness.listing(folder, python_entries):
+        path = os.path.join(folder, entry)
+        if entry.endswith(SOURCE_SUFFIXES):
+            return True
+        if depth > 0 and (_is_package_dir(path) or is_namespace_dir(path, depth - 1)):
+            return True
+    return False
+
+
+@lru_cache(maxsize=8192)
+def defining_module(root: str, package: str, name: str) -> Optional[ModuleFile]:
+    """`from ns import Name` with `ns` a namespace package and `Name` none of its submodules: Python raises
+    ImportError, so the folder is a partial copy of a package whose `__init__.py` is missing (a sparse checkout,
+    a subset vendored or copied). Its `__init__` would take `Name` from one of its modules: the one module of
+    the folder that defines `Name` at its top level (a class, a function, an assignment) stands for it; none
+    or several, and `Name` stays unknown."""
+    if not name.isidentifier():
+        return None
+    folder = os.path.join(root, *package.split("."))
+    definition = re.compile(rf"^(?:class|def|async[ \t]+def)[ \t]+{name}\b|^{name}[ \t]*(?::[^=\n]*)?=(?!=)",
+                            re.MULTILINE)
+    found = []
+    for entry in witness.listing(folder, python_entries):
+        if not entry.endswith(SOURCE_SUFFIXES) or entry.startswith("__init__."):
+            continue
+        path = os.path.join(folder, entry)
+        text = _read_source(path)
+        if text is not None and definition.search(text):
+            found.append(ModuleFile(f"{package}.{os.path.splitext(entry)[0]}", path, False, root))
+    paths = {module.path[:-len(os.path.splitext(module.path)[1])] for module in found}
+    return found[0] if len(paths) == 1 else None  # `m.py` beside its stub `m.pyi`: one module
+
+
+def _read_source(path: str) -> Optional[str]:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        witness.read(path, None)
+        return None
+    witness.read(path, data)
+    return data.decode("utf-8", "replace")
 
 
 def module_name_of(path: str) -> str:
@@ -179,5 +276,6 @@ def module_name_of(path: str) -> str:
 
 def clear_caches() -> None:
     """Forget what the file system looked like (a long-lived process: the language server, tests)."""
-    for cached in (project_root, _project_root_of_folder, package_top, source_roots, package_name, module_under):
+    for cached in (project_root, _project_root_of_folder, package_top, source_roots, package_name, module_under,
+                   is_namespace_dir, defining_module):
         cached.cache_clear()

@@ -58,6 +58,12 @@ class ImportContext:
         self.resolved[("submodule", root, name)] = found.path if found is not None else None
         return found
 
+    def defining_module(self, root: str, package: str, name: str) -> Optional[layout.ModuleFile]:
+        """The module a namespace package's missing `__init__` would take `name` from (layout.defining_module)."""
+        found = layout.defining_module(root, package, name)
+        self.resolved[("defines", root, f"{package}:{name}")] = found.path if found is not None else None
+        return found
+
     def dependencies(self) -> "Dependencies":
         """What this analysis read of the project, as a cache entry must record it to stay true."""
         return (tuple(sorted(self.resolved.items(), key=repr)),
@@ -122,7 +128,11 @@ class Workspace:
                     module = self.resolve(path, base, level) if base or level else None
                     if module is not None:
                         targets.append(module.path)
-            targets = [target for target in targets if target != path]
+                    if module is not None and not module.path:  # a namespace package: no file of its own
+                        definers = (layout.defining_module(module.root, module.name, name)
+                                    for name, sub in zip(names, submodules) if sub is None)
+                        targets.extend(definer.path for definer in definers if definer is not None)
+            targets = [target for target in targets if target and target != path]  # "": a namespace package
             found = self._imports[path] = tuple(dict.fromkeys(targets))
         return found
 
@@ -285,6 +295,8 @@ class Workspace:
         for (kind, first, second), target in resolved:
             if kind == "import":
                 found = self.resolve(entry["path"], first, second)
+            elif kind == "defines":
+                found = layout.defining_module(first, *second.split(":"))
             else:
                 found = layout.module_under(first, second)
             if (found.path if found is not None else None) != target:
