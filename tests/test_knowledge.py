@@ -1291,6 +1291,24 @@ def test_the_last_star_import_wins():
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# PASS_THROUGH_ITERABLES: a progress bar yields its iterable's elements themselves
+# ---------------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("qname", sorted(K.PASS_THROUGH_ITERABLES))
+def test_pass_through_iterable_yields_the_elements_themselves(qname):
+    import io
+
+    pytest.importorskip("tqdm")
+    wrap = resolve(qname)
+    model = nn.Linear(3, 2)
+    outputs = [model(torch.randn(2, 3)) for _ in range(3)]
+    for bar in (wrap(outputs, file=io.StringIO()), wrap(iterable=outputs, file=io.StringIO(), total=3)):
+        seen = list(bar)
+        assert len(seen) == len(outputs) and all(a is b for a, b in zip(seen, outputs))
+        assert_numpy_raises(seen[0])
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # scikit-learn estimators (converters.ESTIMATOR_METHODS): their data methods convert a tensor argument
 # ---------------------------------------------------------------------------------------------------------------
 

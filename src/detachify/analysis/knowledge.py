@@ -156,6 +156,9 @@ TENSOR_PREDICATES = frozenset({"torch.is_tensor"})
 # Attributes a tensor has and a NumPy array (or a list, a number) has not: `hasattr(x, "detach")` says tensor.
 TENSOR_ONLY_ATTRIBUTES = frozenset({"detach", "requires_grad", "grad_fn", "cpu", "cuda", "numpy"})
 
+# Progress bars that wrap an iterable (first argument, or `iterable=`) and yield its elements themselves.
+PASS_THROUGH_ITERABLES = frozenset({"tqdm.tqdm", "tqdm.std.tqdm", "tqdm.auto.tqdm"})
+
 # Calls that are false exactly when no tensor can live on a CUDA GPU.
 CUDA_AVAILABILITY = frozenset({"torch.cuda.is_available"})
 

@@ -190,6 +190,10 @@ class TorchCalls:
             return self.partial_function(args)
         if qname in ("copy.deepcopy", "copy.copy"):
             return args.first()
+        if qname in K.PASS_THROUGH_ITERABLES:
+            # `for batch in tqdm(loader)`: what the loop sees is what the loader yields.
+            iterable = args.positional[0] if args.positional else args.keywords.get("iterable")
+            return container(self.element_of(self.consume(iterable, frame))) if iterable is not None else UNKNOWN
         if head in ("torch.nn", "torch.nn.modules") and last[:1].isupper():
             return self.torch_module(last, args)
         if qname in ("torch.utils.data.TensorDataset", "torch.utils.data.dataset.TensorDataset"):
