@@ -8,6 +8,7 @@ analysis; a rewritten file is still checked by the full, validating parser.
 from __future__ import annotations
 
 import threading
+from typing import Optional
 
 import libcst as cst
 from libcst._nodes.base import CSTNode
@@ -30,8 +31,35 @@ def _no_validation(self) -> None:
     pass
 
 
+_reparser = None  # set by `reuse_recent_parses`: the server's checker reads edited texts again and again
+_reparse_lock = threading.Lock()
+
+
+def reuse_recent_parses(keep: Optional[int] = None):
+    """From now on, a text that shares most of itself with one of the last ``keep`` texts parsed is parsed only
+    where it differs (:mod:`detachify.reparse`); ``keep=0`` turns that off again. For a process that checks edits
+    of the same files, as the server's checker does; the CLI reads each text once and never needs it."""
+    global _reparser
+    from .reparse import KEEP, Reparser
+    keep = KEEP if keep is None else keep
+    _reparser = Reparser(_parse_whole, keep) if keep else None
+    return _reparser
+
+
+def reparser():
+    """The process's :class:`detachify.reparse.Reparser`, None unless `reuse_recent_parses` was called."""
+    return _reparser
+
+
 def parse_for_analysis(source: str) -> cst.Module:
     """``libcst.parse_module(source)``, without re-validating what the parser built; same errors."""
+    if _reparser is not None:
+        with _reparse_lock:
+            return _reparser.parse(source)
+    return _parse_whole(source)
+
+
+def _parse_whole(source: str) -> cst.Module:
     if not SKIPS_VALIDATION:
         return cst.parse_module(source)
     with _lock:

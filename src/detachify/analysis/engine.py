@@ -6,6 +6,7 @@ from typing import Dict, List, Optional, Sequence
 
 import libcst as cst
 
+from .. import parsing
 from . import knowledge as K
 from . import provenance as P
 from . import usage
@@ -388,7 +389,12 @@ class Positions:
         if missing:
             analysis = self.analysis
             code = analysis.source if analysis.source is not None else analysis.module.code
-            self.known.update(positions_of(analysis.module, code, missing))
+            reparser = parsing.reparser()
+            if reparser is not None and reparser.knows(analysis.module):  # positions kept per statement
+                found, missing = reparser.positions_of(analysis.module, code, missing)
+                self.known.update(found)
+            if missing:
+                self.known.update(positions_of(analysis.module, code, missing))
 
     def __getitem__(self, node):
         if node not in self.known:

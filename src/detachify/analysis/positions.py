@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import re
 from contextlib import contextmanager, nullcontext
-from typing import Dict, Iterable, List, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
@@ -24,7 +24,7 @@ _NEWLINE = re.compile(r"\r\n?|\n")  # as libcst's codegen counts lines
 class _TargetedState(CodegenState):
     __slots__ = ("targets", "inside", "offset", "ranges", "starts")
 
-    def __init__(self, module: cst.Module, targets):
+    def __init__(self, module: cst.Module, targets: Optional[frozenset]):  # None: every node
         CodegenState.__init__(self, default_indent=module.default_indent, default_newline=module.default_newline)
         self.targets = targets
         self.inside = 0
@@ -43,7 +43,7 @@ class _TargetedState(CodegenState):
         pass  # after every node: no range changes
 
     def before_codegen(self, node) -> None:
-        if self.inside or node in self.targets:
+        if self.inside or self.targets is None or node in self.targets:
             self.inside += 1
             self.starts.append(self.offset)
 
@@ -71,10 +71,22 @@ def positions_of(module: cst.Module, code: str, targets: Iterable[cst.CSTNode]) 
     """Ranges of `targets` and of every node inside them; `code` is the module's text (`module.code`)."""
     state = _TargetedState(module, frozenset(targets))
     module._codegen(state)
-    line_starts = [0] + [match.end() for match in _NEWLINE.finditer(code)]
+    line_starts = line_starts_of(code)
 
     def position(offset: int) -> CodePosition:
         line = bisect.bisect_right(line_starts, offset)
         return CodePosition(line, offset - line_starts[line - 1])
 
     return {node: CodeRange(position(start), position(end)) for node, (start, end) in state.ranges.items()}
+
+
+def node_ranges(module: cst.Module, node: cst.CSTNode) -> Tuple[int, Dict[cst.CSTNode, Tuple[int, int]]]:
+    """The length of a top-level node's code in `module`, and each node's (start, end) offset in that code."""
+    state = _TargetedState(module, None)
+    node._codegen(state)
+    return state.offset, state.ranges
+
+
+def line_starts_of(code: str) -> List[int]:
+    """The offset of each line's first character (line 1 first)."""
+    return [0] + [match.end() for match in _NEWLINE.finditer(code)]

@@ -16,6 +16,7 @@ import threading
 from typing import BinaryIO
 
 from ..files import FileResult
+from ..parsing import reuse_recent_parses
 from .checking import check_buffer
 
 # As much stack as the analysis can use before the parser's own recursion gives out (8 MiB is the usual main
@@ -38,6 +39,7 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
 
 
 def main() -> None:
+    reuse_recent_parses()  # an editor sends the same document again and again, a few characters changed
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print goes to stderr, never into the answers
     threading.stack_size(STACK)
