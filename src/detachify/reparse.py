@@ -47,6 +47,7 @@ class _Parsed:
     source: str
     module: cst.Module
     starts: Optional[List[int]] = None  # offset of each top-level statement, then of the footer
+    line_starts: Optional[List[int]] = None  # offset of each line of the source
 
 
 class Reparser:
@@ -150,7 +151,10 @@ class Reparser:
 
     # positions -------------------------------------------------------------------------------------------
     def knows(self, module: cst.Module) -> bool:
-        return any(entry.module is module for entry in self.recent)
+        return self._entry_of(module) is not None
+
+    def _entry_of(self, module: cst.Module) -> Optional[_Parsed]:
+        return next((entry for entry in reversed(self.recent) if entry.module is module), None)
 
     def layout(self, module: cst.Module, statement: cst.CSTNode) -> _Layout:
         layout = self.layouts.get(statement)
@@ -165,7 +169,13 @@ class Reparser:
         (the module node itself, header and footer lines): the caller generates those the usual way."""
         wanted = set(targets)
         found: Dict[cst.CSTNode, CodeRange] = {}
-        line_starts = line_starts_of(code)
+        entry = self._entry_of(module)
+        if entry is not None and entry.source == code:
+            if entry.line_starts is None:
+                entry.line_starts = line_starts_of(code)
+            line_starts = entry.line_starts
+        else:
+            line_starts = line_starts_of(code)
 
         def position(offset: int) -> CodePosition:
             line = bisect.bisect_right(line_starts, offset)

@@ -22,8 +22,7 @@ def definition_lines(module: cst.Module, source: str) -> Dict[cst.CSTNode, Tuple
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return {}
-    theirs = sorted((node for node in ast.walk(tree) if isinstance(node, _AST_DEFINITIONS)),
-                    key=lambda node: (node.lineno, node.col_offset))
+    theirs = sorted(_ast_definitions(tree.body), key=lambda node: (node.lineno, node.col_offset))
     ours = list(_definitions(module.body))
     if len(ours) != len(theirs):
         return {}
@@ -33,6 +32,25 @@ def definition_lines(module: cst.Module, source: str) -> Dict[cst.CSTNode, Tuple
             return {}
         lines[mine] = (other.lineno, other.end_lineno or other.lineno)
     return lines
+
+
+def _ast_definitions(statements) -> Iterator[ast.stmt]:
+    """The definitions among statements and the statements nested in them: only statements can define
+    (``ast.walk`` would visit every expression too)."""
+    for statement in statements:
+        if isinstance(statement, _AST_DEFINITIONS):
+            yield statement
+        for field in _AST_BLOCKS:
+            block = getattr(statement, field, None)
+            if block:
+                for item in block:
+                    if isinstance(item, (ast.ExceptHandler, ast.match_case)):
+                        yield from _ast_definitions(item.body)
+                    else:
+                        yield from _ast_definitions((item,))
+
+
+_AST_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
 
 
 def _definitions(statements) -> Iterator[cst.CSTNode]:
