@@ -33,3 +33,18 @@ def test_same_error_and_validation_restored(source):
     assert str(got.value) == str(expected.value)
     with pytest.raises(cst.CSTValidationError):  # hand-built nodes are still validated afterwards
         cst.Name("not an identifier")
+
+
+def test_a_text_parsed_again_gives_the_kept_tree_within_the_bound(monkeypatch):
+    from detachify import parsing
+    monkeypatch.setattr(parsing, "MEMO_CHARACTERS", 400)
+    parsing.forget_parses()
+    first, other = "x = 1\n" * 10, "y = 2\n" * 10
+    tree = parse_for_analysis(first)
+    assert parse_for_analysis(first) is tree
+    assert parse_for_analysis(other) is not tree and parse_for_analysis(other).code == other
+    for index in range(10):  # 600 more characters: the first text is forgotten, the bound holds
+        parse_for_analysis(f"z{index} = 3\n" * 10)
+    assert parse_for_analysis(first) is not tree and parse_for_analysis(first).deep_equals(tree)
+    assert parsing._memo_size <= 400
+    parsing.forget_parses()

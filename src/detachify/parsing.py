@@ -8,6 +8,7 @@ analysis; a rewritten file is still checked by the full, validating parser.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from typing import Optional
 
 import libcst as cst
@@ -15,6 +16,7 @@ from libcst._nodes.base import CSTNode
 
 _validating_post_init = CSTNode.__post_init__
 _lock = threading.Lock()  # parses are serialised: the GIL serialises them anyway
+_memo_lock = threading.Lock()
 
 
 def _node_classes(cls=CSTNode):
@@ -51,12 +53,42 @@ def reparser():
     return _reparser
 
 
+# A run reads many modules twice (what an importer sees of a module, then the module's own check, or its calls
+# into others): the last texts parsed are kept, up to about this many characters (a tree takes ~25 bytes a
+# character, so ~50 MB).
+MEMO_CHARACTERS = 2_000_000
+_memo: "OrderedDict[str, cst.Module]" = OrderedDict()
+_memo_size = 0
+
+
 def parse_for_analysis(source: str) -> cst.Module:
-    """``libcst.parse_module(source)``, without re-validating what the parser built; same errors."""
+    """``libcst.parse_module(source)``, without re-validating what the parser built; same errors. The analysis
+    only reads trees, so a text parsed a moment ago gives the same tree again."""
     if _reparser is not None:
         with _reparse_lock:
             return _reparser.parse(source)
-    return _parse_whole(source)
+    global _memo_size
+    with _memo_lock:
+        module = _memo.get(source)
+        if module is not None:
+            _memo.move_to_end(source)
+            return module
+    module = _parse_whole(source)
+    if len(source) <= MEMO_CHARACTERS // 4:
+        with _memo_lock:
+            if source not in _memo:
+                _memo[source] = module
+                _memo_size += len(source)
+                while _memo_size > MEMO_CHARACTERS:
+                    _memo_size -= len(_memo.popitem(last=False)[0])
+    return module
+
+
+def forget_parses() -> None:
+    global _memo_size
+    with _memo_lock:
+        _memo.clear()
+        _memo_size = 0
 
 
 def _parse_whole(source: str) -> cst.Module:

@@ -15,7 +15,7 @@ from .arguments import Args
 from .program import ClassInfo, FunctionInfo
 from .provenance import Site
 from .summary import ClassSummary, FunctionSummary, ModuleSummary, Ref, ValueSummary
-from .values import UNKNOWN, Grad, Kind, Mode, Value, container, join
+from .values import UNKNOWN, Grad, Kind, Mode, Value, container, join, join_all
 
 # Grad sources that survive grad mode off: leaves, not results of ops (`requires_grad=True`, parameters).
 LEAF_SOURCES = frozenset({P.PARAMETER_OF, P.NN_PARAMETER, P.REQUIRES_GRAD_FACTORY, P.REQUIRES_GRAD_CALL,
@@ -31,6 +31,12 @@ class ModuleTarget:
     root: str
 
 
+# A summary spells these as plain values; looking the member up by value is Enum's slow path, run per value.
+_KINDS = {member.value: member for member in Kind}
+_GRADS = {member.value: member for member in Grad}
+_MODES = {member.value: member for member in Mode}
+
+
 class ForeignFunction(FunctionInfo):
     def __init__(self, summary: FunctionSummary, ref: Ref, owner: Optional["ForeignClass"] = None):  # noqa: D107
         self.node = None
@@ -42,7 +48,7 @@ class ForeignFunction(FunctionInfo):
         self.local_names = frozenset()
         self.global_names = frozenset()
         self.analysed = True
-        self.decorator_mode = Mode(summary.decorator_mode) if summary.decorator_mode else None
+        self.decorator_mode = _MODES[summary.decorator_mode] if summary.decorator_mode else None
         self.closure = None
         self.is_property = summary.is_property
         self.is_static = summary.is_static
@@ -117,6 +123,8 @@ class ProjectCalls:
         """A summary's value as an engine value; `bound`/`mode`/`site`: a function's result for one call."""
         if summary is None or depth > 6:
             return UNKNOWN
+        if summary.alternatives:  # their join is again a value of one of these classes
+            return join_all(self.materialise(one, depth + 1, bound, mode, site) for one in summary.alternatives)
         if bound is not None:
             plain = self.materialise(summary, depth)  # itself, without what the call brings
             value = self.called_with(plain, summary, bound, mode, site)
@@ -126,7 +134,7 @@ class ProjectCalls:
             if summary.elem is not None:
                 value = replace(value, elem=self.materialise(summary.elem, depth + 1, bound, mode, site))
             return value
-        kind = Kind(summary.kind)
+        kind = _KINDS[summary.kind]
         ref = summary.ref
         if kind is Kind.CLASS:
             found = self.foreign_class(ref)
@@ -142,7 +150,7 @@ class ProjectCalls:
             if target is None:
                 return UNKNOWN
         return Value(
-            kind, Grad(summary.grad), summary.why, summary.derived, summary.gpu, summary.qname,
+            kind, _GRADS[summary.grad], summary.why, summary.derived, summary.gpu, summary.qname,
             elem=self.materialise(summary.elem, depth + 1) if summary.elem is not None else None,
             items=tuple(self.materialise(item, depth + 1) for item in summary.items)
             if summary.items is not None else None,
@@ -150,7 +158,7 @@ class ProjectCalls:
             target=target,
             attrs=tuple((name, self.materialise(value, depth + 1)) for name, value in summary.attrs),
             has_params=summary.has_params,
-            mode=Mode(summary.mode) if summary.mode else None,
+            mode=_MODES[summary.mode] if summary.mode else None,
             const=summary.const,
             scalar=summary.scalar,
             mapping=summary.mapping,

@@ -6,12 +6,13 @@ tuples and other summaries, so it pickles, compares and hashes.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 from .provenance import Why
 
-SUMMARY_FORMAT = 1  # bump when the shape changes: cached summaries of another format are ignored
+SUMMARY_FORMAT = 2  # bump when the shape changes: cached summaries of another format are ignored
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class ValueSummary:
     mapping: bool = False
     ref: Optional[Ref] = None  # CLASS / FUNCTION / INSTANCE / project module
     deps: Tuple[str, ...] = ()  # function results: the parameters whose grad flows into this value
+    alternatives: Tuple["ValueSummary", ...] = ()  # an instance or class of one of several classes: one each
 
 
 UNKNOWN_SUMMARY = ValueSummary("unknown")
@@ -115,10 +117,20 @@ class ModuleSummary:
     other_tensor_library: bool = False  # imports TensorFlow/JAX/...: its `.numpy()` may not be torch's
 
     def symbol(self, name: str) -> Optional[ValueSummary]:
+        return self._symbol_index.get(name)
+
+    @functools.cached_property
+    def _symbol_index(self) -> Dict[str, ValueSummary]:
+        """A star import of a large package looks up thousands of names, each once per importing module."""
+        index: Dict[str, ValueSummary] = {}
         for key, value in self.symbols:
-            if key == name:
-                return value
-        return None
+            index.setdefault(key, value)
+        return index
+
+    def __getstate__(self):  # the index is rebuilt where it is needed, never stored in the cache
+        state = dict(self.__dict__)
+        state.pop("_symbol_index", None)
+        return state
 
     def function(self, name: str) -> Optional[FunctionSummary]:
         if "." in name:
