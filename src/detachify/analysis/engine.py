@@ -100,6 +100,8 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls, Pro
         self.statements_run = 0
         self.imports = set()
         self.star_libraries: List[str] = []  # `from torch import *` and the like, in import order
+        self.star_modules: List = []  # summaries of the project modules star-imported, in import order
+        self.star_values: Dict[str, Value] = {}  # names they bound, as looked up so far
         self.backward_without_grad = set()  # scopes calling `.backward()` on a tensor that cannot require grad
         self.graph_kept_by_backward = False  # some `.backward(create_graph=True)`: `.grad` may require grad
         self._positions = None

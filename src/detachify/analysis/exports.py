@@ -57,6 +57,7 @@ class Exporter:
             mapping=value.mapping,
             ref=ref,
             deps=tuple(sorted(value.deps)),
+            alternatives=tuple(self.value(one, depth + 1) for one in value.alternatives) if deeper else (),
         )
 
     def ref_of(self, value: Value) -> Optional[Ref]:
@@ -139,8 +140,10 @@ class Exporter:
     def module(self, name: str) -> ModuleSummary:
         analysis = self.analysis
         top = analysis.module_frame
-        symbols = tuple((key, self.value(value)) for key, value in sorted(top.state.vars.items())
-                        if "." not in key and key != "__all__")
+        bound = top.state.vars
+        symbols = {key: self.value(value) for key, value in bound.items() if "." not in key and key != "__all__"}
+        symbols.update(analysis.star_symbols(bound))  # star-imported, read back as they came
+        symbols = tuple(sorted(symbols.items(), key=lambda item: item[0]))
         functions = tuple((info.name, self.function(info, info.name))
                           for info in list(analysis.functions.values())
                           if info.node in analysis.top_level_functions)

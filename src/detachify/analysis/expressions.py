@@ -19,6 +19,8 @@ from .values import (
 BUILTIN_NAMES = frozenset(dir(builtins))
 _NAMED_CONSTANTS = {"True": True, "False": False, "None": None}
 _KEEP_GRAD_ATTRIBUTES = frozenset({"T", "mT", "H", "mH", "real", "imag"})
+# Kinds a `None` on another path never joins into (the join is unknown): a value of one is never None.
+_NEVER_NONE = frozenset({Kind.CLASS, Kind.FUNCTION, Kind.PROJECT_MODULE})
 _BIT_OPERATORS = frozenset({"BitAnd", "BitOr", "BitXor", "LeftShift", "RightShift"})
 
 
@@ -59,6 +61,10 @@ class Expressions:
             if current.function is not None and name in current.function.local_names:
                 return UNKNOWN  # a local not bound on this path
             current = current.parent
+        if self.star_modules:
+            found = self.star_value(name)
+            if found is not None:
+                return found
         if self.star_libraries:
             found = star_name(self.star_libraries, name)
             if found is not None:
@@ -86,6 +92,19 @@ class Expressions:
         if node.value in _NAMED_CONSTANTS:
             return constant(_NAMED_CONSTANTS[node.value])
         return self.lookup(node.value, frame)
+
+    def place_value(self, node, frame) -> Optional[Value]:
+        """What this run last stored at `self.factory` (a place), if it stored anything there."""
+        return self.held_at(place_key(node), frame)
+
+    def held_at(self, key: Optional[str], frame) -> Optional[Value]:
+        current = frame
+        while key is not None and current is not None:
+            found = current.state.vars.get(key)
+            if found is not None:
+                return found
+            current = current.parent
+        return None
 
     # attributes and subscripts ---------------------------------------------------------------------------
     def x_Attribute(self, node, frame):
@@ -280,6 +299,10 @@ class Expressions:
                 and isinstance(node.comparisons[0].operator, (cst.Equal, cst.NotEqual)):
             equal = values[0].const[0] == values[1].const[0]
             return constant(equal if isinstance(node.comparisons[0].operator, cst.Equal) else not equal)
+        if len(values) == 2 and values[0].kind in _NEVER_NONE and values[1].const == (None,) \
+                and isinstance(node.comparisons[0].operator, (cst.Is, cst.IsNot)):
+            # `if factory is not None:` with `factory` a class: no `None` placeholder joins into one (values.py)
+            return constant(isinstance(node.comparisons[0].operator, cst.IsNot))
         return OTHER
 
     def x_IfExp(self, node, frame):

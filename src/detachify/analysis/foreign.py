@@ -14,7 +14,7 @@ from . import provenance as P
 from .arguments import Args
 from .program import ClassInfo, FunctionInfo
 from .provenance import Site
-from .summary import ClassSummary, FunctionSummary, ModuleSummary, Ref, ValueSummary
+from .summary import UNKNOWN_SUMMARY, ClassSummary, FunctionSummary, ModuleSummary, Ref, ValueSummary
 from .values import UNKNOWN, Grad, Kind, Mode, Value, container, join, join_all
 
 # Grad sources that survive grad mode off: leaves, not results of ops (`requires_grad=True`, parameters).
@@ -163,6 +163,38 @@ class ProjectCalls:
             scalar=summary.scalar,
             mapping=summary.mapping,
         )
+
+    # star imports of project modules ------------------------------------------------------------------------
+    def import_star_from_project(self, summary: ModuleSummary, frame) -> None:
+        """`from .core import *`: a name the module has bound already is rebound now, as Python does; the
+        others resolve when first looked up (`star_value`). A package's star import can bind thousands of
+        names, of which a module reads a few."""
+        bound = frame.state.vars
+        for name in summary.star_names():
+            self.star_values.pop(name, None)  # an earlier star import's, now shadowed
+            if name in bound:
+                self.bind(name, self.materialise(summary.symbol(name)), frame)
+        self.star_modules.append(summary)
+
+    def star_value(self, name: str) -> Optional[Value]:
+        """What the last project star import binding `name` bound it to; None if none does."""
+        if name in self.star_values:
+            return self.star_values[name]
+        for summary in reversed(self.star_modules):
+            if summary.binds_by_star(name):
+                value = self.star_values[name] = self.materialise(summary.symbol(name))
+                return value
+        return None
+
+    def star_symbols(self, bound) -> Dict[str, ValueSummary]:
+        """The names project star imports bound that the module did not bind again (`bound`), with the value
+        summaries they were imported with: what the module re-exports of them."""
+        symbols: Dict[str, ValueSummary] = {}
+        for summary in self.star_modules:
+            for name in summary.star_names():
+                if name not in bound and name != "__all__":
+                    symbols[name] = summary.symbol(name) or UNKNOWN_SUMMARY
+        return symbols
 
     def foreign_class(self, ref: Optional[Ref]) -> Optional[ForeignClass]:
         if ref is None:

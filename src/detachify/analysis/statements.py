@@ -183,8 +183,7 @@ class Statements:
         summary = self.module_summary(Ref(module.path)) if needed and module.path else None
         if star:
             if summary is not None:
-                for name in summary.star_names():
-                    self.bind(name, self.materialise(summary.symbol(name)), frame)
+                self.import_star_from_project(summary, frame)
             return
         for alias in statement.names:
             name = get_full_name_for_node(alias.name)

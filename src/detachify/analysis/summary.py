@@ -127,9 +127,18 @@ class ModuleSummary:
             index.setdefault(key, value)
         return index
 
-    def __getstate__(self):  # the index is rebuilt where it is needed, never stored in the cache
+    @functools.cached_property
+    def _star_set(self) -> frozenset:
+        return frozenset(self.star_names())
+
+    def binds_by_star(self, name: str) -> bool:
+        """`from module import *` binds `name`."""
+        return name in self._star_set
+
+    def __getstate__(self):  # the indexes are rebuilt where they are needed, never stored in the cache
         state = dict(self.__dict__)
         state.pop("_symbol_index", None)
+        state.pop("_star_set", None)
         return state
 
     def function(self, name: str) -> Optional[FunctionSummary]:
