@@ -19,8 +19,12 @@ _NAME = r"(?<![\w.])([A-Za-z_]\w*(?:[ \t]*\.[ \t]*[A-Za-z_]\w*)*?)"
 # Methods only an nn.Module (or an optimizer, which is never called) has.
 MODULE_METHODS = ("parameters", "named_parameters", "zero_grad", "load_state_dict", "train", "eval", "modules",
                   "named_modules", "children", "register_forward_hook", "requires_grad_")
-_MODULE_USE = re.compile(_NAME + r"[ \t]*\.[ \t]*(?:" + "|".join(MODULE_METHODS) + r")[ \t]*\(")
-_BACKWARD = re.compile(_NAME + r"[ \t]*\.[ \t]*backward[ \t]*\(")
+# `_NAME` followed by a method call, found faster: the call first, then the dotted name that ends right before
+# it (a pattern that starts with the name is tried at every identifier of the text).
+_MODULE_CALL = re.compile(r"[ \t]*\.[ \t]*(?:" + "|".join(MODULE_METHODS) + r")[ \t]*\(")
+_BACKWARD_CALL = re.compile(r"[ \t]*\.[ \t]*backward[ \t]*\(")
+_NAME_AT_END = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:[ \t]*\.[ \t]*[A-Za-z_]\w*)*)\Z")
+_LONGEST_NAME = 300  # characters looked back for the name
 # `torch.autograd.backward(loss)` is `loss.backward()`: torch raises alike when `loss` does not require grad. Bare
 # `backward(loss)` counts only where the module imports it from torch.autograd (a forward-backward algorithm's
 # own `backward(obs)` says nothing).
@@ -56,10 +60,23 @@ def evidence_in(text: str, bare_backward: bool = False) -> Evidence:
     """`bare_backward`: the module imports `backward` from torch.autograd."""
     if not may_have_evidence(text):
         return NONE
-    backpropagated = set(_keys(_BACKWARD, text)) | set(_keys(_AUTOGRAD_BACKWARD, text))
+    backpropagated = set(_receivers(_BACKWARD_CALL, text)) | set(_keys(_AUTOGRAD_BACKWARD, text))
     if bare_backward:
         backpropagated |= set(_keys(_BARE_BACKWARD, text))
-    return Evidence(frozenset(_keys(_MODULE_USE, text)), frozenset(backpropagated))
+    return Evidence(frozenset(_receivers(_MODULE_CALL, text)), frozenset(backpropagated))
+
+
+def _receivers(call, text: str):
+    """The dotted names a method is called on (`call` matches `.method(`): what `_NAME + call` finds."""
+    end_of_last = 0
+    for match in call.finditer(text):
+        start = match.start()
+        if start < end_of_last:
+            continue
+        name = _NAME_AT_END.search(text, max(end_of_last, start - _LONGEST_NAME), start)
+        if name is not None:
+            end_of_last = match.end()
+            yield re.sub(r"[ \t]+", "", name.group(1))
 
 
 def _keys(pattern, text: str):
