@@ -9,7 +9,8 @@ reports, a few lists of losses), then makes one-character edits in the middle of
 for its diagnostics. Latency is from sending ``didChange`` to receiving the ``publishDiagnostics`` for that
 version, debounce included. After ``--total-edits`` edits it reads the resident memory of the server and of its
 checker process (Linux ``/proc``). For scale it also times the engine alone (``detachify.check_source``) on the
-same text, in this process.
+same text, in this process: parsing the whole text each time, and parsing only what an edit changed (as the
+server's checker does).
 
 Needs the `lsp` extra (``pip install -e ".[lsp]"``).
 """
@@ -211,13 +212,25 @@ async def measure(args) -> dict:
     client.exit(None)
     await client.stop()
 
-    from detachify import check_source
+    from detachify import check_source, parsing
 
-    engine = []
+    engine = []  # every check parses the whole text
     for _ in range(5):
+        parsing.forget_parses()
         t0 = time.perf_counter()
         check_source(source, str(path))
         engine.append(time.perf_counter() - t0)
+    parsing.reuse_recent_parses()  # what the server's checker does: an edit parses what it changed
+    edited = []
+    check_source(source, str(path))
+    for edit in range(5):
+        text_lines = source.splitlines(keepends=True)
+        line = text_lines[target]
+        text_lines[target] = line[:column] + str(1 + edit) + line[column + 1:]
+        t0 = time.perf_counter()
+        check_source("".join(text_lines), str(path))
+        edited.append(time.perf_counter() - t0)
+    parsing.reuse_recent_parses(0)
 
     ordered = sorted(latencies)
     return {
@@ -227,6 +240,7 @@ async def measure(args) -> dict:
         "p90_ms": ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))] * 1000,
         "min_ms": ordered[0] * 1000, "max_ms": ordered[-1] * 1000,
         "engine_median_ms": statistics.median(engine) * 1000,
+        "engine_edit_median_ms": statistics.median(edited) * 1000,
         **memory, "checker_processes": len(checkers),
         "python": platform.python_version(), "cpus": os.cpu_count(), "load_average": os.getloadavg(),
     }
@@ -248,7 +262,8 @@ def main(argv=None) -> int:
     print(f"open -> diagnostics: {result['open_to_diagnostics_ms']:.0f} ms")
     print(f"didChange -> publishDiagnostics over {result['timed_edits']} edits: median {result['median_ms']:.0f} ms, "
           f"p90 {result['p90_ms']:.0f} ms (min {result['min_ms']:.0f}, max {result['max_ms']:.0f})")
-    print(f"engine alone (check_source, median of 5): {result['engine_median_ms']:.0f} ms")
+    print(f"engine alone (check_source, median of 5): {result['engine_median_ms']:.0f} ms whole text, "
+          f"{result['engine_edit_median_ms']:.0f} ms for an edit (only the changed statement parsed again)")
     print(f"after {result['total_edits']} edits: server RSS {result['server_rss_mib']:.1f} MiB, checker RSS "
           f"{result['checker_rss_mib']:.1f} MiB ({result['checker_processes']} process)")
     print(f"python {result['python']}, {result['cpus']} CPUs, load average "
