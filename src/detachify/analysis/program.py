@@ -5,6 +5,7 @@ analysis itself, so local names come from a walk over statements and call sites 
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from typing import Dict, List, Optional, Set, Tuple
@@ -166,6 +167,7 @@ _CALLEES = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
 _DEFINITIONS = re.compile(r"\bdef\s+([A-Za-z_]\w*)")
 
 
+@functools.lru_cache(maxsize=64)  # a run analyses a text more than once (a summary, its calls, its check)
 def reference_kinds(source: str):
     """Names used as callees (`name(`) and names used any other way (passed along, stored), from the text.
 
@@ -176,6 +178,6 @@ def reference_kinds(source: str):
     every = Counter(_IDENTIFIERS.findall(source))
     callees = Counter(_CALLEES.findall(source))  # includes `def name(`
     definitions = Counter(_DEFINITIONS.findall(source))
-    called = {name for name, count in callees.items() if count > definitions.get(name, 0)}
-    other = {name for name, count in every.items() if count > callees.get(name, 0)}
+    called = frozenset(name for name, count in callees.items() if count > definitions.get(name, 0))
+    other = frozenset(name for name, count in every.items() if count > callees.get(name, 0))
     return called, other

@@ -8,6 +8,7 @@ fall back to what holds for the whole module).
 from __future__ import annotations
 
 import ast
+import functools
 from typing import Dict, Iterator, List, Tuple
 
 import libcst as cst
@@ -16,8 +17,10 @@ _DEFINITIONS = (cst.FunctionDef, cst.ClassDef)
 _AST_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
+@functools.lru_cache(maxsize=16)  # one tree is analysed more than once in a run (the parse memo shares it)
 def definition_lines(module: cst.Module, source: str) -> Dict[cst.CSTNode, Tuple[int, int]]:
-    """`def`/`class` node → (line of its keyword, its last line); {} if CPython cannot parse the text."""
+    """`def`/`class` node → (line of its keyword, its last line); {} if CPython cannot parse the text. The
+    mapping is shared: read it, never change it."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):

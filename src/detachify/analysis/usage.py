@@ -11,6 +11,7 @@ name in the scope, before or after the use.
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import FrozenSet
@@ -47,6 +48,7 @@ class Evidence:
 NONE = Evidence()
 
 
+@functools.lru_cache(maxsize=64)  # a module's text, once per analysis of it
 def may_have_evidence(text: str) -> bool:
     return _TRIGGER.search(text) is not None
 
@@ -56,6 +58,7 @@ def imports_autograd_backward(module_text: str) -> bool:
     return _IMPORTS_BACKWARD.search(module_text) is not None
 
 
+@functools.lru_cache(maxsize=1024)  # a scope's text, once per analysis of its module
 def evidence_in(text: str, bare_backward: bool = False) -> Evidence:
     """`bare_backward`: the module imports `backward` from torch.autograd."""
     if not may_have_evidence(text):
