@@ -32,7 +32,7 @@ def analyse_in_project(module: cst.Module, source: str, project: InProject) -> M
                 summary = _summarise(analysis, workspace, path)
                 workspace.record_summary(path, summary, context, source)
         else:
-            summary = workspace.summary(path)  # on an import cycle: summarised with the cycle cut
+            summary = workspace.summary(path)  # on an import cycle: summarised with part of the cycle cut
     project.summary = summary
     project.receives_calls = summary is not None and receives_calls(summary)
     incoming = project.incoming
@@ -57,13 +57,13 @@ def analyse_in_project(module: cst.Module, source: str, project: InProject) -> M
 
 def analyse_file(workspace: Workspace, path: str, want_summary: bool
                  ) -> Tuple[Optional[ModuleSummary], Tuple[OutgoingCall, ...], Optional[ImportContext]]:
-    """A project file read from disk: its summary (for importers; with its import cycle cut) or its outgoing
-    calls (for callees; with every import seen). Unreadable or unparsable files give nothing."""
+    """A project file read from disk: its summary (for importers; with its import cycle cut, as cycles.py says)
+    or its outgoing calls (for callees; with every import seen). Unreadable or unparsable files give nothing."""
     source, locate = read_program(path)
     if source is None:
         return None, (), None
     source = source[1:] if source.startswith("\ufeff") else source
-    cut = workspace.cycle_of(path) if want_summary else frozenset()
+    cut = workspace.summary_cut(path) if want_summary else frozenset()
     context = ImportContext(workspace, path, cut)
     try:
         module = parse_for_analysis(source)

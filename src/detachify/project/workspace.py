@@ -3,8 +3,9 @@
 Everything a module's findings depend on is a function of file contents, so every door (a whole-project run,
 one file from pre-commit, flake8, the editor) computes the same thing:
 
-* its imports resolve to summaries; a summary is computed with the module's own import cycle cut (a module
-  of the cycle sees the others as unknown), so it never depends on which module was asked for first;
+* its imports resolve to summaries; a module on an import cycle is summarised reading only the summaries of
+  the members below it (cycles.py: a package's `__init__` above the rest, then the smaller cycles left), the
+  others as unknown, so no summary ever depends on which module was asked for first;
 * calls other modules make into it (`incoming`) are the outgoing calls of every project file whose imports
   reach it, each computed from that file alone (no incoming calls of its own).
 """
@@ -18,7 +19,7 @@ from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Set, Tup
 
 from ..analysis import knowledge as K
 from ..analysis.summary import ModuleSummary, OutgoingCall
-from . import layout, witness
+from . import cycles, layout, witness
 from .imports import scan
 
 # Top-level names that are never the project's: the libraries the knowledge tables describe by name.
@@ -94,6 +95,7 @@ class Workspace:
         self._outgoing: Dict[str, Tuple[OutgoingCall, ...]] = {}
         self._imports: Dict[str, Tuple[str, ...]] = {}
         self._cycles: Dict[str, FrozenSet[str]] = {}
+        self._readable: Dict[FrozenSet[str], Dict[str, FrozenSet[str]]] = {}
         self._computing: Set[str] = set()
         self._universe: Optional[List[str]] = None
         self._callers: Optional[Dict[str, Set[str]]] = None
@@ -141,6 +143,16 @@ class Workspace:
         if path not in self._cycles:
             self._components_from(path)
         return self._cycles[path]
+
+    def summary_cut(self, path: str) -> FrozenSet[str]:
+        """The members of `path`'s import cycle (itself included) whose summaries its summary reads as unknown."""
+        cycle = self.cycle_of(path)
+        if len(cycle) == 1:
+            return cycle
+        order = self._readable.get(cycle)
+        if order is None:
+            order = self._readable[cycle] = cycles.readable(cycle, self.imports_of)
+        return cycle - order[path]
 
     def _components_from(self, start: str) -> None:
         """Tarjan's algorithm, iteratively, over the import graph reachable from `start`."""
