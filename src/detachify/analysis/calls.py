@@ -26,6 +26,9 @@ class Calls:
                 return self.call_super(func.attr.value, self.eval_args(node, frame), node, frame)
             receiver = self.eval(func.value, frame)
             args = self.eval_args(node, frame)
+            held = self.place_value(func, frame) if receiver.kind is Kind.INSTANCE else None
+            if held is not None:  # `self.build = Net` earlier in this run: an instance's own attribute, called
+                return self.call_value(held, args, node, frame)
             return self.call_method(receiver, func.attr.value, args, node, frame)
         callee = self.eval(func, frame)
         args = self.eval_args(node, frame)
@@ -55,6 +58,9 @@ class Calls:
     # dispatch --------------------------------------------------------------------------------------------
     def call_method(self, receiver: Value, name: str, args: Args, node, frame) -> Value:
         kind = receiver.kind
+        if receiver.alternatives:
+            return self.call_each(receiver, lambda one: self.call_method(one, name, args, node, frame),
+                                  node.func.value, frame)
         if kind is Kind.QUALNAME:
             return self.call_qualname(f"{receiver.qname}.{name}", args, node, frame)
         if kind is Kind.PROJECT_MODULE:
@@ -83,6 +89,8 @@ class Calls:
 
     def call_value(self, callee: Value, args: Args, node, frame) -> Value:
         kind = callee.kind
+        if callee.alternatives:
+            return self.call_each(callee, lambda one: self.call_value(one, args, node, frame), node.func, frame)
         if kind is Kind.QUALNAME:
             return self.call_qualname(callee.qname, args, node, frame)
         if kind is Kind.FUNCTION:
@@ -98,6 +106,20 @@ class Calls:
             # `model = torch.load(path); model(x)`, or `model.eval()` somewhere: a module with parameters.
             return self.module_output(module(callee.qname, True, callee.gpu), args, node, frame)
         return UNKNOWN
+
+    def call_each(self, value: Value, call, receiver_node, frame) -> Value:
+        """A call on a value of one of several classes: each class's method may run; the result is their join,
+        and what each call writes back to the receiver's attributes is kept for that class."""
+        key = place_key(receiver_node) if isinstance(receiver_node, (cst.Name, cst.Attribute)) else None
+        results, members, changed = [], [], False
+        for one in value.alternatives:
+            results.append(call(one))
+            now = self.eval(receiver_node, frame) if key is not None else value
+            changed = changed or now is not value
+            members.append(now if now is not value else one)
+        if changed:
+            self.rebind_place(key, join_all(members), frame)
+        return join_all(results)
 
     def call_super(self, name: str, args: Args, node, frame) -> Value:
         """`super().__init__(...)`, `super(Net, self).forward(x)`: the method of a base class, on this `self`."""

@@ -157,9 +157,14 @@ class LocalCalls:
         params = param_list(method.node.params)
         if not params:
             return []
-        prefix = params[0].name.value + "."
-        return [(key[len(prefix):], value) for key, value in frame.state.vars.items()
-                if key.startswith(prefix) and "." not in key[len(prefix):]]
+        name = params[0].name.value
+        prefix = name + "."
+        # What a helper it called set (`self._build()` in `__init__`) was written back into `self` itself.
+        held = frame.state.vars.get(name)
+        found = dict(held.attrs) if held is not None and held.kind is Kind.INSTANCE else {}
+        found.update((key[len(prefix):], value) for key, value in frame.state.vars.items()
+                     if key.startswith(prefix) and "." not in key[len(prefix):])
+        return list(found.items())
 
     def instance_attribute(self, instance: Value, name: str, node, frame) -> Value:
         found = instance.attr(name)
@@ -240,6 +245,9 @@ class LocalCalls:
         attrs = dict(instance.attrs)
         for name, value in changed:
             attrs[name] = join(attrs[name], value) if name in attrs else value
+            held = self.held_at(f"{key}.{name}", frame)
+            if held is not None and held != value:  # `self.model = None`, then `self._load()` sets it
+                self.rebind_place(f"{key}.{name}", join(held, value), frame)
         updated = self.make_instance(instance.target, attrs.items())
         if updated != instance:
             self.rebind_place(key, updated, frame)

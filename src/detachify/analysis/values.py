@@ -67,6 +67,9 @@ class Value:
     mapping: bool = False  # CONTAINER: a dict (iterating it yields keys; `.items()` yields pairs)
     deps: frozenset = frozenset()  # in a summary's run: the parameters whose grad flows into this value
     gpu_if: str = ""  # gpu only when this flag (a name) is true: `if on_gpu: x = x.cuda()`
+    # INSTANCE/CLASS joined from values of different classes (`A() if c else B()`): those values, one per class;
+    # a call on it calls each (calls.py), the other fields are their join.
+    alternatives: Tuple["Value", ...] = ()
 
     @property
     def is_tensorish(self) -> bool:
@@ -188,7 +191,27 @@ def join(a: Value, b: Value) -> Value:
         a.mapping or b.mapping,
         a.deps | b.deps,
         _gpu_condition(a, b),
+        _alternatives(a, b) if kind in (Kind.INSTANCE, Kind.CLASS) and (
+            a.target is not b.target or a.alternatives or b.alternatives) else (),
     )
+
+
+MAX_ALTERNATIVES = 16  # classes a value may be an instance of, followed apart; beyond, the first ones
+
+
+def _alternatives(a: Value, b: Value) -> Tuple[Value, ...]:
+    """The one-class values a join of `a` and `b` stands for (none when they share their class)."""
+    # A `None` placeholder on one side (`self.model = None` ... `self.model = factory()`) is no alternative.
+    members = [one for one in a.alternatives or (a,) if one.kind is not Kind.OTHER]
+    for other in (one for one in b.alternatives or (b,) if one.kind is not Kind.OTHER):
+        same = next((i for i, member in enumerate(members) if member.target is other.target), None)
+        if same is None:
+            members.append(other)
+        else:
+            members[same] = join(members[same], other)
+    if len(members) < 2 or any(member.target is None for member in members):
+        return ()
+    return tuple(members[:MAX_ALTERNATIVES])
 
 
 def gpu_condition(values) -> str:
