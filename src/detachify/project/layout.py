@@ -201,15 +201,23 @@ def module_under(root: str, name: str) -> Optional[ModuleFile]:
     return None
 
 
+MAX_PACKAGE_ENTRIES = 2_000  # a folder holding more is data (images, a dataset's classes), never read as code
+
+
 @witness.walker
 def python_entries(folder: str) -> List[str]:
-    """The names in `folder` that may be modules: Python files, and folders."""
+    """The names in `folder` that may be modules: Python files, and folders (none in a folder of data)."""
+    found = []
     try:
-        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        with os.scandir(folder) as entries:
+            for count, entry in enumerate(entries):
+                if count >= MAX_PACKAGE_ENTRIES:
+                    return []
+                if not entry.name.startswith(".") and (entry.name.endswith(SOURCE_SUFFIXES) or entry.is_dir()):
+                    found.append(entry.name)
     except OSError:
         return []
-    return [entry.name for entry in entries
-            if not entry.name.startswith(".") and (entry.name.endswith(SOURCE_SUFFIXES) or entry.is_dir())]
+    return sorted(found)
 
 
 @lru_cache(maxsize=8192)
