@@ -88,6 +88,25 @@ def test_a_changed_imported_module_changes_its_dependants(project):
     assert warm == check(project, "--no-cache", ".")
 
 
+CYCLE_A = "from cycle_b import make\n\n\ndef run():\n    return make()\n"
+CYCLE_B = ("import torch\n\nimport cycle_a  # noqa: F401\n\n\n"
+           "def make():\n    return torch.ones(2, requires_grad=True) * 2\n")
+
+
+@pytest.mark.parametrize("target", [".", "use_cycle.py"])
+def test_a_broken_import_cycle_is_seen_by_the_module_whose_content_did_not_change(project, target):
+    """On the cycle, `cycle_a` read `cycle_b` as unknown; once `cycle_b` stops importing it, `cycle_a` reads it:
+    its cached summary depended on the cycle, not only on what it read."""
+    (project / "cycle_a.py").write_text(CYCLE_A)
+    (project / "cycle_b.py").write_text(CYCLE_B)
+    (project / "use_cycle.py").write_text("from cycle_a import run\n\nprint(run().numpy())\n")
+    assert "use_cycle.py:3:" not in check(project, target)
+    (project / "cycle_b.py").write_text(CYCLE_B.replace("import cycle_a  # noqa: F401\n", ""))
+    warm = check(project, target)
+    assert "use_cycle.py:3:" in warm
+    assert warm == check(project, "--no-cache", target)
+
+
 def test_a_module_that_appears_is_imported(project):
     (project / "train.py").write_text(TRAIN.replace("from model import Net", "from nets import Net"))
     assert "train.py:6:" not in check(project, ".")  # `nets` resolves nowhere: unknown

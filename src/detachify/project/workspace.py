@@ -35,7 +35,8 @@ MAX_UNIVERSE = 50_000  # files walked for callers; beyond it a project is too bi
 # (workspace, path, want_summary) → (summary, outgoing calls, the ImportContext it ran with)
 Analyser = Callable[["Workspace", str, bool], tuple]
 # (how imports resolved, (module, the key of the summary read)...): what an analysis depended on
-Dependencies = Tuple[tuple, Tuple[Tuple[str, str], ...]]
+# (how imports resolved, the summaries read with their keys, the cycle members read as unknown with their contents)
+Dependencies = Tuple[tuple, Tuple[Tuple[str, str], ...], Tuple[Tuple[str, Optional[str]], ...]]
 
 
 class ImportContext:
@@ -67,8 +68,11 @@ class ImportContext:
 
     def dependencies(self) -> "Dependencies":
         """What this analysis read of the project, as a cache entry must record it to stay true."""
+        # A member of the import cycle read as unknown is no summary read, but the cut holds only while the cycle
+        # does: the members' imports decide it, so their contents are recorded.
+        cut = tuple(sorted((path, self.workspace.content(path)) for path in self.cut if path != self.importer))
         return (tuple(sorted(self.resolved.items(), key=repr)),
-                tuple(sorted((path, self.workspace.summary_key(path)) for path in self.used)))
+                tuple(sorted((path, self.workspace.summary_key(path)) for path in self.used)), cut)
 
     def summary_at(self, path: str) -> Optional[ModuleSummary]:
         if path in self.cut or path == self.importer:
@@ -303,7 +307,9 @@ class Workspace:
         the summaries it read (their keys change with them)."""
         if entry is None or content is None or entry.get("content") != content:
             return False
-        resolved, used = entry["dependencies"]
+        resolved, used, cut = entry["dependencies"]
+        if any(self.content(member) != content for member, content in cut):
+            return False
         for (kind, first, second), target in resolved:
             if kind == "import":
                 found = self.resolve(entry["path"], first, second)
@@ -329,7 +335,7 @@ class Workspace:
         from ..cache import digest
 
         content = _digest(source) if source is not None else self.content(path)
-        dependencies = context.dependencies() if context is not None else ((), ())
+        dependencies = context.dependencies() if context is not None else ((), (), ())
         key = digest(content, dependencies)
         cache = self.cache
         if cache is not None and context is not None and content is not None and (
