@@ -6,7 +6,7 @@ max, so "yes on any path" wins), whether it may live on a GPU, and for container
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Optional, Tuple
 
 from .libraries import canonical
@@ -71,6 +71,15 @@ class Value:
     # a call on it calls each (calls.py), the other fields are their join.
     alternatives: Tuple["Value", ...] = ()
 
+    def __hash__(self) -> int:
+        # Values key the call memo and nest deeply (containers, instances' attributes, alternatives): hashed field
+        # by field on every lookup, they cost more than the analysis on large projects. Frozen: computed once.
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash(tuple(getattr(self, name) for name in _VALUE_FIELDS))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
     @property
     def is_tensorish(self) -> bool:
         return self.kind in (Kind.TENSOR, Kind.UNKNOWN)
@@ -84,6 +93,8 @@ class Value:
                 return value
         return None
 
+
+_VALUE_FIELDS = tuple(field.name for field in fields(Value))
 
 UNKNOWN = Value()
 OTHER = Value(Kind.OTHER, Grad.NO)
