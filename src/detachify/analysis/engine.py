@@ -84,6 +84,8 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls, Pro
         self.source = source
         self.project = project
         self.foreign = {}  # Ref -> ForeignClass / ForeignFunction, built once per analysis
+        self.materialised = {}  # (id of a value summary, depth) -> (the summary, its value)
+        self.classes_building = 0  # foreign classes whose bases and attributes are being read
         self.outgoing_calls = []
         self.top_level_functions = set()  # nodes of the module's own defs and classes (what it exports)
         self.top_level_classes = set()

@@ -120,7 +120,22 @@ class ProjectCalls:
 
     def materialise(self, summary: Optional[ValueSummary], depth: int = 0, bound=None, mode=None,
                     site=None) -> Value:
-        """A summary's value as an engine value; `bound`/`mode`/`site`: a function's result for one call."""
+        """A summary's value as an engine value; `bound`/`mode`/`site`: a function's result for one call.
+
+        The same summary (a class's attribute, a re-exported symbol) is read again and again: its value is kept,
+        unless a class is half-built meanwhile (a class met again inside its own bases reads as unknown there)."""
+        if bound is not None or summary is None or self.classes_building:
+            return self._materialise(summary, depth, bound, mode, site)
+        key = (id(summary), depth)
+        known = self.materialised.get(key)
+        if known is not None and known[0] is summary:
+            return known[1]
+        value = self._materialise(summary, depth)
+        self.materialised[key] = (summary, value)  # the summary is kept alive with it: its id stays its own
+        return value
+
+    def _materialise(self, summary: Optional[ValueSummary], depth: int = 0, bound=None, mode=None,
+                     site=None) -> Value:
         if summary is None or depth > 6:
             return UNKNOWN
         if summary.alternatives:  # their join is again a value of one of these classes
@@ -205,8 +220,12 @@ class ProjectCalls:
         summary = self.module_summary(ref)
         found = summary.cls(ref.name) if summary is not None else None
         if found is not None:
-            bases = [self.materialise(base) for base in found.bases]
-            attrs = [(name, self.materialise(value)) for name, value in found.class_attrs]
+            self.classes_building += 1
+            try:
+                bases = [self.materialise(base) for base in found.bases]
+                attrs = [(name, self.materialise(value)) for name, value in found.class_attrs]
+            finally:
+                self.classes_building -= 1
             self.foreign[ref] = ForeignClass(found, ref, bases, attrs)
         return self.foreign[ref]
 
