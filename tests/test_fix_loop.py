@@ -13,7 +13,7 @@ import detachify.analysis.engine as engine
 import detachify.api as api
 import detachify.project.analysis as project_analysis
 from cli_support import BAD, CLEAN, UNSAFE
-from detachify import check_source, fix_source
+from detachify import check_source, fix_source, parsing
 from detachify.files import CHECK, DIFF, FIX, process_source
 from detachify.settings import Settings
 
@@ -25,6 +25,7 @@ def passes(monkeypatch):
     """Counts every libcst parse (the analysis' fast one and the validating one) and every analysis, with the
     findings cache off (another test's run of the same source would otherwise answer from it)."""
     monkeypatch.setenv("DETACHIFY_NO_CACHE", "1")
+    parsing.forget_parses()  # nor the trees this process parsed for another test
     counts = collections.Counter()
     real_parse, real_analyse, real_in_project = (libcst.parse_module, engine.analyse,
                                                  project_analysis.analyse_in_project)
