@@ -42,7 +42,7 @@ class _Layout:
     ranges: Dict[cst.CSTNode, Tuple[int, int]]
 
 
-@dataclass
+@dataclass(eq=False)  # one parse, compared by identity
 class _Parsed:
     source: str
     module: cst.Module
@@ -167,32 +167,28 @@ class Reparser:
                      ) -> Tuple[Dict[cst.CSTNode, CodeRange], List[cst.CSTNode]]:
         """Ranges of the targets found in the module's top-level statements, and the targets found in none
         (the module node itself, header and footer lines): the caller generates those the usual way."""
+        entry = self._entry_of(module)
+        if entry is None or entry.source != code:
+            return {}, list(targets)
+        if entry.line_starts is None:
+            entry.line_starts = line_starts_of(code)
+        line_starts = entry.line_starts
         wanted = set(targets)
         found: Dict[cst.CSTNode, CodeRange] = {}
-        entry = self._entry_of(module)
-        if entry is not None and entry.source == code:
-            if entry.line_starts is None:
-                entry.line_starts = line_starts_of(code)
-            line_starts = entry.line_starts
-        else:
-            line_starts = line_starts_of(code)
 
         def position(offset: int) -> CodePosition:
             line = bisect.bisect_right(line_starts, offset)
             return CodePosition(line, offset - line_starts[line - 1])
 
-        offset = _header_length(module)
-        for statement in module.body:
+        for statement, offset in zip(module.body, self._starts(entry)):
             if not wanted:
                 break
-            layout = self.layout(module, statement)
-            inside = [node for node in wanted if node in layout.ranges]
+            ranges = self.layout(module, statement).ranges
+            inside = [node for node in wanted if node in ranges]
             for node in inside:
-                start, end = layout.ranges[node]
+                start, end = ranges[node]
                 found[node] = CodeRange(position(offset + start), position(offset + end))
-                # Every node inside a target has its range too, as `positions_of` gives them.
             wanted.difference_update(inside)
-            offset += layout.length
         return found, [node for node in targets if node in wanted]
 
 

@@ -159,47 +159,13 @@ class Workspace:
         return cycle - order[path]
 
     def _components_from(self, start: str) -> None:
-        """Tarjan's algorithm, iteratively, over the import graph reachable from `start`."""
-        index: Dict[str, int] = {}
-        low: Dict[str, int] = {}
-        stack: List[str] = []
-        on_stack: Set[str] = set()
-        work = [(start, iter(self.imports_of(start)))]
-        index[start] = low[start] = 0
-        stack.append(start)
-        on_stack.add(start)
-        while work:
-            node, targets = work[-1]
-            advanced = False
-            for target in targets:
-                if target in self._cycles:
-                    continue  # a component found by an earlier walk
-                if target not in index:
-                    index[target] = low[target] = len(index)
-                    stack.append(target)
-                    on_stack.add(target)
-                    work.append((target, iter(self.imports_of(target))))
-                    advanced = True
-                    break
-                if target in on_stack:
-                    low[node] = min(low[node], index[target])
-            if advanced:
-                continue
-            work.pop()
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-            if low[node] == index[node]:
-                component = set()
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.add(member)
-                    if member == node:
-                        break
-                frozen = frozenset(component)
-                for member in component:
-                    self._cycles[member] = frozen
+        """The import cycles reachable from `start` (components found by an earlier walk are not walked again)."""
+        def successors(node: str):
+            return (target for target in self.imports_of(node) if target not in self._cycles)
+
+        for component in cycles.components([start], successors):
+            for member in component:
+                self._cycles[member] = component
 
     # summaries and outgoing calls -----------------------------------------------------------------------
     def summary(self, path: str) -> Optional[ModuleSummary]:
