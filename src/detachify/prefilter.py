@@ -1,6 +1,6 @@
 """A text test that skips files which cannot hold a finding, before anything is parsed.
 
-Conservative by construction: every finding needs torch evidence or, for the strict rule, a torch import — so the
+Conservative by construction: every finding needs torch or GPU evidence or, for the strict rule, a torch import — so the
 word `torch` — and a conversion: a `.numpy` attribute (possibly split over lines) for `.numpy()` rules, the name of
 a converting library for implicit conversions.
 """
@@ -17,8 +17,10 @@ from .analysis.libraries import REEXPORTING_MODULES
 NUMPY_ATTRIBUTE = re.compile(r"\.(?:[\s\\]|#[^\r\n]*[\r\n])*numpy\b")  # a comment runs to its line end: no backtracking
 # Grad evidence comes from torch, from a model-building library the analysis knows (timm, transformers, ...), or
 # from the attributes and keywords that make any tensor require grad, whatever it was imported as
-# (`x.requires_grad = True` after `import torch as renamed`... or with no import the analysis knows).
-EVIDENCE = re.compile("|".join(sorted({"torch", "lightning", "requires_grad", "create_graph", *K.MODEL_LIBRARIES,
+# (`x.requires_grad = True` after `import torch as renamed`... or with no import the analysis knows); GPU evidence
+# from `x.cuda()` or a "cuda" device on any value.
+EVIDENCE = re.compile("|".join(sorted({"torch", "lightning", "requires_grad", "create_graph", "cuda",
+                                       *K.MODEL_LIBRARIES,
                                        *(prefix.split(".")[0] for prefix in K.MODEL_CONSTRUCTOR_PREFIXES)})))
 # Implicit conversions are calls the analysis resolves through an absolute import of a converting library
 # (`import numpy as np`, `import os, numpy`, `from matplotlib import pyplot`; a name imported from elsewhere
