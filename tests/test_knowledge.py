@@ -1355,3 +1355,56 @@ def test_without_cuda_nothing_is_on_a_gpu(qname):
         torch.zeros(1).cuda()
     with pytest.raises((AssertionError, RuntimeError)):
         torch.zeros(1, device="cuda")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# AUTOGRAD_FUNCTION_BASES, ONCE_DIFFERENTIABLE: grad mode inside a custom autograd.Function
+# ---------------------------------------------------------------------------------------------------------------
+
+def _probing_function(base, decorate=lambda f: f):
+    """A Function subclass of `base` recording grad mode and `.numpy()` on what forward and backward get."""
+    seen = {}
+
+    def record(phase, t):
+        seen[phase] = (torch.is_grad_enabled(), t.requires_grad, _numpy_raises(t))
+
+    class Probe(base):
+        @staticmethod
+        def forward(ctx, values):
+            record("forward", values)
+            return values.detach() * 2
+
+        @staticmethod
+        @decorate
+        def backward(ctx, grad_output):
+            record("backward", grad_output)
+            return grad_output * 2
+
+    return Probe, seen
+
+
+def _numpy_raises(t) -> bool:
+    try:
+        t.numpy()  # noqa: TNP001 (the probe: it raises exactly when torch says so)
+    except RuntimeError as error:
+        assert "requires grad" in str(error)
+        return True
+    return False
+
+
+@pytest.mark.parametrize("qname", sorted(K.AUTOGRAD_FUNCTION_BASES))
+def test_autograd_function_backward_gets_grad_tensors_only_when_differentiated_twice(qname):
+    probe, seen = _probing_function(resolve(qname))
+    x, w = torch.randn(3, requires_grad=True), torch.randn(3, requires_grad=True)
+    (probe.apply(x) * w).sum().backward()
+    assert seen == {"forward": (False, True, False), "backward": (False, False, False)}
+    torch.autograd.grad((probe.apply(x) * w).sum(), x, create_graph=True)
+    assert seen == {"forward": (False, True, False), "backward": (True, True, True)}
+
+
+@pytest.mark.parametrize("qname", sorted(K.ONCE_DIFFERENTIABLE))
+def test_once_differentiable_backward_runs_with_grad_off(qname):
+    probe, seen = _probing_function(torch.autograd.Function, resolve(qname))
+    x, w = torch.randn(3, requires_grad=True), torch.randn(3, requires_grad=True)
+    torch.autograd.grad((probe.apply(x) * w).sum(), x, create_graph=True)
+    assert seen == {"forward": (False, True, False), "backward": (False, True, False)}

@@ -25,7 +25,7 @@ from .summary import OutgoingCall
 from .program import ClassInfo, FunctionInfo, param_list, reference_kinds
 from .state import Frame, State
 from .statements import STATEMENT_HANDLERS, Statements
-from .values import Grad, Kind, Mode, Value
+from .values import Grad, Kind, Mode, Value, grad_tensor
 
 # Beyond these, calls are not followed any more (their results stay unknown): bounds the cost on huge files.
 MAX_CALL_ANALYSES = 3000
@@ -141,9 +141,15 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls, Pro
             if self.over_budget():
                 break
             self.run_incoming_call(call)
-        for info in infos:
-            if not info.analysed and info.closure is not None and not self.over_budget():
-                self.analyse_standalone(info)
+        # Running a function defines the functions and classes nested in it (a factory's `autograd.Function`):
+        # they are analysed too, until a pass defines nothing new.
+        tried = set()
+        while infos and not self.over_budget():
+            for info in infos:
+                if not info.analysed and info.closure is not None and not self.over_budget():
+                    self.analyse_standalone(info)
+            tried.update(infos)
+            infos = [info for info in self.functions.values() if info not in tried and not info.is_lambda]
 
     def finish(self) -> List[Conversion]:
         for node, kinds in self.passed_other.items():
@@ -183,6 +189,7 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls, Pro
                           function=info)
             frame.state.vars.update(self.bind_parameters(info, positional, {}, None))
             frame.state.vars.update(self.annotated_parameters(info))
+            frame.state.vars.update(self.gradients_given_to_backward(info))
             self.call_stack.append(info)
             try:
                 result = self.run_body(info, frame)
@@ -203,8 +210,11 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls, Pro
         return found[:MAX_SUBCLASS_CONTEXTS]
 
     def framework_mode(self, info: FunctionInfo) -> Mode:
-        """The grad mode a framework calls a hook in: Lightning validates and tests with grad off."""
+        """The grad mode a framework calls a hook in: Lightning validates and tests with grad off; torch runs an
+        autograd.Function's `forward` with grad off, its `backward` with grad on when differentiated twice."""
         owner = info.owner
+        if owner is not None and owner.is_autograd_function and info.name in ("forward", "backward"):
+            return Mode.ON if info.name == "backward" and not info.once_differentiable else Mode.OFF
         if owner is not None and info.name in K.LIGHTNING_NO_GRAD_HOOKS and any(
                 base.qname in K.LIGHTNING_MODULES for base in _all_bases(owner)):
             return Mode.OFF
@@ -224,6 +234,16 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls, Pro
             elif annotation.qname in K.MODULE_BASES:
                 found[param.name.value] = Value(Kind.MODULE, Grad.NO, qname=annotation.qname, has_params=True)
         return found
+
+    def gradients_given_to_backward(self, info: FunctionInfo) -> Dict[str, Value]:
+        """The gradients an autograd.Function's `backward` gets (all parameters after `ctx`) require grad when
+        higher-order gradients are taken, unless it is `@once_differentiable` (then grad is off in it)."""
+        owner = info.owner
+        if owner is None or not owner.is_autograd_function or info.name != "backward" or info.once_differentiable:
+            return {}
+        params = list(info.node.params.posonly_params) + list(info.node.params.params)
+        source = why(P.DOUBLE_BACKWARD, owner.name)
+        return {param.name.value: grad_tensor(source) for param in params[1:]}
 
     def default_instance(self, info: ClassInfo) -> Value:
         """`self` when a method is analysed on its own: attributes as `__init__` sets them with unknown arguments."""

@@ -147,6 +147,12 @@ MODULE_BASES = frozenset({
     "lightning.LightningModule", "lightning.pytorch.LightningModule", "pytorch_lightning.core.LightningModule",
 })
 
+# Base classes of custom autograd functions. torch runs their `forward` with grad off, and their `backward` with
+# grad on exactly when higher-order gradients are taken (`create_graph=True`), when the gradients it is given
+# require grad; a `backward` decorated with `ONCE_DIFFERENTIABLE` runs with grad off always.
+AUTOGRAD_FUNCTION_BASES = frozenset({"torch.autograd.Function", "torch.autograd.function.Function"})
+ONCE_DIFFERENTIABLE = frozenset({"torch.autograd.function.once_differentiable"})
+
 # Annotations that make a parameter a torch tensor (and `isinstance` types that say a value is one).
 TENSOR_TYPES = frozenset({"torch.Tensor", "torch.FloatTensor", "torch.nn.Parameter", "torch.nn.parameter.Parameter"})
 # `isinstance` types that say a value is a NumPy array, not a tensor.

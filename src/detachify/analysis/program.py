@@ -28,6 +28,7 @@ class FunctionInfo:
         self.is_property = False
         self.is_static = False
         self.is_context_manager = False
+        self.once_differentiable = False  # `@once_differentiable`: an autograd.Function's backward runs with grad off
         self.annotations = None  # parameters typed by their annotations, computed once
         self.standalone_result = None  # what it returned when analysed on its own (unknown arguments)
 
@@ -47,6 +48,7 @@ class ClassInfo:
         self.methods: Dict[str, FunctionInfo] = {}
         self.bases = []  # Values of the base-class expressions, set when the class statement executes
         self.is_module = False
+        self.is_autograd_function = False  # a subclass of torch.autograd.Function
         self.torch_base = None  # "Linear" for `class MyLinear(nn.Linear)`
         self.class_attrs = {}  # names bound in the class body (methods included)
 

@@ -20,6 +20,7 @@ CREATE_GRAPH_GRAD = "create-graph-grad"  # torch.autograd.grad(..., create_graph
 BACKWARD_CREATE_GRAPH = "backward-create-graph"  # x.grad after backward(create_graph=True)
 BACKPROPAGATED = "backpropagated"  # subject: the value `.backward()` is called on
 AUTOGRAD_OUTPUT = "autograd-output"  # handed to torch.autograd.grad as outputs
+DOUBLE_BACKWARD = "double-backward"  # subject: an autograd.Function whose backward is given this gradient
 ARGUMENT = "argument"  # subject: a parameter, bound to a grad tensor while its function is summarised
 
 PASSED_TO = "passed-to"

@@ -529,6 +529,8 @@ class Statements:
                 info.decorator_mode = value.mode
             elif value.kind is Kind.QUALNAME and value.qname in K.GRAD_MODE_SETTERS:
                 info.decorator_mode = grad_mode_set_by(value.qname, None)
+            elif value.kind is Kind.QUALNAME and value.qname in K.ONCE_DIFFERENTIABLE:
+                info.once_differentiable = True
             elif dotted.endswith("contextmanager"):
                 info.is_context_manager = True
             elif dotted in ("property", "functools.cached_property", "cached_property"):
@@ -554,6 +556,9 @@ class Statements:
             elif base.kind is Kind.CLASS and base.target.is_module:
                 info.is_module = True
                 info.torch_base = info.torch_base or base.target.torch_base
+            if base.kind is Kind.QUALNAME and base.qname in K.AUTOGRAD_FUNCTION_BASES \
+                    or base.kind is Kind.CLASS and getattr(base.target, "is_autograd_function", False):
+                info.is_autograd_function = True
         body = Frame(State(mode=frame.state.mode), parent=frame, depth=frame.depth)
         body.is_class_body = True
         body.class_info = info

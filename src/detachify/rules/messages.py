@@ -21,6 +21,8 @@ SOURCES = {
     P.BACKWARD_CREATE_GRAPH: "a gradient from `backward(create_graph=True)`",
     P.BACKPROPAGATED: "a loss that `.backward()` is called on",
     P.AUTOGRAD_OUTPUT: "a tensor handed to `torch.autograd.grad` as an output",
+    P.DOUBLE_BACKWARD: "a gradient given to `{}.backward`, which is not `@once_differentiable`: it requires grad when"
+                       " higher-order gradients are taken",
     P.ARGUMENT: "the argument `{}`",
 }
 
