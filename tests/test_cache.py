@@ -135,6 +135,16 @@ def test_cache_dir_and_no_cache(project, tmp_path_factory):
     assert entries(elsewhere / "env") and not (project / ".detachify_cache").exists()
 
 
+def test_the_workers_of_a_run_without_cache_share_one_that_goes_with_the_run(project, tmp_path_factory):
+    for index in range(10):  # enough files for a pool of workers
+        (project / f"script_{index}.py").write_text(TRAIN.replace("out.numpy()", f"out.numpy() + {index}"))
+    temporary = tmp_path_factory.mktemp("tmp")
+    one_process = check(project, "--no-cache", "--jobs", "1", ".")
+    pooled = check(project, "--no-cache", "--jobs", "2", ".", env={"TMPDIR": str(temporary)})
+    assert pooled == one_process and one_process.count("TNP001") == 12  # each script, and the helper once
+    assert not list(temporary.iterdir()) and not (project / ".detachify_cache").exists()
+
+
 def test_processes_at_once_agree_and_leave_no_temporary_files(project):
     cold = check(project, "--no-cache", ".")
     procs = [subprocess.Popen([sys.executable, "-m", "detachify", "check", "--isolated", "-q", name], cwd=project,

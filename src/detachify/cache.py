@@ -18,7 +18,8 @@ import pickle
 import shutil
 import tempfile
 import time
-from typing import Any, Optional
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional
 
 from . import __version__
 from .analysis.summary import SUMMARY_FORMAT
@@ -171,8 +172,33 @@ def configure(enabled: bool = True, directory: Optional[str] = None) -> None:
         os.environ["DETACHIFY_CACHE_DIR"] = _settings["directory"]
 
 
+# With the cache off, the processes of one run still share what they compute (the summaries of the modules their
+# files import: each would otherwise compute them all again) through a temporary directory the run removes.
+_RUN_SCOPED = "DETACHIFY_RUN_CACHE_DIR"
+
+
+@contextmanager
+def shared_by_this_run() -> Iterator[None]:
+    """For the worker processes about to start: without a persistent cache, one that lives while the run does."""
+    if _enabled() or os.environ.get(_RUN_SCOPED):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="detachify-shared-")
+    os.environ[_RUN_SCOPED] = directory
+    try:
+        yield
+    finally:
+        del os.environ[_RUN_SCOPED]
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _enabled() -> bool:
+    return _settings["enabled"] and os.environ.get("DETACHIFY_NO_CACHE", "") in ("", "0")
+
+
 def cache_for_root(root: str) -> Optional[Cache]:
-    if not _settings["enabled"] or os.environ.get("DETACHIFY_NO_CACHE", "") not in ("", "0"):
-        return None
+    if not _enabled():
+        run_scoped = os.environ.get(_RUN_SCOPED)
+        return Cache.at(run_scoped) if run_scoped else None
     directory = _settings["directory"] or os.environ.get("DETACHIFY_CACHE_DIR") or os.path.join(root, CACHE_DIRNAME)
     return Cache.at(os.path.abspath(directory))

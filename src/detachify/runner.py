@@ -10,9 +10,10 @@ import os
 import signal
 import sys
 import threading
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Callable, Iterator, Optional, Sequence, TextIO, Tuple
 
+from .cache import shared_by_this_run
 from .files import FIRST_PASS, FileResult, process_file
 from .project import witness
 from .settings import Settings
@@ -120,7 +121,10 @@ class _Pool:
 
     def __enter__(self):
         if self.jobs > 1:
-            self.pool = multiprocessing.get_context().Pool(self.jobs, initializer=_init_worker)
+            with ExitStack() as stack:
+                stack.enter_context(shared_by_this_run())  # before the workers start: they inherit it
+                self.pool = multiprocessing.get_context().Pool(self.jobs, initializer=_init_worker)
+                self.cleanup = stack.pop_all()
             self.stop.immediate = True  # this process only waits and writes (atomically): safe to unwind anywhere
             self.stop.check()
         return self
@@ -129,6 +133,7 @@ class _Pool:
         if self.pool is not None:
             self.pool.terminate()
             self.pool.join()
+            self.cleanup.close()
 
     def map(self, function, items):
         if self.pool is None:
