@@ -25,6 +25,7 @@ from torch import nn
 from detachify.analysis import converters as C
 from detachify.analysis import knowledge as K
 from detachify.analysis import libraries as L
+from detachify.registry import derived
 
 GRAD_ERROR = r"Can't call numpy\(\) on Tensor that requires grad"
 
@@ -1408,3 +1409,393 @@ def test_once_differentiable_backward_runs_with_grad_off(qname):
     x, w = torch.randn(3, requires_grad=True), torch.randn(3, requires_grad=True)
     torch.autograd.grad((probe.apply(x) * w).sum(), x, create_graph=True)
     assert seen == {"forward": (False, True, False), "backward": (False, True, False)}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The names the evaluation dispatches on (the last section of knowledge.py)
+# ---------------------------------------------------------------------------------------------------------------
+
+def test_builtin_names_live_in_the_builtins_module():
+    import builtins
+    assert resolve(K.BUILTINS) is builtins
+    for name in ("len", "isinstance", "list", "max", "zip"):
+        assert resolve(f"{K.BUILTINS}.{name}") is getattr(builtins, name)
+
+
+@pytest.mark.parametrize("qname", sorted(K.INSTANCE_TESTS))
+def test_instance_test_tells_tensors_from_arrays(qname):
+    is_instance = resolve(qname)
+    assert is_instance(grad_leaf(2), torch.Tensor) is True
+    assert is_instance(np.zeros(2), torch.Tensor) is False
+    assert is_instance(np.zeros(2), (list, np.ndarray)) is True  # a tuple of types admits what any of them does
+
+
+@pytest.mark.parametrize("qname", sorted(K.ATTRIBUTE_TESTS))
+def test_attribute_test_tells_tensors_by_their_attributes(qname):
+    has_attribute = resolve(qname)
+    for name in sorted(K.TENSOR_ONLY_ATTRIBUTES):
+        assert has_attribute(grad_leaf(2), name) is True, name
+        assert has_attribute(np.zeros(2), name) is False, name
+
+
+@pytest.mark.parametrize("qname", sorted(K.TYPE_QUERIES))
+def test_type_query_gives_the_exact_class(qname):
+    type_of = resolve(qname)
+    assert type_of(grad_leaf(2)) is torch.Tensor
+    assert type_of(np.zeros(2)) is np.ndarray
+    assert type_of(nn.Parameter(torch.zeros(2))) is not torch.Tensor  # why `type(x) is not T` says nothing
+
+
+def test_only_the_universal_builtin_types_admit_tensors():
+    import builtins
+    tensors = [grad_leaf(2), nn.Parameter(torch.zeros(2)), torch.zeros(()), torch.zeros(2, dtype=torch.long)]
+    admitting = {f"{K.BUILTINS}.{name}" for name, value in vars(builtins).items()
+                 if isinstance(value, type) and any(isinstance(t, value) for t in tensors)}
+    assert admitting == K.UNIVERSAL_TYPES
+
+
+# How each spelling of a property decorator is bound where it is written (`from functools import cached_property`).
+PROPERTY_DECORATOR_BINDINGS = {"property": "builtins.property", "cached_property": "functools.cached_property"}
+
+
+@pytest.mark.parametrize("spelled", sorted(K.PROPERTY_DECORATORS))
+def test_property_decorator_runs_the_method_when_the_attribute_is_read(spelled):
+    decorator = resolve(PROPERTY_DECORATOR_BINDINGS.get(spelled, spelled))
+    runs = []
+
+    class Holder:
+        def __init__(self):
+            self.weight = grad_leaf(2)
+
+        @decorator
+        def doubled(self):
+            runs.append(self)
+            return self.weight * 2
+
+    holder = Holder()
+    value = holder.doubled
+    assert runs == [holder]
+    assert isinstance(value, torch.Tensor)
+    assert_numpy_raises(value)
+
+
+@pytest.mark.parametrize("qname", sorted(K.PARTIAL_APPLICATIONS))
+def test_partial_application_fixes_the_first_arguments(qname):
+    def scaled(factor, values):
+        return factor * values
+
+    x = grad_leaf(3)
+    out = resolve(qname)(scaled, x)(torch.full((3,), 2.0))
+    assert torch.equal(out.detach(), 2 * x.detach())
+    assert_numpy_raises(out)
+
+
+@pytest.mark.parametrize("qname", sorted(K.COPIES))
+def test_copy_requires_grad_where_the_original_does(qname):
+    copy_of = resolve(qname)
+    leaf = grad_leaf(3)
+    copied = copy_of(leaf)
+    assert copied is not leaf
+    assert_numpy_raises(copied)
+    copy_of(leaf.detach()).numpy()
+    model = copy_of(nn.Linear(2, 1))
+    assert_numpy_raises(model(torch.randn(1, 2)))
+
+
+@pytest.mark.parametrize("qname", sorted(K.GRAD_MODE_QUERIES))
+def test_grad_mode_query_says_whether_grad_mode_is_on(qname):
+    is_enabled = resolve(qname)
+    assert is_enabled() is True
+    with torch.no_grad():
+        assert is_enabled() is False
+    torch.set_grad_enabled(False)
+    assert is_enabled() is False
+
+
+# One differentiable call per namespace: a call there on a grad tensor keeps its grad, as the analysis takes it.
+TORCH_FUNCTION_EXAMPLES = {
+    "torch": lambda ns, x: ns.sin(x),
+    "torch.nn.functional": lambda ns, x: ns.relu(x),
+    "torch.special": lambda ns, x: ns.expit(x),
+    "torch.linalg": lambda ns, x: ns.vector_norm(x),
+    "torch.fft": lambda ns, x: ns.fft(x).real,
+    "torch.func": lambda ns, x: ns.functional_call(nn.Linear(3, 1), {"weight": x.view(1, 3)}, (torch.ones(3),)),
+}
+
+
+def test_every_torch_function_namespace_has_an_example():
+    assert set(TORCH_FUNCTION_EXAMPLES) == K.TORCH_FUNCTION_NAMESPACES
+
+
+@pytest.mark.parametrize("namespace", sorted(K.TORCH_FUNCTION_NAMESPACES))
+def test_torch_function_namespace_holds_functions_that_keep_grad(namespace):
+    functions = resolve(namespace)
+    assert inspect.ismodule(functions) and functions.__name__ == namespace
+    assert_numpy_raises(TORCH_FUNCTION_EXAMPLES[namespace](functions, grad_leaf(3)))
+
+
+def test_tensor_factories_are_functions_of_torch():
+    assert K.TORCH in K.TORCH_FUNCTION_NAMESPACES
+    assert resolve(K.TORCH) is torch
+    assert all(callable(getattr(torch, name)) for name in K.TENSOR_FACTORIES)
+
+
+def test_tensor_methods_are_derived_under_the_tensor_class():
+    assert resolve(K.TENSOR_CLASS) is torch.Tensor
+    methods = [name for name in derived.load(derived.TORCH_OPS)["ops"] if name.startswith(K.TENSOR_CLASS + ".")]
+    assert len(methods) > 100
+    assert all(hasattr(torch.Tensor, name[len(K.TENSOR_CLASS) + 1:]) for name in methods)
+
+
+@pytest.mark.parametrize("qname", sorted(K.PARAMETER_CLASSES))
+def test_parameter_class_requires_grad_unless_built_without(qname):
+    parameter = resolve(qname)
+    assert parameter is nn.Parameter
+    assert list(inspect.signature(parameter).parameters)[:2] == ["data", "requires_grad"]  # read at position 1
+    assert_numpy_raises(parameter(torch.zeros(2)))
+    assert_no_grad_tensor(parameter(torch.zeros(2), requires_grad=False))
+
+
+# Capitalised names of the module namespaces that are no nn.Module classes. The analysis builds a module for these
+# all the same, except the parameter classes (PARAMETER_CLASSES is asked first).
+CAPITALISED_NON_MODULES = {
+    "torch.nn": {"Buffer", "LinearCrossEntropyOptions", "Parameter", "UninitializedBuffer", "UninitializedParameter"},
+    "torch.nn.modules": {"LinearCrossEntropyOptions"},
+}
+
+
+@pytest.mark.parametrize("namespace", sorted(K.MODULE_NAMESPACES))
+def test_capitalised_names_of_module_namespaces_are_module_classes(namespace):
+    classes = resolve(namespace)
+    names = {name for name in dir(classes) if name[:1].isupper()}
+    modules = {name for name in names
+               if isinstance(getattr(classes, name), type) and issubclass(getattr(classes, name), nn.Module)}
+    assert len(modules) > 100
+    assert names - modules == CAPITALISED_NON_MODULES[namespace]
+
+
+def test_module_tables_name_classes_of_torch_nn():
+    assert K.TORCH_NN in K.MODULE_NAMESPACES
+    for name in sorted(K.PARAMETER_FREE_MODULES | K.MODULE_CONTAINERS):
+        assert issubclass(resolve(f"{K.TORCH_NN}.{name}"), nn.Module), name
+    assert not resolve(f"{K.TORCH_NN}.functional.relu")(torch.ones(1)).requires_grad  # lowercase: no class
+
+
+def test_nn_utils_holds_the_non_differentiable_utils_and_the_others_keep_grad():
+    utils = resolve(K.NN_UTILS)
+    assert inspect.ismodule(utils) and utils.__name__ == K.NN_UTILS
+    assert all(callable(getattr(utils, name)) for name in K.NON_DIFFERENTIABLE_NN_UTILS)
+    assert_numpy_raises(utils.parameters_to_vector(nn.Linear(3, 2).parameters()))
+
+
+def test_distributions_are_classes_that_carry_the_grad_of_their_parameters():
+    distributions = resolve(K.DISTRIBUTIONS)
+    assert inspect.ismodule(distributions)
+    kinds = (distributions.Distribution, distributions.Transform)
+    classes = [getattr(distributions, name) for name in dir(distributions) if name[:1].isupper()]
+    assert len(classes) > 30 and all(isinstance(c, type) and issubclass(c, kinds) for c in classes)
+    normal = distributions.Normal(grad_leaf(3), grad_leaf(3).exp())
+    for out in (normal.rsample(), normal.log_prob(torch.zeros(3)), normal.entropy()):
+        assert_numpy_raises(out)
+
+
+def _cube_sum(values):
+    return (values ** 3).sum()
+
+
+GRADIENT_CALLS = {
+    "torch.autograd.grad": lambda grad, x, create_graph: grad(_cube_sum(x), x, create_graph=create_graph),
+    "torch.autograd.functional.jacobian": lambda jacobian, x, create_graph: jacobian(
+        _cube_sum, x, create_graph=create_graph),
+    "torch.autograd.functional.hessian": lambda hessian, x, create_graph: hessian(
+        _cube_sum, x, create_graph=create_graph),
+}
+
+
+def test_every_gradient_function_has_an_example():
+    assert set(GRADIENT_CALLS) == K.GRADIENT_FUNCTIONS
+
+
+def _tensors_in(result):
+    return list(result) if isinstance(result, tuple) else [result]
+
+
+@pytest.mark.parametrize("qname", sorted(K.GRADIENT_FUNCTIONS))
+def test_gradients_require_grad_only_with_create_graph(qname):
+    function = resolve(qname)
+    assert "create_graph" in inspect.signature(function).parameters
+    x = grad_leaf(3)
+    for gradient in _tensors_in(GRADIENT_CALLS[qname](function, x, False)):
+        assert_no_grad_tensor(gradient)
+    for gradient in _tensors_in(GRADIENT_CALLS[qname](function, x, True)):
+        assert_numpy_raises(gradient)
+
+
+@pytest.mark.parametrize("qname, first_input", sorted(K.CHECKPOINTS.items()))
+def test_checkpoint_gives_what_its_function_gives_on_the_later_arguments(qname, first_input):
+    checkpoint = resolve(qname)
+    model = nn.Sequential(nn.Linear(3, 3), nn.ReLU(), nn.Linear(3, 1))
+    x = torch.randn(2, 3)
+    leading = {1: (model,), 2: (model, 2)}[first_input]  # checkpoint_sequential takes the segment count second
+    out = checkpoint(*leading, x, use_reentrant=False)
+    assert torch.allclose(out.detach(), model(x).detach())
+    assert_numpy_raises(out)
+    with torch.no_grad():
+        assert_no_grad_tensor(checkpoint(*leading, x, use_reentrant=False))
+
+
+@pytest.mark.parametrize("qname", sorted(K.TENSOR_DATASETS))
+def test_tensor_dataset_items_are_rows_of_each_tensor_grad_kept(qname):
+    dataset = resolve(qname)
+    assert dataset is torch.utils.data.TensorDataset
+    features, labels = grad_leaf(4, 3), torch.arange(4)
+    item = dataset(features, labels)[1]
+    assert isinstance(item, tuple) and len(item) == 2
+    assert torch.equal(item[1], labels[1])
+    assert_numpy_raises(item[0])
+
+
+@pytest.mark.parametrize("qname", sorted(K.DATA_LOADERS))
+def test_data_loader_yields_batches_of_its_dataset_grad_kept(qname):
+    loader = resolve(qname)
+    assert loader is torch.utils.data.DataLoader
+    batches = list(loader(torch.utils.data.TensorDataset(grad_leaf(4, 3), torch.arange(4)), batch_size=2))
+    assert len(batches) == 2
+    features, labels = batches[0]
+    assert_numpy_raises(features)
+    assert_no_grad_tensor(labels)
+    (single,) = list(loader([grad_leaf(3)], batch_size=1))
+    assert_numpy_raises(single)
+
+
+def test_device_class_and_a_cpu_device_leaves_the_gpu():
+    device = resolve(K.DEVICE)
+    assert device is torch.device
+    assert K.DEVICE.rpartition(".")[0] in K.TORCH_FUNCTION_NAMESPACES  # evaluated as the torch function `device`
+    cpu = device("cpu")
+    assert isinstance(cpu, device) and cpu.type == "cpu"
+    assert torch.zeros(1).to(cpu).is_cuda is False
+    assert device("cuda").type == "cuda"  # a device built from a constant names where it is, GPU or not
+
+
+def test_torch_load_gives_back_what_was_saved_a_model_with_parameters_too(tmp_path):
+    load = resolve(K.LOAD)
+    assert load is torch.load
+    assert K.LOAD.rpartition(".")[0] in K.TORCH_FUNCTION_NAMESPACES  # evaluated as the torch function `load`
+    assert list(inspect.signature(load).parameters)[:2] == ["f", "map_location"]  # read at position 1 too
+    torch.save(nn.Linear(3, 1), tmp_path / "model.pt")
+    model = load(tmp_path / "model.pt", weights_only=False)
+    assert_numpy_raises(model(torch.randn(2, 3)))
+    torch.save({"w": grad_leaf(2)}, tmp_path / "state.pt")
+    assert_numpy_raises(load(tmp_path / "state.pt")["w"])
+
+
+def test_capitalised_names_of_torch_optim_are_optimizers_holding_their_parameters():
+    optim, optimizer = resolve(K.OPTIMIZERS), resolve(K.OPTIMIZER)
+    classes = [getattr(optim, name) for name in dir(optim) if name[:1].isupper()]
+    assert len(classes) >= 10 and all(isinstance(c, type) and issubclass(c, optimizer) for c in classes)
+    model = nn.Linear(3, 1)
+    sgd = optim.SGD(model.parameters(), lr=0.1)
+    assert_numpy_raises(sgd.param_groups[0]["params"][0])
+
+
+def test_schedulers_are_no_optimizers():
+    schedulers, optimizer = resolve(K.SCHEDULERS), resolve(K.OPTIMIZER)
+    assert K.SCHEDULERS.startswith(K.OPTIMIZERS + ".")
+    own = [value for name, value in vars(schedulers).items()
+           if name[:1].isupper() and isinstance(value, type) and value.__module__ == K.SCHEDULERS]
+    assert len(own) >= 10 and not any(issubclass(c, optimizer) for c in own)
+
+
+def test_capitalised_tensor_names_of_torch_cuda_are_gpu_tensor_types():
+    cuda = resolve(K.CUDA)
+    names = [name for name in dir(cuda) if name[:1].isupper() and name.endswith("Tensor")]
+    assert "FloatTensor" in names and "LongTensor" in names
+    assert all(getattr(cuda, name).is_cuda is True for name in names)
+    assert torch.FloatTensor.is_cuda is False  # the CPU types of the same names are not
+
+
+UNFOLLOWED_CALL_EXAMPLES = {
+    "torch.optim.": lambda: torch.optim.lr_scheduler.StepLR(torch.optim.SGD(nn.Linear(2, 1).parameters(), lr=1), 1),
+    "torch.cuda.": lambda: (torch.cuda.is_available(), torch.cuda.device_count()),
+    "torch.backends.": lambda: (torch.backends.cudnn.is_available(), torch.backends.mps.is_available()),
+}
+
+
+@pytest.mark.parametrize("prefix", K.UNFOLLOWED_CALL_PREFIXES)
+def test_unfollowed_calls_give_no_tensor_or_fill_theirs_in_place(prefix):
+    namespace = resolve(prefix[:-1])
+    assert prefix.endswith(".") and inspect.ismodule(namespace) and namespace.__name__ == prefix[:-1]
+    if prefix in UNFOLLOWED_CALL_EXAMPLES:
+        result = UNFOLLOWED_CALL_EXAMPLES[prefix]()
+        assert not any(isinstance(part, torch.Tensor) for part in (result if isinstance(result, tuple) else [result]))
+        return
+    assert prefix == "torch.nn.init.", prefix
+    for name in ("normal_", "uniform_", "xavier_uniform_", "kaiming_normal_", "zeros_", "ones_", "orthogonal_"):
+        weight = nn.Parameter(torch.randn(3, 3))
+        assert getattr(namespace, name)(weight) is weight, name
+        assert weight.requires_grad and weight.grad_fn is None, name
+
+
+def test_numpy_calls_give_arrays():
+    numpy = resolve(K.NUMPY)
+    assert numpy is np
+    for out in (numpy.zeros(2), numpy.linspace(0, 1, 3), numpy.random.default_rng(0).normal(size=2)):
+        assert isinstance(out, np.ndarray)
+
+
+def _pyplot():
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def test_matplotlib_hands_back_figures_and_axes_of_these_classes():
+    plt = _pyplot()
+    axes, figure = resolve(K.AXES), resolve(K.FIGURE)
+    fig, ax = plt.subplots()
+    assert isinstance(fig, figure) and isinstance(ax, axes)
+    assert all(callable(getattr(axes, name)) for name in C.AXES_METHODS)
+    assert {K.AXES.split(".")[0], K.FIGURE.split(".")[0]} == K.AXES_LIBRARIES
+    plt.close("all")
+
+
+@pytest.mark.parametrize("qname", sorted(K.FIGURE_FACTORIES))
+def test_figure_factory_returns_a_figure(qname):
+    plt = _pyplot()
+    assert isinstance(resolve(qname)(), resolve(K.FIGURE))
+    plt.close("all")
+
+
+AXES_ARRAY_ARGUMENTS = {"reshape": (-1,)}
+
+
+@pytest.mark.parametrize("name", sorted(K.AXES_ARRAY_METHODS))
+def test_axes_array_method_gives_axes(name):
+    plt = _pyplot()
+    _, grid = plt.subplots(2, 2)
+    out = getattr(grid, name)(*AXES_ARRAY_ARGUMENTS.get(name, ()))
+    assert out.size == 4 and all(isinstance(ax, resolve(K.AXES)) for ax in out.ravel())
+    assert all(isinstance(ax, resolve(K.AXES)) for ax in grid.flat)  # `axes.flat` too
+    plt.close("all")
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_estimators_derive_from_the_base_estimator():
+    base = resolve(K.ESTIMATOR)
+    assert all(isinstance(estimator, base) for estimator in _estimators())
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("method", sorted(K.ESTIMATOR_METHODS_RETURNING_SELF))
+def test_estimator_method_returns_the_estimator(method):
+    x, labels = np.random.default_rng(0).normal(size=(12, 3)), np.arange(12) % 2
+    tried = 0
+    for estimator in _estimators():
+        if not hasattr(estimator, method):
+            continue
+        rest = {"classes": np.array([0, 1])} if "classes" in inspect.signature(getattr(estimator, method)).parameters \
+            else {}
+        assert getattr(estimator, method)(x, labels, **rest) is estimator, type(estimator)
+        tried += 1
+    assert tried, f"no sample estimator has `{method}`"

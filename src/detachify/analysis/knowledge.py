@@ -172,3 +172,93 @@ CUDA_AVAILABILITY = frozenset({"torch.cuda.is_available"})
 OTHER_TENSOR_LIBRARIES = frozenset({
     "tensorflow", "keras", "paddle", "mindspore", "oneflow", "jax", "tinygrad", "mxnet", "cupy",
 })
+
+# ---------------------------------------------------------------------------------------------------------------
+# Names the evaluation dispatches on. The engine modules spell no library name themselves (tests/test_registry.py
+# holds them to it): what a call, a base class or a type test of one of these means is said here.
+# ---------------------------------------------------------------------------------------------------------------
+
+# The module Python's builtin names live in: `len` is `builtins.len`, and a call of one is evaluated by short name.
+BUILTINS = "builtins"
+# Builtins that tell what a value is, for narrowing: `isinstance(x, torch.Tensor)`, `hasattr(x, "detach")`,
+# `type(x) is np.ndarray`.
+INSTANCE_TESTS = frozenset({"builtins.isinstance"})
+ATTRIBUTE_TESTS = frozenset({"builtins.hasattr"})
+TYPE_QUERIES = frozenset({"builtins.type"})
+# The builtin types a tensor is an instance of; no other builtin type admits one, so `isinstance(x, (list, int))`
+# true says x is no tensor.
+UNIVERSAL_TYPES = frozenset({"builtins.object"})
+# Decorators, as spelled, that make a method a property: reading the attribute runs the method.
+PROPERTY_DECORATORS = frozenset({"property", "functools.cached_property", "cached_property"})
+# Calls that fix a function's first arguments: `partial(f, a)(b)` is `f(a, b)`.
+PARTIAL_APPLICATIONS = frozenset({"functools.partial"})
+# Copies require grad where the original does, and a copied model has parameters that require grad.
+COPIES = frozenset({"copy.copy", "copy.deepcopy"})
+
+# Calls that say whether grad mode is on: `if torch.is_grad_enabled():` runs its body with grad on.
+GRAD_MODE_QUERIES = frozenset({"torch.is_grad_enabled"})
+# Namespaces of torch functions on tensors, whose calls the tables above and torch_ops.json decide;
+# TENSOR_FACTORIES are functions of `TORCH` only.
+TORCH = "torch"
+TORCH_FUNCTION_NAMESPACES = frozenset({
+    "torch", "torch.nn.functional", "torch.special", "torch.linalg", "torch.fft", "torch.func",
+})
+# The class torch_ops.json keys tensor methods under (`torch.Tensor.argmax`).
+TENSOR_CLASS = "torch.Tensor"
+# `nn.Parameter(t)` requires grad unless it is built with `requires_grad=False`.
+PARAMETER_CLASSES = frozenset({"torch.nn.Parameter", "torch.nn.parameter.Parameter"})
+# torch.nn: its capitalised names are module classes (PARAMETER_FREE_MODULES and MODULE_CONTAINERS name them by
+# short name, and a class deriving from one is an nn.Module); calls of capitalised names of MODULE_NAMESPACES build
+# modules.
+TORCH_NN = "torch.nn"
+MODULE_NAMESPACES = frozenset({"torch.nn", "torch.nn.modules"})
+# The module NON_DIFFERENTIABLE_NN_UTILS are functions of; its other functions keep their arguments' grad.
+NN_UTILS = "torch.nn.utils"
+# Its capitalised names are classes of distributions (and of their transforms): built from tensors, a distribution
+# carries their grad into rsample, log_prob and entropy. A distribution is tracked by this module's name.
+DISTRIBUTIONS = "torch.distributions"
+# Functions that return gradients (a tuple of them, or one): they require grad only with `create_graph=True`.
+GRADIENT_FUNCTIONS = frozenset({
+    "torch.autograd.grad", "torch.autograd.functional.jacobian", "torch.autograd.functional.hessian",
+})
+# Activation checkpointing calls its first argument (a function, or a Sequential) on the positional arguments from
+# this index on (`checkpoint_sequential(model, segments, x)`): the result is what that call gives.
+CHECKPOINTS = {"torch.utils.checkpoint.checkpoint": 1, "torch.utils.checkpoint.checkpoint_sequential": 2}
+# A dataset of tensors: each item is a tuple of a row of each tensor it was given, grad kept.
+TENSOR_DATASETS = frozenset({"torch.utils.data.TensorDataset", "torch.utils.data.dataset.TensorDataset"})
+# A loader yields batches of what its dataset (first argument) holds, grad kept.
+DATA_LOADERS = frozenset({"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"})
+# The class of devices. A device built from constants (`torch.device("cpu")`) is tracked by this name, so that
+# `.to(device)` knows the tensor left the GPU.
+DEVICE = "torch.device"
+# What `torch.load` returns (anything pickled) is tracked by its name: called, it is a module with parameters,
+# and its parts are where they were saved.
+LOAD = "torch.load"
+# torch.optim: its capitalised names are optimizers, except those of its scheduler module. An optimizer is tracked
+# by the base class's name and holds the parameters it was given.
+OPTIMIZERS = "torch.optim"
+SCHEDULERS = "torch.optim.lr_scheduler"
+OPTIMIZER = "torch.optim.Optimizer"
+# torch.cuda: its capitalised names ending in "Tensor" are the legacy constructors of tensors on the GPU.
+CUDA = "torch.cuda"
+# Calls under these prefixes the analysis does not follow: they return settings, states and numbers (torch.optim,
+# torch.cuda, torch.backends), or the tensor they fill in place under no_grad (torch.nn.init), whose grad the
+# analysis already holds.
+UNFOLLOWED_CALL_PREFIXES = ("torch.optim.", "torch.cuda.", "torch.backends.", "torch.nn.init.")
+
+# NumPy: a call into it that converters.py does not name is taken to give an array (one that hands a tensor to
+# its own method, `np.squeeze(t)`, gives that method's tensor: a known gap).
+NUMPY = "numpy"
+# matplotlib's Axes and Figure classes, by which the analysis tracks what FIGURE_FACTORIES and
+# converters.AXES_FACTORIES hand back (an Axes method that converts its data is in converters.AXES_METHODS).
+AXES = "matplotlib.axes.Axes"
+FIGURE = "matplotlib.figure.Figure"
+FIGURE_FACTORIES = frozenset({"matplotlib.pyplot.figure"})
+# Methods of an array of Axes (`plt.subplots(2, 2)`) that give Axes again.
+AXES_ARRAY_METHODS = frozenset({"flatten", "ravel", "reshape", "squeeze", "transpose"})
+# Libraries whose Axes these are: in a module that imports one, an unknown receiver of a plotting method is Axes.
+AXES_LIBRARIES = frozenset({"matplotlib"})
+# scikit-learn's base class of estimators, by which the analysis tracks them (converters.ESTIMATOR_MODULES build
+# them, converters.ESTIMATOR_METHODS convert their data), and the methods that return the estimator itself.
+ESTIMATOR = "sklearn.base.BaseEstimator"
+ESTIMATOR_METHODS_RETURNING_SELF = frozenset({"fit", "partial_fit"})
