@@ -7,6 +7,7 @@ from dataclasses import replace
 import libcst as cst
 
 from . import converters as C
+from . import knowledge as K
 from . import provenance as P
 from .arguments import Args
 from .program import ClassInfo, param_list
@@ -15,7 +16,7 @@ from .values import (
     OTHER, UNKNOWN, Grad, Kind, Value, container, empty_container, join, join_all, module,
     store_item, stored,
 )
-from .torch_calls import AXES_METHODS_ON_UNKNOWN, LOADED
+from .torch_calls import AXES_METHODS_ON_UNKNOWN
 
 
 class Calls:
@@ -67,7 +68,7 @@ class Calls:
             return self.call_value(self.project_attribute(receiver, name), args, node, frame)
         if kind is Kind.INSTANCE:
             return self.instance_method(receiver, name, args, node, frame)
-        if kind is Kind.UNKNOWN and name in AXES_METHODS_ON_UNKNOWN and "matplotlib" in self.imports:
+        if kind is Kind.UNKNOWN and name in AXES_METHODS_ON_UNKNOWN and self.imports & K.AXES_LIBRARIES:
             # `def show(ax, w): ax.imshow(w)`: an unknown receiver of a plotting method is almost surely Axes.
             return self.convert_arguments(args, node, frame)
         if name == "numpy" and kind in (Kind.TENSOR, Kind.UNKNOWN):
@@ -102,7 +103,7 @@ class Calls:
             return self.module_output(callee, args, node, frame)
         if kind is Kind.INSTANCE:
             return self.instance_call(callee, args, node, frame)
-        if kind is Kind.UNKNOWN and (callee.qname == LOADED or self.used_as_module(node, frame)):
+        if kind is Kind.UNKNOWN and (callee.qname == K.LOAD or self.used_as_module(node, frame)):
             # `model = torch.load(path); model(x)`, or `model.eval()` somewhere: a module with parameters.
             return self.module_output(module(callee.qname, True, callee.gpu), args, node, frame)
         return UNKNOWN

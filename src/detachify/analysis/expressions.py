@@ -70,7 +70,7 @@ class Expressions:
             if found is not None:
                 return qualname(found)
         if name in BUILTIN_NAMES:
-            return qualname("builtins." + name)
+            return qualname(f"{K.BUILTINS}.{name}")
         return UNKNOWN
 
     def bind(self, name: str, value: Value, frame):
@@ -124,7 +124,7 @@ class Expressions:
         if kind is Kind.PROJECT_MODULE:
             return self.project_attribute(base, name)
         if kind is Kind.QUALNAME:
-            if name == "flat" and base.qname == "matplotlib.axes.Axes":
+            if name == "flat" and base.qname == K.AXES:
                 return base
             return qualname(f"{base.qname}.{name}")
         if base.names and name in base.names:
@@ -137,7 +137,7 @@ class Expressions:
             return self.module_attribute(base, name, node)
         if kind is Kind.NDARRAY:
             return base
-        if base.qname == "torch.optim.Optimizer":
+        if base.qname == K.OPTIMIZER:
             return self.optimizer_attribute(base, name)
         if kind in (Kind.TENSOR, Kind.UNKNOWN):
             if name in K.DETACHING_ATTRIBUTES:
@@ -219,13 +219,13 @@ class Expressions:
             return base.elem if base.elem is not None else UNKNOWN
         if kind is Kind.MODULE:
             return module(base.qname, base.has_params, base.gpu)
-        if kind is Kind.NDARRAY or (kind is Kind.QUALNAME and base.qname == "matplotlib.axes.Axes"):
+        if kind is Kind.NDARRAY or (kind is Kind.QUALNAME and base.qname == K.AXES):
             return base  # arrays index to arrays, arrays of Axes to Axes
         if kind is Kind.INSTANCE:
             method = base.target.find_method("__getitem__")
             if method is not None:
                 return self.call_function(method, [base, UNKNOWN], {}, node, frame)
-        if kind is Kind.UNKNOWN and base.gpu and base.qname != "torch.load":
+        if kind is Kind.UNKNOWN and base.gpu and base.qname != K.LOAD:
             # A part of a batch moved `.to(device)`. (What `torch.load` gave is where it was saved from: its parts
             # are not guessed.)
             return replace(UNKNOWN, gpu=True, gpu_if=base.gpu_if)
@@ -420,7 +420,7 @@ class Expressions:
             return keep_grad(value)  # rows keep grad
         if kind is Kind.MODULE:
             return module(value.qname, value.has_params, value.gpu)
-        if kind is Kind.NDARRAY or (kind is Kind.QUALNAME and value.qname == "matplotlib.axes.Axes"):
+        if kind is Kind.NDARRAY or (kind is Kind.QUALNAME and value.qname == K.AXES):
             return value
         return UNKNOWN
 

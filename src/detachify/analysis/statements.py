@@ -315,11 +315,11 @@ class Statements:
         if not key:
             return
         callee = self.eval(test.func, frame).qname
-        if callee == "builtins.isinstance" and len(test.args) == 2:
+        if callee in K.INSTANCE_TESTS and len(test.args) == 2:
             kinds = _type_kinds(self.eval(test.args[1].value, frame))
         elif callee in K.TENSOR_PREDICATES and len(test.args) == 1:
             kinds = frozenset({"tensor"})
-        elif callee == "builtins.hasattr" and len(test.args) == 2 and \
+        elif callee in K.ATTRIBUTE_TESTS and len(test.args) == 2 and \
                 _literal_string(test.args[1].value) in K.TENSOR_ONLY_ATTRIBUTES:
             kinds = frozenset({"tensor"})
         else:
@@ -341,7 +341,7 @@ class Statements:
             return
         call = test.left
         if not equal or not isinstance(call, cst.Call) or len(call.args) != 1 or call.args[0].star \
-                or self.eval(call.func, frame).qname != "builtins.type":
+                or self.eval(call.func, frame).qname not in K.TYPE_QUERIES:
             return
         key = place_key(call.args[0].value)
         if not key:
@@ -392,8 +392,8 @@ class Statements:
             current = self.eval(test.value, frame)
             if key and current.kind in (Kind.TENSOR, Kind.UNKNOWN):
                 self.rebind_place(key, tensor(Grad.NO, gpu=current.gpu, gpu_if=current.gpu_if), frame)
-        elif isinstance(test, cst.Call) and place_key(test.func) in ("torch.is_grad_enabled",) \
-                and self.eval(test.func, frame).qname == "torch.is_grad_enabled":
+        elif isinstance(test, cst.Call) and place_key(test.func) in K.GRAD_MODE_QUERIES \
+                and self.eval(test.func, frame).qname in K.GRAD_MODE_QUERIES:
             frame.state.mode = Mode.ON if outcome else Mode.OFF
 
     def s_For(self, statement: cst.For, frame):
@@ -533,7 +533,7 @@ class Statements:
                 info.once_differentiable = True
             elif dotted.endswith("contextmanager"):
                 info.is_context_manager = True
-            elif dotted in ("property", "functools.cached_property", "cached_property"):
+            elif dotted in K.PROPERTY_DECORATORS:
                 info.is_property = True
             elif dotted == "staticmethod":
                 info.is_static = True
@@ -549,7 +549,7 @@ class Statements:
         for base in info.bases:
             if base.kind is Kind.QUALNAME and base.qname in K.MODULE_BASES:
                 info.is_module = True
-            elif base.kind is Kind.QUALNAME and base.qname.startswith("torch.nn.") and base.qname[9:10].isupper():
+            elif base.kind is Kind.QUALNAME and _is_torch_nn_class(base.qname):
                 info.is_module = True
                 name = base.qname.rsplit(".", 1)[-1]
                 info.torch_base = name if name not in K.PARAMETER_FREE_MODULES else None
@@ -617,6 +617,12 @@ def _tests_flag(node, flag: str) -> bool:
     return any(_tests_flag(child, flag) for child in node.children)
 
 
+def _is_torch_nn_class(qname: str) -> bool:
+    """`torch.nn.Linear`: a capitalised name right under torch.nn (`torch.nn.functional.relu` is none)."""
+    prefix = K.TORCH_NN + "."
+    return qname.startswith(prefix) and qname[len(prefix):len(prefix) + 1].isupper()
+
+
 def _type_kinds(value: Value) -> frozenset:
     """What an `isinstance` type argument admits: "tensor", "ndarray", "other" (lists, numbers...), "unknown"."""
     if value.kind is Kind.CONTAINER and value.items is not None:
@@ -627,7 +633,7 @@ def _type_kinds(value: Value) -> frozenset:
         return frozenset({"tensor"})
     if value.qname in K.ARRAY_TYPES:
         return frozenset({"ndarray"})
-    if value.qname.startswith("builtins.") and value.qname != "builtins.object":  # every tensor is an object
+    if value.qname.startswith(K.BUILTINS + ".") and value.qname not in K.UNIVERSAL_TYPES:
         return frozenset({"other"})
     return frozenset({"unknown"})
 

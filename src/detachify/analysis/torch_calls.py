@@ -33,19 +33,13 @@ def grad_mode_set_by(qname: str, args: Optional["Args"]) -> Mode:
     return Mode.ON if bool(flag) == (kind == "flag") else Mode.OFF
 
 
-AXES = "matplotlib.axes.Axes"
-LOADED = "torch.load"  # the qname of what `torch.load` returns
-OPTIMIZER = "torch.optim.Optimizer"
-FIGURE = "matplotlib.figure.Figure"
-ESTIMATOR = "sklearn.base.BaseEstimator"
-AXES_REORDERING = frozenset({"flatten", "ravel", "reshape", "squeeze", "transpose"})
 # `step` is left out: `scheduler.step(val_loss)` is far more common than `ax.step(...)` on an unknown receiver.
 AXES_METHODS_ON_UNKNOWN = C.AXES_METHODS - {"step"}
 
 
 def is_converter(qname: str, table=C.CONVERTING_FUNCTIONS) -> bool:
     module, _, name = qname.rpartition(".")
-    if module == AXES:
+    if module == K.AXES:
         return name in C.AXES_METHODS and table is C.CONVERTING_FUNCTIONS
     for library, names in table.items():
         if qname.startswith(library + ".") and qname[len(library) + 1:] in names:
@@ -88,16 +82,16 @@ class TorchCalls:
                 # `torch.from_numpy(a).sum().backward()`: a graph that can only have come through NumPy.
                 self.backward_without_grad.add(frame.function.node if frame.function is not None else self.module)
             return OTHER
-        if name in K.DISTRIBUTION_SAMPLERS and receiver.qname == "torch.distributions":
+        if name in K.DISTRIBUTION_SAMPLERS and receiver.qname == K.DISTRIBUTIONS:
             return tensor(Grad.NO, gpu=receiver.gpu, gpu_if=receiver.gpu_if)
-        if _never_grad(f"torch.Tensor.{name}"):  # `p.multinomial(2)`, as torch says
+        if _never_grad(f"{K.TENSOR_CLASS}.{name}"):  # `p.multinomial(2)`, as torch says
             return tensor(Grad.NO, gpu=receiver.gpu, gpu_if=receiver.gpu_if)
         if name in K.VALUES_INDICES_OPS and (K.VALUES_INDICES_OPS[name] or args.positional or "dim" in args.keywords):
             values = self.op_result([receiver], frame)
             indices = tensor(Grad.NO, gpu=receiver.gpu, gpu_if=receiver.gpu_if)
             return container(values, (values, indices), ("values", "indices"))
         if name in ("to", "type") and any(v.qname in K.INTEGER_DTYPES or v.qname and derived.torch_effect_with_dtype(
-                f"torch.Tensor.{name}", v.qname) == "no-grad" for v in args.all()):
+                f"{K.TENSOR_CLASS}.{name}", v.qname) == "no-grad" for v in args.all()):
             if name == "to" and _names_cpu(args):  # `.to(dtype=torch.uint8, device="cpu")`
                 return tensor(Grad.NO)
             if name == "to" and any(v.gpu for v in args.all()):
@@ -132,8 +126,8 @@ class TorchCalls:
     # torch and other libraries, by qualified name ---------------------------------------------------------
     def call_qualname(self, qname: str, args: Args, node, frame) -> Value:
         qname = canonical(qname)  # `plt.plot` with `import matplotlib.pylab as plt`
-        if qname.startswith("builtins."):
-            return self.call_builtin(qname[9:], args, node, frame)
+        if qname.startswith(K.BUILTINS + "."):
+            return self.call_builtin(qname[len(K.BUILTINS) + 1:], args, node, frame)
         if is_converter(qname):
             return self.convert_arguments(args, node, frame, shallow=qname in C.SHALLOW_CONVERTERS)
         if is_converter(qname, C.LAZY_CONVERTERS):
@@ -141,20 +135,20 @@ class TorchCalls:
             return OTHER
         if is_converter(qname, C.LIST_CONVERTING_FUNCTIONS):
             return self.convert_arguments(args, node, frame, containers_only=True)
-        if qname in C.AXES_FACTORIES or qname.rpartition(".")[0] in (FIGURE, AXES) and (
-                qname.rpartition(".")[2] in C.FIGURE_AXES_METHODS or qname.rpartition(".")[2] in AXES_REORDERING):
-            axes = qualname(AXES)
-            return container(join(qualname(FIGURE), axes), (qualname(FIGURE), axes)) \
+        if qname in C.AXES_FACTORIES or qname.rpartition(".")[0] in (K.FIGURE, K.AXES) and (
+                qname.rpartition(".")[2] in C.FIGURE_AXES_METHODS or qname.rpartition(".")[2] in K.AXES_ARRAY_METHODS):
+            axes = qualname(K.AXES)
+            return container(join(qualname(K.FIGURE), axes), (qualname(K.FIGURE), axes)) \
                 if qname.endswith("subplots") else axes
-        if qname == "matplotlib.pyplot.figure":
-            return qualname(FIGURE)
+        if qname in K.FIGURE_FACTORIES:
+            return qualname(K.FIGURE)
         head, _, last = qname.rpartition(".")
         if qname.startswith(C.ESTIMATOR_MODULES) and last[:1].isupper():
-            return qualname(ESTIMATOR)
-        if head == ESTIMATOR:
+            return qualname(K.ESTIMATOR)
+        if head == K.ESTIMATOR:
             if last in C.ESTIMATOR_METHODS:
                 self.convert_arguments(args, node, frame)
-            return qualname(ESTIMATOR) if last in ("fit", "partial_fit") else OTHER  # fit returns the estimator
+            return qualname(K.ESTIMATOR) if last in K.ESTIMATOR_METHODS_RETURNING_SELF else OTHER
         if qname in K.GRAD_MODE_SETTERS:
             return Value(Kind.GRAD_MODE, Grad.NO, qname=qname, mode=grad_mode_set_by(qname, args))
         for prefix in K.MODEL_CONSTRUCTOR_PREFIXES:
@@ -162,53 +156,47 @@ class TorchCalls:
                 return module(qname, True)
         if last in K.MODEL_FACTORY_METHODS and _is_model_class(head):
             return module(head, True)
-        if head in ("torch", "torch.nn.functional", "torch.special", "torch.linalg", "torch.fft", "torch.func"):
+        if head in K.TORCH_FUNCTION_NAMESPACES:
             return self.torch_function(last, args, node, frame, head)
-        if qname in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
+        if qname in K.PARAMETER_CLASSES:
             if args.constant("requires_grad", 1) is False:
                 return tensor(Grad.NO)
             return grad_tensor(why(P.NN_PARAMETER))
-        if head == "torch.nn.utils":
+        if head == K.NN_UTILS:
             if last in K.NON_DIFFERENTIABLE_NN_UTILS:
                 return tensor(Grad.NO)
             return self.op_result(args.all(), frame)
-        if qname.startswith("torch.distributions.") and last[:1].isupper():
-            # A distribution carries the grad of its parameters into rsample/log_prob/entropy.
+        if qname.startswith(K.DISTRIBUTIONS + ".") and last[:1].isupper():
             distribution = self.op_result(args.all(), frame)
-            return replace(distribution, qname="torch.distributions")
-        if qname in ("torch.autograd.grad", "torch.autograd.functional.jacobian", "torch.autograd.functional.hessian"):
+            return replace(distribution, qname=K.DISTRIBUTIONS)
+        if qname in K.GRADIENT_FUNCTIONS:
             if args.constant("create_graph") is True:
                 return container(grad_tensor(why(P.CREATE_GRAPH_GRAD)))
             return container(tensor(Grad.NO))
-        if qname in ("torch.utils.checkpoint.checkpoint", "torch.utils.checkpoint.checkpoint_sequential"):
-            # Activation checkpointing calls the function (or runs the Sequential) on the inputs.
-            rest = Args(args.positional[1:], {}, args.partial, ())
-            if qname.endswith("sequential"):
-                rest = Args(args.positional[2:], {}, args.partial, ())
-            return self.call_value(args.first(), rest, node, frame)
-        if qname == "functools.partial" and args.positional and args.positional[0].kind is Kind.FUNCTION:
+        if qname in K.CHECKPOINTS:
+            inputs = Args(args.positional[K.CHECKPOINTS[qname]:], {}, args.partial, ())
+            return self.call_value(args.first(), inputs, node, frame)
+        if qname in K.PARTIAL_APPLICATIONS and args.positional and args.positional[0].kind is Kind.FUNCTION:
             return self.partial_function(args)
-        if qname in ("copy.deepcopy", "copy.copy"):
+        if qname in K.COPIES:
             return args.first()
         if qname in K.PASS_THROUGH_ITERABLES:
             # `for batch in tqdm(loader)`: what the loop sees is what the loader yields.
             iterable = args.positional[0] if args.positional else args.keywords.get("iterable")
             return container(self.element_of(self.consume(iterable, frame))) if iterable is not None else UNKNOWN
-        if head in ("torch.nn", "torch.nn.modules") and last[:1].isupper():
+        if head in K.MODULE_NAMESPACES and last[:1].isupper():
             return self.torch_module(last, args)
-        if qname in ("torch.utils.data.TensorDataset", "torch.utils.data.dataset.TensorDataset"):
+        if qname in K.TENSOR_DATASETS:
             return container(container(join_all(args.positional), tuple(args.positional)))
-        if qname in ("torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"):
+        if qname in K.DATA_LOADERS:
             return container(self.element_of(args.first()))
-        if qname == "torch.device":
-            return Value(Kind.OTHER, Grad.NO, gpu=any(v.gpu for v in args.all()))
-        if qname.startswith("torch.optim.") and last[:1].isupper() and "lr_scheduler" not in qname:
-            return Value(Kind.OTHER, Grad.NO, qname=OPTIMIZER, elem=self.element_of(args.first()))
-        if head == "torch.cuda" and last.endswith("Tensor") and last[:1].isupper():
+        if qname.startswith(K.OPTIMIZERS + ".") and last[:1].isupper() and not qname.startswith(K.SCHEDULERS + "."):
+            return Value(Kind.OTHER, Grad.NO, qname=K.OPTIMIZER, elem=self.element_of(args.first()))
+        if head == K.CUDA and last.endswith("Tensor") and last[:1].isupper():
             return tensor(Grad.NO, gpu=True)  # legacy `torch.cuda.FloatTensor(...)`: a tensor on the GPU
-        if qname.startswith(("torch.optim.", "torch.cuda.", "torch.backends.", "torch.nn.init.")):
+        if qname.startswith(K.UNFOLLOWED_CALL_PREFIXES):
             return OTHER
-        if qname.startswith("numpy.") or qname == "numpy":
+        if qname == K.NUMPY or qname.startswith(K.NUMPY + "."):
             origins = frozenset().union(*(v.origins for v in args.all())) if args.all() else frozenset()
             return Value(Kind.NDARRAY, Grad.NO, origins=origins)
         return UNKNOWN
@@ -228,7 +216,7 @@ class TorchCalls:
     def torch_function(self, name: str, args: Args, node, frame, namespace: str) -> Value:
         gpu = any(v.gpu for v in args.keywords.values())
         self.mark_flowing_back(args)
-        if namespace == "torch" and name in K.TENSOR_FACTORIES:
+        if namespace == K.TORCH and name in K.TENSOR_FACTORIES:
             if args.constant("requires_grad") is True:
                 return grad_tensor(why(P.REQUIRES_GRAD_FACTORY), gpu=gpu)
             first = args.first()
@@ -251,7 +239,7 @@ class TorchCalls:
             return replace(self.op_result(args.all(), frame), scalar=True)
         if name == "device":
             known = all(v.const for v in args.all())  # `torch.device("cpu")`, not `torch.device(name)`
-            return Value(Kind.OTHER, Grad.NO, gpu=any(v.gpu for v in args.all()), qname="torch.device" if known else "")
+            return Value(Kind.OTHER, Grad.NO, gpu=any(v.gpu for v in args.all()), qname=K.DEVICE if known else "")
         if name in ("is_tensor", "is_grad_enabled", "manual_seed", "save", "numel", "get_default_dtype",
                     "set_default_dtype", "set_printoptions", "is_floating_point"):
             return OTHER
@@ -260,21 +248,21 @@ class TorchCalls:
             # unless `map_location` says otherwise.
             location = args.keywords.get("map_location") or (args.positional[1] if len(args.positional) > 1
                                                              else None)
-            return Value(Kind.UNKNOWN, Grad.UNKNOWN, qname=LOADED, gpu=location is None or location.gpu)
+            return Value(Kind.UNKNOWN, Grad.UNKNOWN, qname=K.LOAD, gpu=location is None or location.gpu)
         return self.op_result(args.all(), frame)
 
     def torch_module(self, name: str, args: Args) -> Value:
         if name in K.PARAMETER_FREE_MODULES:
-            return module(f"torch.nn.{name}", False)
+            return module(f"{K.TORCH_NN}.{name}", False)
         if name in K.MODULE_CONTAINERS:
             children = args.positional
             if len(children) == 1 and children[0].kind is Kind.CONTAINER:
                 children = list(children[0].items or [children[0].elem or UNKNOWN])
             has_params = any(c.has_params or c.kind not in (Kind.MODULE, Kind.INSTANCE) for c in children)
             items = tuple(children) if name == "Sequential" and not args.partial else None
-            return Value(Kind.MODULE, Grad.NO, qname=f"torch.nn.{name}", items=items, has_params=has_params,
+            return Value(Kind.MODULE, Grad.NO, qname=f"{K.TORCH_NN}.{name}", items=items, has_params=has_params,
                          elem=join_all(children) if children else None)
-        return module(f"torch.nn.{name}", True)
+        return module(f"{K.TORCH_NN}.{name}", True)
 
     # modules ---------------------------------------------------------------------------------------------
     def module_output(self, callee: Value, args: Args, node, frame) -> Value:
@@ -334,7 +322,7 @@ class TorchCalls:
 def _names_cpu(args: Args) -> bool:
     """`.to("cpu")` / `.to(torch.device("cpu"))`: a device known not to be a GPU."""
     first = args.keywords.get("device") or args.first()
-    return first.kind is Kind.OTHER and not first.gpu and (bool(first.const) or first.qname == "torch.device")
+    return first.kind is Kind.OTHER and not first.gpu and (bool(first.const) or first.qname == K.DEVICE)
 
 
 def _callee(node):
