@@ -168,4 +168,4 @@ def test_the_cache_stays_bounded_and_drops_other_versions(tmp_path):
     (tmp_path / "c" / "0.0.0-old").mkdir()
     Cache.at(str(tmp_path / "c"))
     assert not (tmp_path / "c" / "0.0.0-old").exists()
-    assert (tmp_path / "c" / cache_module.FORMAT).is_dir()
+    assert (tmp_path / "c" / cache_module.entry_format()).is_dir()

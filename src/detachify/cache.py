@@ -12,6 +12,7 @@ least recently go first; entries of other versions are removed when a run starts
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pickle
@@ -22,7 +23,6 @@ from contextlib import contextmanager
 from typing import Any, Iterator, Optional
 
 from . import __version__
-from .analysis.summary import SUMMARY_FORMAT
 
 CACHE_DIRNAME = ".detachify_cache"
 MAX_BYTES = 256 * 1024 * 1024
@@ -45,7 +45,15 @@ def _fingerprint() -> str:
     return hashlib.sha256(repr(sorted(stamps)).encode()).hexdigest()[:12]
 
 
-FORMAT = f"{__version__}-{SUMMARY_FORMAT}-{_fingerprint()}"  # a change of any invalidates every entry
+@functools.lru_cache(maxsize=None)
+def entry_format() -> str:
+    """What every entry was written by: a change of any part invalidates them all. (Computed when a cache is
+    first opened: a run without one imports none of the analysis.)"""
+    from .analysis.summary import SUMMARY_FORMAT
+
+    return f"{__version__}-{SUMMARY_FORMAT}-{_fingerprint()}"
+
+
 _GITIGNORE = "# Automatically created by detachify.\n*\n"
 
 
@@ -60,7 +68,7 @@ def digest(*parts: Any) -> str:
 class Cache:
     def __init__(self, directory: str):
         self.directory = directory
-        self.root = os.path.join(directory, FORMAT)
+        self.root = os.path.join(directory, entry_format())
         self.written = 0
 
     @classmethod
@@ -139,7 +147,7 @@ class Cache:
     def _forget_other_versions(self) -> None:
         for name in os.listdir(self.directory):
             path = os.path.join(self.directory, name)
-            if name != FORMAT and os.path.isdir(path):
+            if name != entry_format() and os.path.isdir(path):
                 shutil.rmtree(path, ignore_errors=True)
 
 

@@ -17,11 +17,6 @@ from .discovery import DEFAULT_EXCLUDE, PathMatcher
 from .rules.registry import RULES
 from .settings import FIX_STYLES, Settings
 
-try:
-    import tomllib
-except ImportError:  # Python < 3.11
-    import tomli as tomllib  # type: ignore[no-redef]
-
 Codes = Tuple[str, ...]
 SELECTOR = re.compile(r"TNP[0-9]{0,3}")
 
@@ -148,6 +143,10 @@ def parse_table(table: Dict[str, Any], path: str, warnings: Optional[List[str]] 
 
 def load_pyproject(path: str, warnings: Optional[List[str]] = None) -> Optional[FileConfig]:
     """The file's `[tool.detachify]` table, or None when it has none."""
+    try:  # imported here: `--isolated` runs, and projects without a pyproject.toml, never need it
+        import tomllib
+    except ImportError:  # Python < 3.11
+        import tomli as tomllib  # type: ignore[no-redef]
     try:
         with open(path, "rb") as f:
             document = tomllib.load(f)

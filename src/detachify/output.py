@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import json
 import os
-import pathlib
 from collections import Counter
 from typing import Callable, Dict, List, Optional, Sequence, TextIO, Tuple
-from urllib.parse import quote
 
 from .color import BOLD, CYAN, GREEN, PLAIN, RED, Style
 from .findings import Edit, Finding
@@ -136,6 +134,9 @@ def github(findings: Sequence[Finding], stream: TextIO) -> None:
 
 
 def _artifact_location(filename: str) -> dict:
+    import pathlib  # (the SARIF writer's imports wait for a SARIF run)
+    from urllib.parse import quote
+
     posix = filename.replace(os.sep, "/")
     if os.path.isabs(filename) or posix.startswith("../"):
         return {"uri": pathlib.Path(os.path.abspath(filename)).as_uri()}
@@ -193,6 +194,8 @@ def sarif_log(findings: Sequence[Finding]) -> dict:
         if fix is not None:
             result["fixes"] = [fix]
         results.append(result)
+    import pathlib
+
     root = pathlib.Path(os.getcwd()).as_uri().rstrip("/") + "/"
     return {
         "$schema": SARIF_SCHEMA,

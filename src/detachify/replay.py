@@ -32,7 +32,7 @@ def recall(tasks: Sequence[tuple]) -> Optional[List[FileResult]]:
     entry = cache.load(KIND, _key(tasks)) if cache is not None else None
     if entry is None:
         return None
-    from .project import workspace  # noqa: F401  (registers the walkers the index's listings were made with)
+    from .project import universe  # noqa: F401  (registers the walker the index's listings were made with)
 
     if not witness.still_holds(entry["facts"]):
         return None

@@ -5,7 +5,6 @@ so an interrupt can stop the run between two files but never leave one half writ
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import sys
@@ -58,6 +57,8 @@ def _outgoing(path: str):
 def _facts_for_the_main_process() -> list:
     """What a worker read of the file system since its last result; nothing when this is the main process
     (its facts are already where a run index reads them)."""
+    import multiprocessing
+
     return witness.drain() if multiprocessing.parent_process() is not None else []
 
 
@@ -121,6 +122,8 @@ class _Pool:
 
     def __enter__(self):
         if self.jobs > 1:
+            import multiprocessing  # here: a run read back whole (replay) starts no pool
+
             with ExitStack() as stack:
                 stack.enter_context(shared_by_this_run())  # before the workers start: they inherit it
                 self.pool = multiprocessing.get_context().Pool(self.jobs, initializer=_init_worker)

@@ -21,6 +21,7 @@ from ..analysis import knowledge as K
 from ..analysis.summary import ModuleSummary, OutgoingCall
 from . import cycles, layout, witness
 from .imports import scan
+from .universe import project_files
 
 # Top-level names that are never the project's: the libraries the knowledge tables describe by name.
 KNOWN_LIBRARIES = frozenset({
@@ -28,13 +29,10 @@ KNOWN_LIBRARIES = frozenset({
     "torchvision", "torchaudio", "torchtext", "timm", "pylab", "fastai", *K.MODEL_LIBRARIES,
     *K.OTHER_TENSOR_LIBRARIES,
 })
-UNIVERSE_SUFFIXES = {".py", ".ipynb"}
 _WORD = re.compile(r"\w+")
-MAX_UNIVERSE = 50_000  # files walked for callers; beyond it a project is too big to scan on every run
 
 # (workspace, path, want_summary) → (summary, outgoing calls, the ImportContext it ran with)
 Analyser = Callable[["Workspace", str, bool], tuple]
-# (how imports resolved, (module, the key of the summary read)...): what an analysis depended on
 # (how imports resolved, the summaries read with their keys, the cycle members read as unknown with their contents)
 Dependencies = Tuple[tuple, Tuple[Tuple[str, str], ...], Tuple[Tuple[str, Optional[str]], ...]]
 
@@ -399,40 +397,6 @@ def names_callers_must_spell(summary: ModuleSummary) -> Set[str]:
     names.update(class_name for class_name, cls in summary.classes
                  if any(method.has_conversions for _, method in cls.methods))
     return names
-
-
-@witness.walker
-def project_files(root: str) -> List[str]:
-    if layout.has_root_marker(root):
-        from ..discovery import discover
-
-        found = discover([root], UNIVERSE_SUFFIXES, lambda path, is_dir: False)
-        return sorted(os.path.abspath(p) for p in found.files)[:MAX_UNIVERSE]
-    return sorted(_walk_guessed_root(root))
-
-
-def _walk_guessed_root(root: str, plain_depth: int = 2, limit: int = 5_000) -> List[str]:
-    from ..discovery import DEFAULT_EXCLUDE
-
-    found: List[str] = []
-    stack = [(root, 0)]
-    while stack and len(found) < limit:
-        folder, depth = stack.pop()
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError:
-            continue
-        for entry in entries:
-            name = entry.name
-            if entry.is_dir(follow_symlinks=False):
-                if name.startswith(".") or name in DEFAULT_EXCLUDE:
-                    continue
-                package = any(os.path.isfile(os.path.join(entry.path, "__init__" + s)) for s in (".py", ".pyi"))
-                if package or depth < plain_depth:
-                    stack.append((entry.path, depth if package else depth + 1))
-            elif os.path.splitext(name)[1] in UNIVERSE_SUFFIXES:
-                found.append(os.path.abspath(entry.path))
-    return found[:limit]
 
 
 def calls_into(path: str, outgoing: Dict[str, Iterable[OutgoingCall]]) -> Tuple[OutgoingCall, ...]:
