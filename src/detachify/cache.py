@@ -47,11 +47,9 @@ def _fingerprint() -> str:
 
 @functools.lru_cache(maxsize=None)
 def entry_format() -> str:
-    """What every entry was written by: a change of any part invalidates them all. (Computed when a cache is
-    first opened: a run without one imports none of the analysis.)"""
-    from .analysis.summary import SUMMARY_FORMAT
-
-    return f"{__version__}-{SUMMARY_FORMAT}-{_fingerprint()}"
+    """What every entry was written by: a change of either invalidates them all. The fingerprint also covers
+    the shape of summaries and results (any change to the code that defines them changes it)."""
+    return f"{__version__}-{_fingerprint()}"
 
 
 _GITIGNORE = "# Automatically created by detachify.\n*\n"

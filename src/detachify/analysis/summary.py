@@ -12,8 +12,6 @@ from typing import Dict, Optional, Tuple
 
 from .provenance import Why
 
-SUMMARY_FORMAT = 2  # bump when the shape changes: cached summaries of another format are ignored
-
 
 @dataclass(frozen=True)
 class Ref:
