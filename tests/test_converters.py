@@ -634,6 +634,19 @@ def test_figure_method_returns_axes(name):
         plt.close("all")
 
 
+def test_exactly_the_figure_and_axes_factories_return_a_figure_too():
+    """`plt.subplots()` gives (figure, axes); the other factories and `Figure.subplots()` give axes alone."""
+    assert C.FIGURE_AND_AXES_FACTORIES <= C.AXES_FACTORIES
+    for qname in sorted(C.AXES_FACTORIES):
+        for example in AXES_FACTORY_EXAMPLES[qname]:
+            result = example(resolve(qname))
+            assert isinstance(result, tuple) == (qname in C.FIGURE_AND_AXES_FACTORIES), qname
+            plt.close("all")
+    for example in FIGURE_METHOD_EXAMPLES["subplots"]:
+        assert not isinstance(example(plt.figure().subplots), tuple)
+        plt.close("all")
+
+
 def test_factory_examples_have_table_entries():
     assert sorted(set(AXES_FACTORY_EXAMPLES) - set(C.AXES_FACTORIES)) == []
     assert sorted(set(FIGURE_METHOD_EXAMPLES) - set(C.FIGURE_AXES_METHODS)) == []

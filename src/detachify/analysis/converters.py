@@ -119,6 +119,8 @@ AXES_FACTORIES = frozenset({
     "matplotlib.pyplot.subplots", "matplotlib.pyplot.subplot", "matplotlib.pyplot.gca", "matplotlib.pyplot.axes",
     "matplotlib.pyplot.subplot2grid",
 })
+# Of those, the ones that hand back the pair (figure, axes); `Figure.subplots` gives the axes alone.
+FIGURE_AND_AXES_FACTORIES = frozenset({"matplotlib.pyplot.subplots"})
 # Methods of a matplotlib Figure that hand back Axes.
 FIGURE_AXES_METHODS = frozenset({"add_subplot", "gca", "subplots", "add_axes"})
 

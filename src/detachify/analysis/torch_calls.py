@@ -139,7 +139,7 @@ class TorchCalls:
                 qname.rpartition(".")[2] in C.FIGURE_AXES_METHODS or qname.rpartition(".")[2] in K.AXES_ARRAY_METHODS):
             axes = qualname(K.AXES)
             return container(join(qualname(K.FIGURE), axes), (qualname(K.FIGURE), axes)) \
-                if qname.endswith("subplots") else axes
+                if qname in C.FIGURE_AND_AXES_FACTORIES else axes
         if qname in K.FIGURE_FACTORIES:
             return qualname(K.FIGURE)
         head, _, last = qname.rpartition(".")
