@@ -336,6 +336,7 @@ OUT_OF_SCOPE_TABLES = {
     "ARRAY_TYPES": "isinstance types", "TENSOR_PREDICATES": "type tests, not ops",
     "TENSOR_ONLY_ATTRIBUTES": "attribute names", "CUDA_AVAILABILITY": "the machine, not a tensor",
     "SAME_DEVICE_FACTORY_METHODS": "devices, not grad (tests/test_knowledge.py proves them on the meta device)",
+    "MODEL_WRAPPERS": "torch.optim's modules (tests/test_knowledge.py builds and calls each)",
     "AUTOGRAD_FUNCTION_BASES": "base classes (tests/test_knowledge.py runs a Function's forward and backward)",
     "ONCE_DIFFERENTIABLE": "a decorator (tests/test_knowledge.py runs a backward under it)",
     "PASS_THROUGH_ITERABLES": "progress bars, not torch (tests/test_knowledge.py iterates them over grad tensors)",

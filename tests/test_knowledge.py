@@ -1799,3 +1799,19 @@ def test_estimator_method_returns_the_estimator(method):
         assert getattr(estimator, method)(x, labels, **rest) is estimator, type(estimator)
         tried += 1
     assert tried, f"no sample estimator has `{method}`"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# MODEL_WRAPPERS: names under torch.optim that build a module with parameters, not an optimizer
+# ---------------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("qname", sorted(K.MODEL_WRAPPERS))
+def test_model_wrapper_is_a_module_whose_output_requires_grad(qname):
+    wrapper = resolve(qname)
+    assert qname.startswith(K.OPTIMIZERS + ".") and issubclass(wrapper, nn.Module)
+    assert not issubclass(wrapper, torch.optim.Optimizer)
+    averaged = wrapper(nn.Linear(3, 2))
+    assert any(p.requires_grad for p in averaged.parameters())
+    assert_numpy_raises(averaged(torch.randn(1, 3)))
+    with torch.no_grad():
+        assert averaged(torch.randn(1, 3)).requires_grad is False

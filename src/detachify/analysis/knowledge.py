@@ -237,6 +237,9 @@ LOAD = "torch.load"
 # torch.optim: its capitalised names are optimizers, except those of its scheduler module. An optimizer is tracked
 # by the base class's name and holds the parameters it was given.
 OPTIMIZERS = "torch.optim"
+# Of its capitalised names, the modules: an AveragedModel keeps a copy of the model it is given (parameters that
+# require grad, on the model's device) and calls it.
+MODEL_WRAPPERS = frozenset({"torch.optim.swa_utils.AveragedModel"})
 SCHEDULERS = "torch.optim.lr_scheduler"
 OPTIMIZER = "torch.optim.Optimizer"
 # torch.cuda: its capitalised names ending in "Tensor" are the legacy constructors of tensors on the GPU.

@@ -190,6 +190,8 @@ class TorchCalls:
             return container(container(join_all(args.positional), tuple(args.positional)))
         if qname in K.DATA_LOADERS:
             return container(self.element_of(args.first()))
+        if qname in K.MODEL_WRAPPERS:
+            return module(qname, True, gpu=args.first().gpu)
         if qname.startswith(K.OPTIMIZERS + ".") and last[:1].isupper() and not qname.startswith(K.SCHEDULERS + "."):
             return Value(Kind.OTHER, Grad.NO, qname=K.OPTIMIZER, elem=self.element_of(args.first()))
         if head == K.CUDA and last.endswith("Tensor") and last[:1].isupper():
