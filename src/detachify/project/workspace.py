@@ -327,9 +327,20 @@ class Workspace:
         content = self.content(path)
         known = self._words.get(path)
         if known is None or known[0] != content or content is None:
-            text = read_text(path)
-            known = self._words[path] = (content, frozenset(_WORD.findall(text)) if text is not None else frozenset())
+            words = self._words_from_cache(content)
+            if words is None:
+                read, words = _words_in(path)
+                if read == content and content is not None and self.cache is not None:
+                    self.cache.store("words", content, words)  # by the hash of the very bytes they came from
+            known = self._words[path] = (content, words)
         return known[1]
+
+    def _words_from_cache(self, content: Optional[str]) -> Optional[FrozenSet[str]]:
+        """The words of a text by the hash of its bytes (all they depend on): every process checking a module
+        that receives calls asks them of each caller, and a warm flake8 run has one such process per CPU."""
+        if content is None or self.cache is None:
+            return None
+        return self.cache.load("words", content)
 
     def _importers(self) -> Dict[str, Set[str]]:
         """Which project files import each module: every file of the project read and its imports resolved
@@ -415,6 +426,14 @@ def _digest(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _words_in(path: str) -> Tuple[Optional[str], FrozenSet[str]]:
+    """(the hash of the bytes read, the words of their program)."""
+    data = _read_bytes(path)
+    text = program_of(path, data)[0] if data is not None else None
+    return (hashlib.sha256(data).hexdigest() if data is not None else None,
+            frozenset(_WORD.findall(text)) if text is not None else frozenset())
+
+
 def read_text(path: str) -> Optional[str]:
     """A file's text for scanning: Python decoded as Python does; a notebook's code cells joined."""
     return read_program(path)[0]
@@ -422,13 +441,23 @@ def read_text(path: str) -> Optional[str]:
 
 def read_program(path: str):
     """(text, locate): the program a file holds, and for a notebook how its lines map to cells (else None)."""
+    data = _read_bytes(path)
+    return program_of(path, data) if data is not None else (None, None)
+
+
+def _read_bytes(path: str) -> Optional[bytes]:
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError:
         witness.read(path, None)
-        return None, None
+        return None
     witness.read(path, data)
+    return data
+
+
+def program_of(path: str, data: bytes):
+    """`read_program` of bytes already read."""
     if path.endswith(".ipynb"):
         from ..notebook import NotebookError, read_notebook
 
