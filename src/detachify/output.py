@@ -134,7 +134,7 @@ def github(findings: Sequence[Finding], stream: TextIO) -> None:
 
 
 def _artifact_location(filename: str) -> dict:
-    import pathlib  # (the SARIF writer's imports wait for a SARIF run)
+    import pathlib
     from urllib.parse import quote
 
     posix = filename.replace(os.sep, "/")
@@ -162,6 +162,8 @@ def _sarif_fix(f: Finding) -> Optional[dict]:
 
 
 def sarif_log(findings: Sequence[Finding]) -> dict:
+    import pathlib  # (the SARIF writer's imports wait for a SARIF run)
+
     from . import __version__
 
     rules = all_rules()
@@ -194,8 +196,6 @@ def sarif_log(findings: Sequence[Finding]) -> dict:
         if fix is not None:
             result["fixes"] = [fix]
         results.append(result)
-    import pathlib
-
     root = pathlib.Path(os.getcwd()).as_uri().rstrip("/") + "/"
     return {
         "$schema": SARIF_SCHEMA,

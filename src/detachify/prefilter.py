@@ -1,8 +1,8 @@
 """A text test that skips files which cannot hold a finding, before anything is parsed.
 
-Conservative by construction: every finding needs torch or GPU evidence or, for the strict rule, a torch import — so the
-word `torch` — and a conversion: a `.numpy` attribute (possibly split over lines) for `.numpy()` rules, the name of
-a converting library for implicit conversions.
+Conservative by construction: every finding needs evidence — the word `torch` (also what the strict rule needs, a
+torch import), or `cuda` for GPU evidence — and a conversion: a `.numpy` attribute (possibly split over lines) for
+`.numpy()` rules, the name of a converting library for implicit conversions.
 """
 from __future__ import annotations
 
