@@ -11,8 +11,10 @@ A ``Handler`` works on a file's raw bytes, so every kind keeps its own encoding 
 Handlers raise ``SourceError`` for input they cannot take. Source that does not parse is a finding, flake8's
 ``E999`` at CPython's position (it is an error: the file is never rewritten, the run exits 2); source CPython
 compiles but libcst cannot read is not analysed, with a warning (``Checked.not_analysed``). Python sources are
-handled here. Notebooks plug in from ``detachify.notebook`` (its ``HANDLER``), imported when one is first read; walked
-directories yield ``.ipynb`` files too. ``register_handler`` adds any other kind.
+handled here. Notebooks plug in from ``detachify.notebook`` (its ``HANDLER``) and Markdown notebooks from
+``detachify.markdown_notebook``, each imported when a file of its kind is first read; walked directories yield
+``.ipynb`` and ``.md`` files too (a ``.md`` that is no notebook is documentation: no findings, never rewritten).
+``register_handler`` adds any other kind.
 """
 from __future__ import annotations
 
@@ -129,7 +131,9 @@ PYTHON = Handler(check=_python_check, fix=_python_fix, text=lambda data: decode_
 _HANDLERS: Dict[str, Handler] = {".py": PYTHON, ".pyi": PYTHON}
 # Handlers of other kinds, each the `HANDLER` of a module imported when a file of its kind is first read (a run
 # read back from the cache never loads the notebook reader, nor the parser it brings).
-_PLUGINS: Dict[str, str] = {".ipynb": "detachify.notebook"}
+_PLUGINS: Dict[str, str] = {".ipynb": "detachify.notebook", ".md": "detachify.markdown_notebook"}
+# What each plugin reads: a file of its kind is never read as Python, even where the plugin cannot be loaded.
+_PLUGIN_KINDS: Dict[str, str] = {".ipynb": "notebooks", ".md": "Markdown notebooks"}
 
 
 def register_handler(suffix: str, handler: Handler) -> None:
@@ -158,8 +162,8 @@ def handler_for(filename: str) -> Handler:
     """A named file of any other suffix is read as Python, as ruff does; a notebook needs its handler."""
     suffix = os.path.splitext(filename)[1].lower()
     _load_plugin(suffix)
-    if suffix == ".ipynb" and suffix not in _HANDLERS:
-        raise SourceError("notebooks are not supported by this installation")
+    if suffix in _PLUGIN_KINDS and suffix not in _HANDLERS:
+        raise SourceError(f"{_PLUGIN_KINDS[suffix]} are not supported by this installation")
     return _HANDLERS.get(suffix, PYTHON)
 
 

@@ -137,7 +137,51 @@ class _Line:
         return column + len(self.cut) if self.cut and column >= self.cut_at else column
 
 
-class Notebook:
+class CellProgram:
+    """Code cells joined into one program, one program line per cell line (``lines``, ``program``), and how a
+    program position maps back. Shared by the ``.ipynb`` reader and the Markdown one (``markdown_cells``), which
+    set ``cells`` (each with its ``number``) and ``lines``, and say where a cell's syntax error is."""
+
+    cells: list
+    lines: List[_Line]
+    program: str
+
+    def locate(self, line: int, column: int) -> Tuple[int, int, int]:
+        """(cell, line in cell, column in cell) of a program position (1-based line, 0-based column)."""
+        if not self.lines:
+            return (0, line, column)
+        entry = self.lines[min(max(line, 1), len(self.lines)) - 1]
+        return entry.cell, entry.number, entry.column(column)
+
+    def cell_program(self, number: int) -> str:
+        """The program text of one code cell alone (its lines are numbered from 1, as in the cell)."""
+        return "".join(line.program for line in self.lines if line.cell == number)
+
+    def leave_out(self, number: int) -> None:
+        """Take a cell out of the program: its lines become blank (line numbers stay) and are written back as
+        they were."""
+        self.lines = [replace(line, program="\n", masked=True) if line.cell == number else line
+                      for line in self.lines]
+        self.program = "".join(line.program for line in self.lines)
+
+    def where(self, line: int, column: int) -> str:
+        """A program position as a user reads it (``cell 3:2:5``)."""
+        cell, line, column = self.locate(line, column)
+        return f"cell {cell}:{line}:{column + 1}"
+
+    def cell_syntax_error(self, cell: int, error: SyntaxError, filename: str) -> Finding:
+        """The E999 finding of a cell whose program (``cell_program``) CPython rejects with ``error``."""
+        raise NotImplementedError
+
+    def restored_lines(self, fixed: str) -> List[str]:
+        """The cell line of each entry of ``lines`` for a fixed program (same lines, changed within lines)."""
+        fixed_lines = _split_lines(fixed)
+        if len(fixed_lines) != len(self.lines):
+            raise NotebookError(f"the fix changed the number of lines ({len(self.lines)} -> {len(fixed_lines)})")
+        return [line.restore(fixed_line) for line, fixed_line in zip(self.lines, fixed_lines)]
+
+
+class Notebook(CellProgram):
     """A parsed notebook: its JSON text, its code cells and the program they make."""
 
     def __init__(self, data: bytes):
@@ -161,13 +205,6 @@ class Notebook:
         self.lines: List[_Line] = [line for cell in self.cells for line in _mask_cell(cell)]
         self.program = "".join(line.program for line in self.lines)
         self._line_starts: Optional[List[int]] = None
-
-    def locate(self, line: int, column: int) -> Tuple[int, int, int]:
-        """(cell, line in cell, column in cell) of a program position (1-based line, 0-based column)."""
-        if not self.lines:
-            return (0, line, column)
-        entry = self.lines[min(max(line, 1), len(self.lines)) - 1]
-        return entry.cell, entry.number, entry.column(column)
 
     def to_cell(self, finding: Finding) -> NotebookFinding:
         cell, line, column = self.locate(finding.line, finding.column)
@@ -210,17 +247,17 @@ class Notebook:
         _, end_line, end_column = self.locate(edit.end_line, edit.end_column)
         return edit_cell, Edit(start_line, start_column, end_line, end_column, edit.text)
 
-    # cells left out of the program -----------------------------------------------------------------------
-    def cell_program(self, number: int) -> str:
-        """The program text of one code cell alone (its lines are numbered from 1, as in the cell)."""
-        return "".join(line.program for line in self.lines if line.cell == number)
+    def cell_syntax_error(self, cell: int, error: SyntaxError, filename: str) -> NotebookFinding:
+        finding = syntax.syntax_error_finding(self.cell_program(cell), error, filename)
+        lines = [line for line in self.lines if line.cell == cell]
 
-    def leave_out(self, number: int) -> None:
-        """Take a cell out of the program: its lines become blank (line numbers stay) and are written back as
-        they were."""
-        self.lines = [replace(line, program="\n", masked=True) if line.cell == number else line
-                      for line in self.lines]
-        self.program = "".join(line.program for line in self.lines)
+        def column(line: int, value: int) -> int:
+            return lines[line - 1].column(value) if 0 < line <= len(lines) else value
+
+        fields = {name: getattr(finding, name) for name in Finding.__dataclass_fields__}
+        fields.update(column=column(finding.line, finding.column),
+                      end_column=column(finding.end_line, finding.end_column) if finding.end_line else 0)
+        return self.placed(NotebookFinding(**fields, cell=cell))
 
     # positions in the .ipynb file ----------------------------------------------------------------------------
     def file_position(self, cell: int, line: int, column: int, end: bool = False) -> Tuple[int, int]:
@@ -254,12 +291,9 @@ class Notebook:
 
     def with_program(self, fixed: str) -> bytes:
         """The notebook's bytes with the cells rewritten from a fixed program (same lines, changed within lines)."""
-        fixed_lines = _split_lines(fixed)
-        if len(fixed_lines) != len(self.lines):
-            raise NotebookError(f"the fix changed the number of lines ({len(self.lines)} -> {len(fixed_lines)})")
         new_text: Dict[int, List[str]] = {}
-        for line, fixed_line in zip(self.lines, fixed_lines):
-            new_text.setdefault(line.cell, []).append(line.restore(fixed_line))
+        for line, restored in zip(self.lines, self.restored_lines(fixed)):
+            new_text.setdefault(line.cell, []).append(restored)
         splices = []  # (start, end, replacement) in the JSON text
         for cell in self.cells:
             new = "".join(new_text.get(cell.number, []))
@@ -293,7 +327,7 @@ def analyse_notebook(data: bytes, filename: str = "<notebook>", settings: Option
         return NotebookReport()
     if project is not None:
         project.locate = nb.locate
-    findings, report = _cell_by_cell(
+    findings, report = cell_by_cell(
         nb, filename, lambda: api.check_source(nb.program, filename, settings, respect_noqa=respect_noqa,
                                                project=project))
     report.findings = sorted(report.findings + [nb.to_cell(finding) for finding in findings],
@@ -315,8 +349,8 @@ def fix_notebook(data: bytes, filename: str = "<notebook>", settings: Optional[S
     nb = Notebook(data)
     if not nb.is_python:
         return data
-    fixed, _ = _cell_by_cell(nb, filename, lambda: api.fix_source(nb.program, filename, settings, unsafe=unsafe,
-                                                                  project=project))
+    fixed, _ = cell_by_cell(nb, filename, lambda: api.fix_source(nb.program, filename, settings, unsafe=unsafe,
+                                                                 project=project))
     if fixed == nb.program:
         return data
     result = nb.with_program(fixed)
@@ -507,7 +541,7 @@ def _mask_cell(cell: _Cell) -> List[_Line]:
     return result
 
 
-def _cell_by_cell(nb: Notebook, filename: str, run: Callable[[], T]) -> Tuple[T, NotebookReport]:
+def cell_by_cell(nb: CellProgram, filename: str, run: Callable[[], T]) -> Tuple[T, NotebookReport]:
     """Run the engine on the program; when it does not parse, leave out the cells that cannot be read, as
     Jupyter runs the others: first those neither CPython's parser nor libcst reads (an E999 each: a cell in syntax
     newer than this Python is read as a file would be), then, if libcst still fails, those CPython compiles but
@@ -521,7 +555,7 @@ def _cell_by_cell(nb: Notebook, filename: str, run: Callable[[], T]) -> Tuple[T,
         program = nb.cell_program(cell.number)
         error = syntax.cpython_error(program)  # cheap: libcst is asked only about the cells CPython rejects
         if error is not None and not _libcst_reads(program):
-            report.findings.append(_cell_syntax_error(nb, cell.number, error, filename))
+            report.findings.append(nb.cell_syntax_error(cell.number, error, filename))
             nb.leave_out(cell.number)
     try:
         return run(), report
@@ -536,8 +570,8 @@ def _cell_by_cell(nb: Notebook, filename: str, run: Callable[[], T]) -> Tuple[T,
     try:
         return run(), report
     except libcst.ParserSyntaxError as exc:  # cells that parse alone but not together: not expected
-        cell, line, column = nb.locate(exc.raw_line, exc.raw_column)
-        raise NotebookError(f"cell {cell}:{line}:{column + 1}: the code cells do not parse: {exc.message}") from exc
+        where = nb.where(exc.raw_line, exc.raw_column)
+        raise NotebookError(f"{where}: the code cells do not parse: {exc.message}") from exc
     except syntax.UnsupportedSyntax as exc:
         raise NotebookError(f"the code cells cannot be read together: {exc.reason}") from exc
 
@@ -548,19 +582,6 @@ def _libcst_reads(program: str) -> bool:
     except (libcst.ParserSyntaxError, syntax.UnsupportedSyntax):
         return False
     return True
-
-
-def _cell_syntax_error(nb: Notebook, cell: int, error: SyntaxError, filename: str) -> NotebookFinding:
-    finding = syntax.syntax_error_finding(nb.cell_program(cell), error, filename)
-    lines = [line for line in nb.lines if line.cell == cell]
-
-    def column(line: int, value: int) -> int:
-        return lines[line - 1].column(value) if 0 < line <= len(lines) else value
-
-    fields = {name: getattr(finding, name) for name in Finding.__dataclass_fields__}
-    fields.update(column=column(finding.line, finding.column),
-                  end_column=column(finding.end_line, finding.end_column) if finding.end_line else 0)
-    return nb.placed(NotebookFinding(**fields, cell=cell))
 
 
 def _raw_length(literal: str, characters: int) -> int:
