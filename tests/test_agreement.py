@@ -41,11 +41,11 @@ def run(cmd, cwd):
 @pytest.fixture(scope="session")
 def tree(tmp_path_factory):
     dest = tmp_path_factory.mktemp("agreement") / "fixtures"
-    # Python files only: flake8 and the codemod do not read notebooks (their doors are tests/test_notebook*.py), and
-    # the exercise notebook's broken cell would make every CLI run exit 2. The multi-module projects are compared
-    # project by project, at the end of this file.
+    # Python files only: flake8 and the codemod do not read notebooks, .ipynb or .md (their doors are
+    # tests/test_notebook*.py and tests/test_markdown_notebooks.py), and the exercise notebooks' broken cells would
+    # make every CLI run exit 2. The multi-module projects are compared project by project, at the end of this file.
     shutil.copytree(FIXTURES, dest, ignore=lambda folder, names: [n for n in names if n == "__pycache__" or (
-        n.endswith(".ipynb")) or (n == "projects" and Path(folder) == FIXTURES)])
+        n.endswith((".ipynb", ".md"))) or (n == "projects" and Path(folder) == FIXTURES)])
     return dest
 
 
