@@ -407,6 +407,29 @@ async def test_notebook_fix_all_and_close(editor):
     assert sorted(p.uri for p in editor.client.published[before:]) == sorted(cells)
 
 
+MARKDOWN_NOTEBOOK = ("---\njupyter:\n  jupytext:\n    text_representation:\n      format_name: markdown\n---\n\n"
+                     "Prose, then code:\n\n```python\n" + BAD + "```\n\n```python\nprint(out.numpy() * 2)\n```\n")
+
+
+async def test_markdown_notebook_diagnostics_fix_all_and_noqa(editor):
+    uri = editor.open("md/nb.md", MARKDOWN_NOTEBOOK, language="markdown")
+    lines = MARKDOWN_NOTEBOOK.split("\n")
+    diagnostics = await editor.diagnostics(uri)
+    assert sorted((d.code, d.range.start.line, d.range.start.character) for d in diagnostics) == [
+        ("TNP001", lines.index("print(out.numpy())"), 9), ("TNP001", lines.index("print(out.numpy() * 2)"), 9)]
+    readme = editor.open("md/README.md", "```python\n" + BAD + "```\n", language="markdown")
+    assert await editor.diagnostics(readme) == []  # documentation, not a notebook
+    silence = by_title(await editor.code_actions(uri, diagnostics[:1], only=["quickfix"]),
+                       "detachify (TNP001): Disable for this line")
+    assert "# noqa: TNP001" in silence.edit.document_changes[0].edits[0].new_text
+    [action] = await editor.code_actions(uri, only=["source.fixAll"])
+    resolved = await editor.client.code_action_resolve_async(action)
+    before = len(editor.client.published)
+    editor.apply(resolved.edit)
+    assert editor.texts[uri] == MARKDOWN_NOTEBOOK.replace("out.numpy()", "out.detach().cpu().numpy()")
+    assert await editor.diagnostics(uri, after=before) == []
+
+
 def fix_notebook_bytes(cells) -> bytes:
     from detachify.notebook import fix_notebook
 
@@ -654,10 +677,12 @@ async def test_every_fixture_agrees_with_detachify_check(editor, fixture_tree):
     assert expected_findings, "the fixtures carry findings"
     names = sorted(p.relative_to(fixture_tree).as_posix() for p in fixture_tree.glob("**/*.py"))
     notebooks = sorted(p.relative_to(fixture_tree).as_posix() for p in fixture_tree.glob("**/*.ipynb"))
-    assert len(names) > 100 and notebooks
+    markdown = sorted(p.relative_to(fixture_tree).as_posix() for p in fixture_tree.glob("**/*.md"))
+    assert len(names) > 100 and notebooks and markdown
     # Opened all at once, as when an editor restores a session: the server works through them in turn.
     uris = {name: editor.open(str(fixture_tree / name), (fixture_tree / name).read_bytes().decode("utf-8"),
-                              write=False) for name in names}
+                              write=False, language="markdown" if name.endswith(".md") else "python")
+            for name in names + markdown}
     cells = {}
     for name in notebooks:
         nb = json.loads((fixture_tree / name).read_text(encoding="utf-8"))

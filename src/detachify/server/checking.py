@@ -123,8 +123,16 @@ class Snapshot:
     cells: Tuple[Cell, ...] = ()  # a notebook
     notebook: bool = False
     language: Optional[str] = None  # the notebook's kernel language, when the client says
+    markdown: bool = False  # a Markdown document, read as the CLI reads a `.md` (a notebook, or documentation)
+
+    @property
+    def python(self) -> bool:
+        """Whether the buffer is Python source whatever its name (else its path picks the handler)."""
+        return not (self.notebook or self.markdown)
 
     def data(self) -> bytes:
+        if self.markdown:
+            return self.text.encode("utf-8", "surrogatepass")
         return notebook_bytes(self.cells, self.language) if self.notebook else python_bytes(self.text)
 
 

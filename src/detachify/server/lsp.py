@@ -15,7 +15,8 @@
   ``detachify.applyAutofix`` does the same through ``workspace/applyEdit``.
 - Hover on a finding, or on a code in a `# noqa:` comment, shows what `detachify rule CODE` prints.
 - Notebooks (``notebookDocument/*``) are checked as the CLI checks an ``.ipynb``: code cells as one program, each
-  diagnostic published to its cell's document.
+  diagnostic published to its cell's document. Markdown documents are checked as the CLI checks a ``.md``: a
+  Markdown notebook's findings land on its own lines, any other Markdown gets none.
 - Configuration comes from the files (as for `detachify check`), overridden by the editor's settings (as by
   command-line flags), and is re-read when a pyproject.toml changes: reported by the editor, or noticed by its
   stamp at the next check. A file that cannot be checked gets a ``window/logMessage`` and no diagnostics.
@@ -39,6 +40,7 @@ from pygls.uris import to_fs_path
 from .. import __version__
 from ..config import ConfigError, Overrides, parse_selectors
 from ..files import FIX
+from ..markdown_notebook import program_of
 from ..noqa import noqa_line_ranges
 from ..rules.registry import RULES
 from ..settings import FIX_STYLES
@@ -56,7 +58,7 @@ FIX_ALL_TITLE = f"{NAME}: Fix all auto-fixable problems"
 # Long enough to fold a burst of keystrokes into one check, short next to the check itself.
 DEBOUNCE_SECONDS = 0.05
 PYTHON_SUFFIXES = (".py", ".pyi", ".pyw")
-TEXT, NOTEBOOK = "text", "notebook"
+TEXT, NOTEBOOK, MARKDOWN = "text", "notebook", "markdown"
 
 log = logging.getLogger(__name__)
 
@@ -169,11 +171,11 @@ class DetachifyServer(LanguageServer):
 
     def snapshot(self, key: str) -> Optional[Snapshot]:
         kind = self.open.get(key)
-        if kind == TEXT:
+        if kind in (TEXT, MARKDOWN):
             document = self.text_document(key)
             if document is None:
                 return None
-            return Snapshot(key, self.path_of(key), document.version, text=document.source)
+            return Snapshot(key, self.path_of(key), document.version, text=document.source, markdown=kind == MARKDOWN)
         if kind == NOTEBOOK:
             notebook = self.workspace.get_notebook_document(notebook_uri=key)
             if notebook is None:
@@ -245,7 +247,7 @@ class DetachifyServer(LanguageServer):
         except ConfigError as exc:
             return self.empty(snapshot), Problem(lsp.MessageType.Error, "configuration",
                                                  f"configuration error, not checking {snapshot.path}: {exc}")
-        result = self.checker.check(snapshot.data(), snapshot.path, settings, python=not snapshot.notebook)
+        result = self.checker.check(snapshot.data(), snapshot.path, settings, python=snapshot.python)
         if result.error:
             # The kind (`cannot parse`, `cannot decode`...) and not the position, which moves with every keystroke.
             return self.empty(snapshot), Problem(lsp.MessageType.Warning, result.error.split(":", 1)[0],
@@ -291,7 +293,7 @@ class DetachifyServer(LanguageServer):
         except ConfigError as exc:
             self.soon(self.log, f"configuration error, not fixing {snapshot.path}: {exc}", lsp.MessageType.Error)
             return []
-        result = self.checker.check(snapshot.data(), snapshot.path, settings, FIX, python=not snapshot.notebook)
+        result = self.checker.check(snapshot.data(), snapshot.path, settings, FIX, python=snapshot.python)
         if result.error:
             self.soon(self.log, f"cannot fix {snapshot.path}: {result.error}", lsp.MessageType.Warning)
             return []
@@ -300,7 +302,9 @@ class DetachifyServer(LanguageServer):
         if snapshot.notebook:
             pairs = [(cell, new) for cell, new in zip(snapshot.cells, notebook_sources(result.new_data)) if cell.code]
         else:
-            pairs = [(Cell(snapshot.key, True, snapshot.text, snapshot.version), python_text(result.new_data))]
+            data = result.new_data
+            new = data.decode("utf-8", "surrogatepass") if snapshot.markdown else python_text(data)
+            pairs = [(Cell(snapshot.key, True, snapshot.text, snapshot.version), new)]
         changes = []
         for cell, new in pairs:
             lines = Lines(cell.text)
@@ -338,7 +342,9 @@ class DetachifyServer(LanguageServer):
         cached = self.noqa_ranges.get(uri)
         lines = Lines(self.text_document(uri).source)
         if cached is None or cached[0] != version:
-            cached = self.noqa_ranges[uri] = (version, noqa_line_ranges(lines.text))
+            # A Markdown notebook's `# noqa` ranges are its program's (whose lines are the document's).
+            source = program_of(lines.text.encode("utf-8", "surrogatepass")) if self.open.get(uri) == MARKDOWN else None
+            cached = self.noqa_ranges[uri] = (version, noqa_line_ranges(source or lines.text))
         edit = silence_edit(lines, cached[1], where["line"], code)
         return None if edit is None else document_change(uri, version, [text_edit(lines, edit, self.encoding)])
 
@@ -383,6 +389,10 @@ def _is_python(document: lsp.TextDocumentItem) -> bool:
     return document.language_id == "python" or document.uri.lower().endswith(PYTHON_SUFFIXES)
 
 
+def _is_markdown(document: lsp.TextDocumentItem) -> bool:
+    return document.language_id == "markdown" or document.uri.lower().endswith(".md")
+
+
 def initialize(ls: DetachifyServer, params: lsp.InitializeParams) -> None:
     ls.loop = asyncio.get_running_loop()
     ls.settings, problems = parse_client_settings(params.initialization_options)
@@ -417,9 +427,12 @@ def did_open(ls: DetachifyServer, params: lsp.DidOpenTextDocumentParams) -> None
     document = params.text_document
     if ls.workspace.get_notebook_document(cell_uri=document.uri) is not None:
         return  # a notebook's cell: checked with its notebook
-    if not _is_python(document):
+    if _is_markdown(document):
+        ls.open[document.uri] = MARKDOWN
+    elif _is_python(document):
+        ls.open[document.uri] = TEXT
+    else:
         return  # a notebook's JSON too: notebooks are checked when opened as notebooks (or as JupyterLab's Python)
-    ls.open[document.uri] = TEXT
     ls.check_later(document.uri)
 
 
