@@ -114,7 +114,7 @@ def test_manifest_entries():
         # As ruff-pre-commit: one process for all the files (one summary), which runs its own pool.
         assert hook["require_serial"] is True and "--jobs" not in hook["entry"]
         assert "--force-exclude" in hook["entry"]
-        assert hook["language"] == "python" and hook["types_or"] == ["python", "pyi", "jupyter"]
+        assert hook["language"] == "python" and hook["types_or"] == ["python", "pyi", "jupyter", "markdown"]
         assert hook.get("pass_filenames", True) is True
 
 
