@@ -62,6 +62,21 @@ def test_gpu_fix_detaches_too_and_never_copies_twice():
     assert fix_source(fixed) == fixed
 
 
+def test_gpu_fix_of_an_implicit_conversion_of_a_detached_tensor_only_copies():
+    """`plt.plot(x.detach())` and `(None, x.detach())` on a GPU miss only the copy to the CPU."""
+    from detachify import fix_source
+
+    source = ("import torch\n"
+              "import matplotlib.pyplot as plt\n"
+              "x = torch.ones(2, device=torch.device(\"cuda\"))\n"
+              "plt.plot(x.detach())\n"
+              "plt.plot([None, x.detach()])\n")
+    fixed = fix_source(source)
+    assert "plt.plot(x.detach().cpu().numpy())\n" in fixed
+    assert "plt.plot([None, x.detach().cpu()])\n" in fixed
+    assert fix_source(fixed) == fixed
+
+
 def test_every_rule_of_the_registry_is_a_conversion_check():
     from detachify.rules.conversions import CONVERSION_CHECKS, LEAST_SEVERITY
 

@@ -107,6 +107,8 @@ def argument_fix(conversion: Conversion, positions, style: str, detach: bool,
                 reason = reason or "the list may also be filled under another name, which this fix does not see"
             return _store_fix(value, positions, detach, reason)
         return _element_fix(conversion, chain, positions, reason)
+    if detach and style != "force" and _is_method_call(conversion.node, "detach"):
+        chain = ".cpu().numpy()"  # `plt.plot(x.detach())` on a GPU: only the copy is missing
     return _fix(f"Convert with `{chain}`", _append(conversion.node, chain, positions), reason)
 
 
@@ -130,7 +132,8 @@ def _store_fix(value, positions, detach: bool, reason: Optional[str]) -> Optiona
         return None  # we do not know where the tensors came in: no fix rather than a guess
     edits = []
     for node, scalar in sorted(value.stores, key=lambda site: _start(site[0], positions)):
-        suffix = ".item()" if scalar else (".detach()" if detach else "") + (".cpu()" if value.gpu else "")
+        detached = detach and not _is_method_call(node, "detach")  # `(None, loss.detach())` on a GPU: `.cpu()`
+        suffix = ".item()" if scalar else (".detach()" if detached else "") + (".cpu()" if value.gpu else "")
         edits.extend(_append(node, suffix, positions))
     description = "Store `.item()` / `.detach()` values instead of tensors that require grad"
     return _fix(description, tuple(edits), reason)
