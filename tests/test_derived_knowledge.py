@@ -335,6 +335,7 @@ OUT_OF_SCOPE_TABLES = {
     "OTHER_TENSOR_LIBRARIES": "other libraries",
     "ARRAY_TYPES": "isinstance types", "TENSOR_PREDICATES": "type tests, not ops",
     "TENSOR_ONLY_ATTRIBUTES": "attribute names", "CUDA_AVAILABILITY": "the machine, not a tensor",
+    "DEVICE_FUNCTIONS": "devices, of d2l (tests/test_d2l_facts.py runs d2l's own source)",
     "SAME_DEVICE_FACTORY_METHODS": "devices, not grad (tests/test_knowledge.py proves them on the meta device)",
     "MODEL_WRAPPERS": "torch.optim's modules (tests/test_knowledge.py builds and calls each)",
     "AUTOGRAD_FUNCTION_BASES": "base classes (tests/test_knowledge.py runs a Function's forward and backward)",

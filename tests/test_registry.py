@@ -14,7 +14,8 @@ import pytest
 
 ANALYSIS = Path(__file__).resolve().parent.parent / "src" / "detachify" / "analysis"
 ENGINE_MODULES = ("torch_calls.py", "expressions.py", "statements.py", "calls.py", "local_calls.py")
-LIBRARIES = ("torch", "numpy", "matplotlib", "sklearn", "scipy", "pandas", "seaborn", "copy", "builtins", "functools")
+LIBRARIES = ("torch", "numpy", "matplotlib", "sklearn", "scipy", "pandas", "seaborn", "copy", "builtins", "functools",
+             "d2l")
 QUALIFIED_NAME = re.compile(r"\b(?:%s)\.(?:[A-Za-z_]|$)" % "|".join(LIBRARIES))
 
 

@@ -77,6 +77,25 @@ def test_gpu_fix_of_an_implicit_conversion_of_a_detached_tensor_only_copies():
     assert fix_source(fixed) == fixed
 
 
+def test_gpu_fix_of_a_detaching_converter_moves_the_tensor_to_the_cpu_only():
+    """d2l's `numpy(x)` is `x.detach().numpy()` and `show_images` tries it first: they need a tensor (an array has
+    no `.detach()`), and one that requires grad is fine there (tests/test_d2l_facts.py), so the fix is `.cpu()`."""
+    from detachify import check_source, fix_source
+
+    source = ("import torch\n"
+              "from d2l import torch as d2l\n"
+              "x = torch.ones(2, 4, 4, device=d2l.try_gpu())\n"
+              "w = torch.ones(2, 4, 4, requires_grad=True) * 2\n"
+              "a = d2l.numpy(x)\n"
+              "d2l.show_images(x, 1, 2)\n"
+              "d2l.show_images(w, 1, 2)\n"
+              "b = d2l.numpy(w)\n")
+    assert [(f.line, f.code) for f in check_source(source)] == [(5, "TNP002"), (6, "TNP002")]
+    fixed = fix_source(source, settings=Settings(fix_style="force"))
+    assert "a = d2l.numpy(x.cpu())\n" in fixed and "d2l.show_images(x.cpu(), 1, 2)\n" in fixed
+    assert fix_source(fixed) == fixed
+
+
 def test_every_rule_of_the_registry_is_a_conversion_check():
     from detachify.rules.conversions import CONVERSION_CHECKS, LEAST_SEVERITY
 

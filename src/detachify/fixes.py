@@ -101,15 +101,19 @@ def argument_fix(conversion: Conversion, positions, style: str, detach: bool,
     """`plt.plot(x, y)` → `plt.plot(x, y.detach().cpu().numpy())`; a list of tensors is fixed where it is filled."""
     value = conversion.value
     chain = ".numpy(force=True)" if style == "force" else (".detach().cpu().numpy()" if detach else ".cpu().numpy()")
+    if conversion.detached:
+        # `d2l.numpy(x)` is `x.detach().numpy()`: it needs a tensor, and one that requires grad is fine there.
+        chain, detach = ".cpu()", False
     if value.kind is Kind.CONTAINER:
         if value.stores and not conversion.stores_escape:
             if conversion.stores_aliased:
                 reason = reason or "the list may also be filled under another name, which this fix does not see"
             return _store_fix(value, positions, detach, reason)
         return _element_fix(conversion, chain, positions, reason)
-    if detach and style != "force" and _is_method_call(conversion.node, "detach"):
+    if detach and style != "force" and _is_method_call(conversion.node, "detach") and not conversion.detached:
         chain = ".cpu().numpy()"  # `plt.plot(x.detach())` on a GPU: only the copy is missing
-    return _fix(f"Convert with `{chain}`", _append(conversion.node, chain, positions), reason)
+    description = "Move it to the CPU with `.cpu()`" if conversion.detached else f"Convert with `{chain}`"
+    return _fix(description, _append(conversion.node, chain, positions), reason)
 
 
 def _element_fix(conversion: Conversion, chain: str, positions, reason: Optional[str]) -> Optional[Fix]:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 
 from .analysis import knowledge as K
-from .analysis.converters import CONVERTING_FUNCTIONS, LAZY_CONVERTERS, LIST_CONVERTING_FUNCTIONS
-from .analysis.libraries import REEXPORTING_MODULES
+from .analysis.converters import (
+    CONVERTING_FUNCTIONS, CONVERTING_METHODS, DETACHING_CONVERTERS, LAZY_CONVERTERS, LIST_CONVERTING_FUNCTIONS,
+)
+from .analysis.libraries import BOUND_NAMES, REEXPORTING_MODULES
 
 # `.numpy`, also split as `.\n    numpy`, `. \\\n numpy` or `.  # comment\n numpy`; the word boundary keeps
 # `.numpy_array` out.
@@ -27,7 +29,8 @@ EVIDENCE = re.compile("|".join(sorted({"torch", "lightning", "requires_grad", "c
 # stays unknown), so a file without such an import statement cannot hold one. The words come from the tables: a
 # new converting library is found as soon as it has an entry.
 CONVERTING_LIBRARY_NAMES = sorted({module.split(".", 1)[0] for module in (
-    *CONVERTING_FUNCTIONS, *LIST_CONVERTING_FUNCTIONS, *LAZY_CONVERTERS, *REEXPORTING_MODULES)})
+    *CONVERTING_FUNCTIONS, *LIST_CONVERTING_FUNCTIONS, *LAZY_CONVERTERS, *REEXPORTING_MODULES, *CONVERTING_METHODS,
+    *DETACHING_CONVERTERS, *BOUND_NAMES)})
 CONVERTING_LIBRARIES = re.compile(
     r"(?:^\ufeff?|[;:\r\n])[ \t\f]*(?:from|import)\b"  # a statement start (also after a BOM, `x = 1; import`,
     # `if y: import ...`)

@@ -156,8 +156,9 @@ class Calls:
         return Value(Kind.NDARRAY, Grad.NO, origins=frozenset({node}))
 
     def convert_arguments(self, args: Args, node, frame, containers_only: bool = False,
-                          shallow: bool = False) -> Value:
-        """`np.asarray(t)`, `plt.plot(x, losses)`: each data argument goes through `Tensor.__array__`."""
+                          shallow: bool = False, detached: bool = False) -> Value:
+        """`np.asarray(t)`, `plt.plot(x, losses)`: each data argument goes through `Tensor.__array__`
+        (`detached`: through `x.detach().numpy()`, which only a tensor off the CPU makes fail)."""
         callee = self.code(node.func)
         origins = set()
         kinds = (Kind.CONTAINER,) if containers_only else (Kind.TENSOR, Kind.UNKNOWN, Kind.CONTAINER)
@@ -170,7 +171,9 @@ class Calls:
             if value.kind not in kinds:
                 self.passed_other.setdefault(arg.value, set()).add(value.kind)  # an array here, a tensor there
             if value.kind in kinds:
-                self.record_conversion(arg.value, arg.value, value, frame, False, "implicit", callee)
+                if detached:
+                    value = replace(value, grad=Grad.NO, why=None, derived=False)
+                self.record_conversion(arg.value, arg.value, value, frame, False, "implicit", callee, detached)
                 origins.add(arg.value)
         return Value(Kind.NDARRAY, Grad.NO, origins=frozenset(origins))
 

@@ -69,6 +69,10 @@ CONVERTING_FUNCTIONS = {
     "scipy.special": frozenset({"softmax", "log_softmax", "expit", "logit", "logsumexp"}),
     "scipy.spatial.distance": frozenset({"cdist", "pdist", "cosine", "euclidean", "jensenshannon"}),
     "scipy.optimize": frozenset({"linear_sum_assignment"}),
+    # d2l, the "Dive into Deep Learning" book's helpers (`from d2l import torch as d2l`): `d2l.plot(x, [y1, y2])`
+    # plots through matplotlib. d2l.torch imports torchvision, which does not load beside the pinned CPU torch, so
+    # its entries are proven by tests/test_d2l_facts.py on d2l's own source, not in tests/test_converters.py.
+    "d2l.torch": frozenset({"plot"}),
     "sklearn.metrics": frozenset({
         "accuracy_score", "balanced_accuracy_score", "f1_score", "precision_score", "recall_score",
         "jaccard_score", "matthews_corrcoef", "cohen_kappa_score", "confusion_matrix", "classification_report",
@@ -113,6 +117,18 @@ ESTIMATOR_METHODS = frozenset({
     "fit", "fit_transform", "transform", "inverse_transform", "fit_predict", "predict", "predict_proba",
     "predict_log_proba", "decision_function", "score", "partial_fit",
 })
+
+# Library classes whose instances convert the data arguments of these methods, at the call: a call of the class
+# builds one, tracked by the class's name (as ESTIMATOR is). d2l's Animator plots every point it was given so far
+# through matplotlib on each `add(x, y)` (x and y numbers, tensors, or tuples of them with `None` for no point):
+# `animator.add(epoch + 1, (train_loss, valid_loss))`. Proven by tests/test_d2l_facts.py.
+CONVERTING_METHODS = {"d2l.torch.Animator": frozenset({"add"})}
+
+# Functions that convert `x.detach()` of their data arguments, not `x`: a tensor that requires grad is safe there, one
+# that is not on the CPU is not (TNP002 only). d2l's `numpy` is `x.detach().numpy()`; `show_images` tries it on each
+# image and, where it raises, hands the image itself to `imshow`; `show_heatmaps` converts each matrix with it.
+# Proven by tests/test_d2l_facts.py.
+DETACHING_CONVERTERS = {"d2l.torch": frozenset({"numpy", "show_images", "show_heatmaps"})}
 
 # Calls that hand back matplotlib Axes (or arrays of them), so their methods above are known to convert.
 AXES_FACTORIES = frozenset({

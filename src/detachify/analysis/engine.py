@@ -58,6 +58,7 @@ class Conversion:
     kinds_seen: frozenset = frozenset()
     raising_calls: tuple = ()
     backpropagated: bool = False  # it flows back into torch, in a scope that backpropagates a graph only NumPy fed
+    detached: bool = False  # the converter detaches it itself (`x.detach().numpy()`): it needs a tensor on the CPU
 
     @property
     def raises(self) -> bool:
@@ -337,9 +338,9 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls, Pro
 
     # recording -------------------------------------------------------------------------------------------
     def record_conversion(self, node, receiver_node, value: Value, frame: Frame, force: bool,
-                          kind: str = "method", callee: str = ""):
+                          kind: str = "method", callee: str = "", detached: bool = False):
         new = Conversion(node, receiver_node, value, frame.state.mode, force, frame.function, kind, callee,
-                         frame.call_node, kinds_seen=frozenset({value.kind}),
+                         frame.call_node, kinds_seen=frozenset({value.kind}), detached=detached,
                          raising_calls=(frame.call_node,) if frame.call_node is not None and value.grad is Grad.YES
                          and frame.state.mode is Mode.ON else ())
         old = self.conversions.get(node)

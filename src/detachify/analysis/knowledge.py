@@ -168,6 +168,14 @@ PASS_THROUGH_ITERABLES = frozenset({"tqdm.tqdm", "tqdm.std.tqdm", "tqdm.auto.tqd
 # Calls that are false exactly when no tensor can live on a CUDA GPU.
 CUDA_AVAILABILITY = frozenset({"torch.cuda.is_available"})
 
+# Library functions that hand back torch devices, by what they name: "cpu" (never a GPU), "gpu" (a CUDA device, or
+# one that is a GPU whenever the machine has one, as `torch.device("cuda" if torch.cuda.is_available() else "cpu")`
+# is) and "gpus" (a list of CUDA devices, one per GPU present: `devices[0]` is a GPU). d2l's are proven by
+# tests/test_d2l_facts.py, which runs their own source.
+DEVICE_FUNCTIONS = {
+    "d2l.torch.cpu": "cpu", "d2l.torch.gpu": "gpu", "d2l.torch.try_gpu": "gpu", "d2l.torch.try_all_gpus": "gpus",
+}
+
 # Tensor libraries whose tensors also have `.numpy()` but no autograd-on-numpy() error (false-positive guard).
 OTHER_TENSOR_LIBRARIES = frozenset({
     "tensorflow", "keras", "paddle", "mindspore", "oneflow", "jax", "tinygrad", "mxnet", "cupy",

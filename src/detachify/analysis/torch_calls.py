@@ -135,6 +135,8 @@ class TorchCalls:
             return OTHER
         if is_converter(qname, C.LIST_CONVERTING_FUNCTIONS):
             return self.convert_arguments(args, node, frame, containers_only=True)
+        if is_converter(qname, C.DETACHING_CONVERTERS):
+            return self.convert_arguments(args, node, frame, detached=True)
         if qname in C.AXES_FACTORIES or qname.rpartition(".")[0] in (K.FIGURE, K.AXES) and (
                 qname.rpartition(".")[2] in C.FIGURE_AXES_METHODS or qname.rpartition(".")[2] in K.AXES_ARRAY_METHODS):
             axes = qualname(K.AXES)
@@ -149,6 +151,17 @@ class TorchCalls:
             if last in C.ESTIMATOR_METHODS:
                 self.convert_arguments(args, node, frame)
             return qualname(K.ESTIMATOR) if last in K.ESTIMATOR_METHODS_RETURNING_SELF else OTHER
+        if qname in C.CONVERTING_METHODS:
+            return qualname(qname)  # an instance, tracked by its class's name
+        if head in C.CONVERTING_METHODS:
+            if last in C.CONVERTING_METHODS[head]:
+                self.convert_arguments(args, node, frame)
+                return OTHER
+            return UNKNOWN
+        if qname in K.DEVICE_FUNCTIONS:
+            names = K.DEVICE_FUNCTIONS[qname]
+            device = Value(Kind.OTHER, Grad.NO, gpu=names != "cpu", qname=K.DEVICE)
+            return container(device) if names == "gpus" else device
         if qname in K.GRAD_MODE_SETTERS:
             return Value(Kind.GRAD_MODE, Grad.NO, qname=qname, mode=grad_mode_set_by(qname, args))
         for prefix in K.MODEL_CONSTRUCTOR_PREFIXES:

@@ -26,7 +26,7 @@ from .universe import project_files
 # Top-level names that are never the project's: the libraries the knowledge tables describe by name.
 KNOWN_LIBRARIES = frozenset({
     "torch", "numpy", "matplotlib", "pandas", "seaborn", "scipy", "sklearn", "lightning", "pytorch_lightning",
-    "torchvision", "torchaudio", "torchtext", "timm", "pylab", "fastai", *K.MODEL_LIBRARIES,
+    "torchvision", "torchaudio", "torchtext", "timm", "pylab", "fastai", "d2l", *K.MODEL_LIBRARIES,
     *K.OTHER_TENSOR_LIBRARIES,
 })
 _WORD = re.compile(r"\w+")
