@@ -301,11 +301,11 @@ def test_positions_and_messages_are_md_lines_in_text_and_json(tmp_path, capsys):
     write(tmp_path, "nb.md", text)
     helper, call = line_of(text, "print(t.numpy())"), line_of(text, "%time show(w)")
     timed = line_of(text, "%time print")
-    status, out, _ = run_main(capsys, "check", "--isolated", "--no-cache", str(tmp_path / "nb.md"))
+    status, out, _ = run_main(capsys, "check", "--isolated", str(tmp_path / "nb.md"))
     assert status == 1
     assert f"nb.md:{helper}:12: TNP001" in out and f"passed to `show` at line {call}" in out
     assert f"nb.md:{timed}:14: TNP001" in out  # the column counts the `%time ` the program does not have
-    status, out, _ = run_main(capsys, "check", "--isolated", "--no-cache", "--output-format", "json",
+    status, out, _ = run_main(capsys, "check", "--isolated", "--output-format", "json",
                               str(tmp_path / "nb.md"))
     rows_ = {(d["location"]["row"], d["location"]["column"], d["fix"]["edits"][0]["location"]["column"])
              for d in json.loads(out)}
@@ -316,9 +316,9 @@ def test_github_and_sarif_point_into_the_md_file(tmp_path, capsys):
     text = jupytext(SETUP, "print(w.numpy())\n")
     write(tmp_path, "nb.md", text)
     line = line_of(text, "print(w.numpy())")
-    out = run_main(capsys, "check", "--isolated", "--no-cache", "--output-format", "github", str(tmp_path / "nb.md"))[1]
+    out = run_main(capsys, "check", "--isolated", "--output-format", "github", str(tmp_path / "nb.md"))[1]
     assert f"nb.md,line={line},col=8,title=TNP001::`w`" in out
-    sarif = json.loads(run_main(capsys, "check", "--isolated", "--no-cache", "--output-format", "sarif",
+    sarif = json.loads(run_main(capsys, "check", "--isolated", "--output-format", "sarif",
                                 str(tmp_path / "nb.md"))[1])
     result = sarif["runs"][0]["results"][0]
     assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == line
@@ -329,11 +329,11 @@ def test_github_and_sarif_point_into_the_md_file(tmp_path, capsys):
 def test_a_cell_that_does_not_parse_is_an_e999_at_its_md_line_and_the_rest_is_checked(tmp_path, capsys):
     text = jupytext(SETUP, "w = w.detach()\nx = # TODO\n", "print(w.numpy())\n")
     path = write(tmp_path, "nb.md", text)
-    status, out, _ = run_main(capsys, "check", "--isolated", "--no-cache", str(path))
+    status, out, _ = run_main(capsys, "check", "--isolated", str(path))
     assert status == 2
     assert f"nb.md:{line_of(text, 'x = # TODO')}:5: E999 SyntaxError: invalid syntax" in out
     assert f"nb.md:{line_of(text, 'print(w.numpy())')}:8: TNP001" in out  # the broken cell never ran
-    assert run_main(capsys, "fix", "--isolated", "--no-cache", str(path))[0] == 2  # fixed, as an .ipynb is
+    assert run_main(capsys, "fix", "--isolated", str(path))[0] == 2  # fixed, as an .ipynb is
     fixed = path.read_text()
     assert "print(w.detach().cpu().numpy())" in fixed and "x = # TODO" in fixed
 
@@ -345,20 +345,20 @@ def test_fix_rewrites_only_the_changed_code_and_keeps_every_other_byte(tmp_path,
                     "print(w.numpy())   # note\n!echo w.numpy()\n") + "no newline at the end"
     data = text.replace("\n", "\r\n").encode("utf-8")
     path = write(tmp_path, "nb.md", data)
-    assert run_main(capsys, "fix", "--isolated", "--no-cache", str(path))[0] == 0
+    assert run_main(capsys, "fix", "--isolated", str(path))[0] == 0
     fixed = path.read_bytes()
     old, new = data.split(b"\r\n"), fixed.split(b"\r\n")
     assert len(old) == len(new) and [(a, b) for a, b in zip(old, new) if a != b] == \
         [(b"print(w.numpy())   # note", b"print(w.detach().cpu().numpy())   # note")]
-    assert run_main(capsys, "check", "--isolated", "--no-cache", str(path))[0] == 0
-    assert run_main(capsys, "fix", "--isolated", "--no-cache", str(path))[0] == 0
+    assert run_main(capsys, "check", "--isolated", str(path))[0] == 0
+    assert run_main(capsys, "fix", "--isolated", str(path))[0] == 0
     assert path.read_bytes() == fixed  # a second fix changes nothing
 
 
 def test_fix_diff_shows_md_lines(tmp_path, capsys):
     text = jupytext(SETUP, "print(w.numpy())\n")
     path = write(tmp_path, "nb.md", text)
-    status, out, _ = run_main(capsys, "fix", "--isolated", "--no-cache", "--diff", str(path))
+    status, out, _ = run_main(capsys, "fix", "--isolated", "--diff", str(path))
     assert "-print(w.numpy())\n+print(w.detach().cpu().numpy())\n" in out and path.read_text() == text
 
 
@@ -368,15 +368,15 @@ def test_excludes_and_gitignore_apply_as_for_ipynb(tmp_path, capsys):
     text = jupytext(SETUP, "print(w.numpy())\n")
     write(tmp_path, "notes/nb.md", text)
     write(tmp_path, "other/nb.md", text)
-    status, out, _ = run_main(capsys, "check", "--isolated", "--no-cache", "--extend-exclude", "*.md", str(tmp_path))
+    status, out, _ = run_main(capsys, "check", "--isolated", "--extend-exclude", "*.md", str(tmp_path))
     assert "nb.md" not in out
-    status, out, _ = run_main(capsys, "check", "--isolated", "--no-cache", "--exclude", "notes", str(tmp_path))
+    status, out, _ = run_main(capsys, "check", "--isolated", "--exclude", "notes", str(tmp_path))
     assert "other/nb.md" in out and "notes/nb.md" not in out
     write(tmp_path, ".gitignore", "other/\n")
     write(tmp_path, "pyproject.toml", "[tool.detachify]\nextend-exclude = ['notes/*.md']\n")
-    status, out, _ = run_main(capsys, "check", "--no-cache", str(tmp_path))
+    status, out, _ = run_main(capsys, "check", str(tmp_path))
     assert status == 0 and "nb.md" not in out
-    named = run_main(capsys, "check", "--no-cache", "--force-exclude", str(tmp_path / "notes" / "nb.md"))
+    named = run_main(capsys, "check", "--force-exclude", str(tmp_path / "notes" / "nb.md"))
     assert named[0] == 0 and "nb.md" not in named[1]
 
 
@@ -388,7 +388,7 @@ def test_a_md_notebook_reads_the_project_modules_beside_it(tmp_path, capsys, mon
     line = line_of(text, "print(out.numpy())")
     monkeypatch.chdir(tmp_path)
     for target in ("explore.md", "."):
-        status, out, _ = run_main(capsys, "check", "--isolated", "--no-cache", target)
+        status, out, _ = run_main(capsys, "check", "--isolated", target)
         assert status == 1 and f"explore.md:{line}:10: TNP001 [*] `out` is the output of module" in out
 
 
@@ -432,3 +432,33 @@ def test_a_warm_run_notices_an_edited_md_notebook(tmp_path):
 def test_a_readme_costs_no_parser(tmp_path):
     write(tmp_path, "README.md", README)
     assert fresh_process("check", "--isolated", "--no-cache", "-q", "README.md", cwd=tmp_path) == (0, "", False)
+
+
+# --- the reader's edges ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    *(p.read_text() for p in MARKDOWN_FIXTURES),
+    "\ufeff" + jupytext(SETUP, "print(w.numpy())"),  # a BOM, and a cell whose last line has no break of its own
+    jupytext(SETUP).replace("\n", "\r\n") + "\rlone carriage return\r",
+    jupytext(SETUP, "print(w.numpy())\n") + "```python\nunclosed = w.numpy()\n",
+], ids=lambda t: repr(t[:12]))
+def test_an_unchanged_program_gives_back_the_very_bytes(text):
+    notebook = read_markdown(text)
+    assert notebook.with_program(notebook.program) == text.encode("utf-8")
+    assert len(notebook.program.split("\n")) - 1 == len(notebook.lines)  # one program line per file line
+
+
+def test_a_fix_never_leaves_a_cell_that_does_not_parse():
+    from detachify.notebook import NotebookError
+
+    notebook = read_markdown(jupytext(SETUP, "print(w.numpy())\n"))
+    with pytest.raises(NotebookError, match="does not parse"):
+        notebook.with_program(notebook.program.replace("print(w.numpy())", "print(w.numpy("))
+
+
+def test_a_cell_libcst_cannot_read_is_left_out_with_a_warning_naming_its_line(tmp_path, capsys):
+    text = jupytext(SETUP, "(x): int = 1\n", "print(w.numpy())\n")
+    write(tmp_path, "nb.md", text)
+    status, out, err = run_main(capsys, "check", "--isolated", str(tmp_path / "nb.md"))
+    assert status == 1 and f"nb.md:{line_of(text, 'print(w.numpy())')}:8: TNP001" in out
+    assert f"the cell at line {line_of(text, '(x): int = 1')} not analysed" in err

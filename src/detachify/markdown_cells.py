@@ -89,14 +89,20 @@ class MarkdownNotebook(CellProgram):
         _, end_line, end_column = self.locate(edit.end_line, edit.end_column)
         return Edit(start_line, start_column, end_line, end_column, edit.text)
 
+    def cell_name(self, number: int) -> str:
+        return f"the cell at line {self._first_line(number)}"
+
     def where(self, line: int, column: int) -> str:
         _, line, column = self.locate(line, column)
         return f"line {line}:{column + 1}"
 
+    def _first_line(self, cell: int) -> int:
+        return next(line.number for line in self.lines if line.cell == cell)
+
     def cell_syntax_error(self, cell: int, error: SyntaxError, filename: str) -> Finding:
         finding = syntax.syntax_error_finding(self.cell_program(cell), error, filename)
         lines = [line for line in self.lines if line.cell == cell]
-        before = lines[0].number - 1  # md lines above the cell's first line
+        before = self._first_line(cell) - 1  # md lines above the cell's first line
 
         def column(line: int, value: int) -> int:
             return lines[line - 1].column(value) if 0 < line <= len(lines) else value
@@ -114,9 +120,10 @@ class MarkdownNotebook(CellProgram):
                 cell_lines.setdefault(line.cell, []).append(index)
         fixed_lines = _split_lines(fixed)
         for indices in cell_lines.values():
+            # The engine's fix always parses as a whole; a cell that parsed alone must still, as Jupyter runs it alone.
             if any(restored[i] != self.lines[i].original for i in indices) and \
-                    syntax.cpython_error("".join(fixed_lines[i] for i in indices)) is not None:
-                # The engine's fix always parses as a whole; a cell alone must too, as Jupyter runs it alone.
+                    syntax.cpython_error("".join(fixed_lines[i] for i in indices)) is not None and \
+                    syntax.cpython_error("".join(self.lines[i].program for i in indices)) is None:
                 raise NotebookError(f"line {indices[0] + 1}: the fix would leave a cell that does not parse")
         return (self.bom + "".join(restored)).encode("utf-8")
 

@@ -164,6 +164,10 @@ class CellProgram:
                       for line in self.lines]
         self.program = "".join(line.program for line in self.lines)
 
+    def cell_name(self, number: int) -> str:
+        """A cell as a user finds it (``cell 3``)."""
+        return f"cell {number}"
+
     def where(self, line: int, column: int) -> str:
         """A program position as a user reads it (``cell 3:2:5``)."""
         cell, line, column = self.locate(line, column)
@@ -565,7 +569,7 @@ def cell_by_cell(nb: CellProgram, filename: str, run: Callable[[], T]) -> Tuple[
         try:
             syntax.parse(nb.cell_program(cell.number))
         except syntax.UnsupportedSyntax as exc:
-            report.not_analysed.append(f"cell {cell.number} not analysed: {exc.reason}")
+            report.not_analysed.append(f"{nb.cell_name(cell.number)} not analysed: {exc.reason}")
             nb.leave_out(cell.number)
     try:
         return run(), report
