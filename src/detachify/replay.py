@@ -34,7 +34,7 @@ def recall(tasks: Sequence[tuple]) -> Optional[List[FileResult]]:
         return None
     from .project import universe  # noqa: F401  (registers the walker the index's listings were made with)
 
-    if not witness.still_holds(entry["facts"]):
+    if not witness.still_holds(entry["facts"], entry["seals"]):
         return None
     return list(entry["results"])
 
@@ -45,4 +45,5 @@ def remember(tasks: Sequence[tuple], results: Sequence[FileResult]) -> None:
     if cache is None:
         return
     kept = [replace(result, facts=None, witnessed=None) for result in results]
-    cache.store(KIND, _key(tasks), {"facts": witness.snapshot(), "results": kept})
+    facts = witness.snapshot()
+    cache.store(KIND, _key(tasks), {"facts": facts, "seals": witness.seal(facts), "results": kept})

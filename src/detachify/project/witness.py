@@ -6,6 +6,13 @@ Three kinds of fact, each checked again the cheapest way that cannot be fooled b
 * paths probed: what was there, a file, a folder or nothing (how imports resolved, where a project starts);
 * a project's files: the list its walk found (which files may call into a module).
 
+A result kept with its facts may also keep their `seal`: the stat of each file read, and of each folder where a
+probed path was missing, taken and confirmed when the result was stored. A later check takes an unchanged stat for
+the unchanged fact (one `stat` instead of reading and hashing a file, one per folder instead of one probe per
+missing path), but only for stats whose times were already older than the seal by more than any file system's
+clock step, git's rule against "racy" entries: any later write gives a later time. The ctime is in the stat, so a
+file rewritten and given back its old mtime (`touch -d`, `rsync -t`) is read again.
+
 Every read and probe of the analysis goes through here; the facts are kept process-wide, first seen first kept
 (a file that changes during a run no longer matches what the run saw, so nothing read back is ever stale). Worker
 processes hand theirs to the main process with each result (`drain`).
@@ -15,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import time
 from contextlib import contextmanager
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
@@ -32,6 +40,15 @@ _TABLES: Facts = (_files, _kinds, _listings)
 _KINDS = ("file", "kind", "listing")
 _MISSING = object()
 _scopes: List[Facts] = []
+
+# (mtime, ctime, size, inode, device): what `stat` says of a path, None where there is nothing.
+StatKey = Tuple[int, int, int, int, int]
+# The stats that stand for facts: files read -> stat; folder -> (stat, the missing paths its listing rules out).
+Seals = Tuple[Dict[str, StatKey], Dict[str, Tuple[StatKey, Tuple[str, ...]]]]
+NO_SEALS: Seals = ({}, {})
+# FAT keeps modification times to 2 s; every other file system is finer. A time this much older than the moment
+# a stat is sealed cannot be given again by a write after it.
+CLOCK_STEP_NS = 2_000_000_000
 
 
 def _digest(data: bytes) -> str:
@@ -150,23 +167,90 @@ def forget() -> None:
     del _new[:]
 
 
-def still_holds(facts: Facts) -> bool:
+def _stat_key(path: str) -> Optional[StatKey]:
+    try:
+        s = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return s.st_mtime_ns, s.st_ctime_ns, s.st_size, s.st_ino, s.st_dev
+
+
+def _hash_of_file(path: str) -> Optional[str]:
+    try:
+        with open(path, "rb") as f:
+            return _digest(f.read())
+    except OSError:
+        return None
+
+
+def seal(facts: Facts) -> Seals:
+    """The stats that will stand for these facts in `still_holds`, each confirmed now: a file hashed again between
+    two equal stats, a folder stat-ed around probing the missing entries it holds."""
+    files, kinds, _ = facts
+    settled_before = time.time_ns() - CLOCK_STEP_NS
+
+    def settled(key: Optional[StatKey]) -> bool:
+        return key is not None and key[0] < settled_before and key[1] < settled_before
+
+    sealed_files: Dict[str, StatKey] = {}
+    for path, digest in files.items():
+        before = _stat_key(path)
+        if digest is not None and settled(before) and _hash_of_file(path) == digest and _stat_key(path) == before:
+            sealed_files[path] = before
+    sealed_folders: Dict[str, Tuple[StatKey, Tuple[str, ...]]] = {}
+    for folder, (first_missing, paths) in _missing_by_folder(kinds).items():
+        before = _stat_key(folder)
+        if settled(before) and not any(os.access(p, os.F_OK) for p in first_missing) and _stat_key(folder) == before:
+            sealed_folders[folder] = (before, tuple(paths))
+    return sealed_files, sealed_folders
+
+
+def _missing_by_folder(kinds: Dict[str, str]) -> Dict[str, Tuple[set, List[str]]]:
+    """The paths that were missing, by the existing folder where their first missing component would be: as long
+    as that folder's entries stay the same, so does their absence."""
+    exists: Dict[str, bool] = {}
+
+    def there(path: str) -> bool:
+        found = exists.get(path)
+        if found is None:
+            found = exists[path] = os.access(path, os.F_OK)
+        return found
+
+    groups: Dict[str, Tuple[set, List[str]]] = {}
+    for path, kind_then in kinds.items():
+        if kind_then != NOTHING or there(path):
+            continue
+        first_missing, folder = path, os.path.dirname(path)
+        while folder != first_missing and not there(folder):
+            first_missing, folder = folder, os.path.dirname(folder)
+        if folder == first_missing:
+            continue  # nothing above it exists: no folder to seal
+        group = groups.setdefault(folder, (set(), []))
+        group[0].add(first_missing)
+        group[1].append(path)
+    return groups
+
+
+def still_holds(facts: Facts, seals: Seals = NO_SEALS) -> bool:
     """Whether every fact is still true (the cheap ones first)."""
     files, kinds, listings = facts
+    sealed_files, sealed_folders = seals
+    ruled_out = set()
+    for folder, (then, missing) in sealed_folders.items():
+        if _stat_key(folder) == then:
+            ruled_out.update(missing)
     for path, kind_then in kinds.items():
         # Most probes found nothing (every place an import could resolve): `os.access` tells that apart
         # without the exception a failing `os.stat` costs (half the time); what it finds is stat-ed.
-        if kind_then == NOTHING and not os.access(path, os.F_OK):
+        if kind_then == NOTHING and (path in ruled_out or not os.access(path, os.F_OK)):
             continue
         if _kind_now(path) != kind_then:
             return False
     for path, digest in files.items():
-        try:
-            with open(path, "rb") as f:
-                now = _digest(f.read())
-        except OSError:
-            now = None
-        if now != digest:
+        then = sealed_files.get(path)
+        if then is not None and _stat_key(path) == then:
+            continue
+        if _hash_of_file(path) != digest:
             return False
     for (name, root), found in listings.items():
         walk = _WALKERS.get(name)

@@ -356,7 +356,8 @@ class Workspace:
         if cache is not None:
             from ..cache import digest
 
-            cache.store("importers", digest("importers", self.root), {"facts": facts, "direct": direct})
+            cache.store("importers", digest("importers", self.root),
+                        {"facts": facts, "seals": witness.seal(facts), "direct": direct})
         return direct
 
     def _importers_from_cache(self) -> Optional[Dict[str, Set[str]]]:
@@ -366,7 +367,7 @@ class Workspace:
         from ..cache import digest
 
         entry = cache.load("importers", digest("importers", self.root))
-        if entry is None or not witness.still_holds(entry["facts"]):
+        if entry is None or not witness.still_holds(entry["facts"], entry["seals"]):
             return None
         witness.adopt(entry["facts"])
         return entry["direct"]
