@@ -258,3 +258,35 @@ def test_a_new_converting_library_needs_only_its_table_entry(monkeypatch):
 
 def check_codes(source):
     return [(f.line, f.code) for f in detachify.check_source(source, "x.py")]
+
+
+FRAGMENTS = ("import", "from", " ", "\t", "\x0c", "\n", "\r", "\r\n", "\\", ";", ":", "x", ".", "#", "numpy",
+             "scipy", "matplotlib", "numpyx", "_numpy", "def", "undef", "\ufeff", "as np", ",")
+
+
+def _texts(count: int, seed: int):
+    import random
+
+    rng = random.Random(seed)
+    for _ in range(count):
+        yield "".join(rng.choice(FRAGMENTS) for _ in range(rng.randint(0, 14)))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_fast_statement_tests_answer_what_the_patterns_answer(seed):
+    """The pre-filter finds a library's name first and runs the statement pattern on its line only: the answers
+    must be the patterns' own, over random texts built of the tokens that matter, the snippets and our sources."""
+    from pathlib import Path
+
+    from detachify import prefilter
+
+    root = Path(__file__).resolve().parent.parent
+    texts = list(_texts(5_000, seed)) + list(SNIPPETS.values()) + list(BANNERS.values())
+    if seed == 0:
+        texts += [path.read_text(encoding="utf-8") for folder in ("src", "fixtures")
+                  for path in (root / folder).rglob("*.py")]
+    for text in texts:
+        imports = prefilter.CONVERTING_LIBRARIES.search(text) is not None
+        assert prefilter._imports_converting_library(text) is imports, repr(text)
+        evidence = prefilter.PROJECT_EVIDENCE.search(text) is not None
+        assert prefilter._has_project_evidence(text) is evidence, repr(text)

@@ -7,6 +7,7 @@ torch import), or `cuda` for GPU evidence — and a conversion: a `.numpy` attri
 from __future__ import annotations
 
 import re
+from typing import Iterator
 
 from .analysis import knowledge as K
 from .analysis.converters import (
@@ -44,8 +45,50 @@ PROJECT_EVIDENCE = re.compile(r"(?:^|[\r\n;:])[ \t\f]*(?:from|import)\b|\bdef\b"
 
 
 def may_contain_findings(source: str, codes, in_project: bool = False) -> bool:
-    if EVIDENCE.search(source) is None and not (in_project and PROJECT_EVIDENCE.search(source)):
+    if EVIDENCE.search(source) is None and not (in_project and _has_project_evidence(source)):
         return False
     if NUMPY_ATTRIBUTE.search(source):
         return True
-    return any(code in IMPLICIT_CODES for code in codes) and CONVERTING_LIBRARIES.search(source) is not None
+    return any(code in IMPLICIT_CODES for code in codes) and _imports_converting_library(source)
+
+
+# `CONVERTING_LIBRARIES.search(source)` and `PROJECT_EVIDENCE.search(source)`, the same answers, faster: those
+# patterns start at a statement boundary, which `re` tries at every character of the file, and an alternation of
+# words is as slow (half a millisecond for a 10 kB file). The word each match ends with is found first, by `str.find`,
+# and the pattern is run on its line only.
+def _imports_converting_library(source: str) -> bool:
+    return any(CONVERTING_LIBRARIES.search(source, _line_start(source, start, continued=True), start + len(name))
+               for name in CONVERTING_LIBRARY_NAMES for start in _word_starts(source, name))
+
+
+def _has_project_evidence(source: str) -> bool:
+    return next(_word_starts(source, "def"), None) is not None or any(
+        PROJECT_EVIDENCE.search(source, _line_start(source, start, continued=False), start + len(keyword))
+        for keyword in ("import", "from") for start in _word_starts(source, keyword))
+
+
+def _word_starts(source: str, word: str) -> Iterator[int]:
+    """Where `word` stands as a whole word (`\\bword\\b`)."""
+    start = source.find(word)
+    while start >= 0:
+        end = start + len(word)
+        if not (start and _is_word_character(source[start - 1])) and not (
+                end < len(source) and _is_word_character(source[end])):
+            yield start
+        start = source.find(word, start + 1)
+
+
+def _is_word_character(character: str) -> bool:
+    return character.isalnum() or character == "_"
+
+
+def _line_start(source: str, position: int, continued: bool) -> int:
+    """Where the line holding `position` starts (with `continued`: the first of the lines a backslash joins
+    to it), on the line-ending character before it, which the patterns' statement boundary matches."""
+    start = max(source.rfind("\n", 0, position), source.rfind("\r", 0, position), 0)
+    while continued and start > 0:
+        end = start - 1 if source[start] == "\n" and source[start - 1] == "\r" else start
+        if end == 0 or source[end - 1] != "\\":
+            break
+        start = max(source.rfind("\n", 0, end - 1), source.rfind("\r", 0, end - 1), 0)
+    return start
