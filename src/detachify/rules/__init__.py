@@ -1,7 +1,8 @@
 """Rules turn the analysis' facts into findings; the registry documents them."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, List
+import functools
+from typing import TYPE_CHECKING, List, Tuple
 
 from ..findings import Finding
 from ..settings import Settings
@@ -46,10 +47,12 @@ class Report:
                        end_line, end_column)
 
 
-def enabled_codes(settings: Settings) -> List[str]:
+@functools.lru_cache(maxsize=64)
+def enabled_codes(settings: Settings) -> Tuple[str, ...]:
     # Every rule is a conversion check (tests/test_rules.py holds the registry to CONVERSION_CHECKS): asking the
-    # registry keeps the engine unloaded when the findings come from the cache.
-    return [code for code, rule in RULES.items() if settings.is_enabled(code, rule.default_on)]
+    # registry keeps the engine unloaded when the findings come from the cache. Kept per settings: the flake8
+    # plugin and a pool worker ask once per file, with the same settings every time.
+    return tuple(code for code, rule in RULES.items() if settings.is_enabled(code, rule.default_on))
 
 
 def evaluate(analysis: "ModuleAnalysis", settings: Settings, filename: str) -> List[Finding]:
