@@ -11,6 +11,7 @@ from typing import Any, Iterator, List, Sequence, Tuple
 
 from . import __version__, api
 from .noqa import Suppressions
+from .project import witness
 from .rules.registry import all_rules
 from .settings import Settings
 
@@ -65,6 +66,7 @@ class Plugin:
     @classmethod
     def parse_options(cls, options: argparse.Namespace) -> None:
         cls.settings = Settings(select=_codes_flake8_keeps(options))
+        witness.keep_process_facts(False)  # flake8 keeps no run index: what a run read is of no use
 
     def run(self) -> Iterator[Tuple[int, int, str, type]]:
         if not self.settings.select:
