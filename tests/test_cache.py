@@ -169,3 +169,17 @@ def test_the_cache_stays_bounded_and_drops_other_versions(tmp_path):
     Cache.at(str(tmp_path / "c"))
     assert not (tmp_path / "c" / "0.0.0-old").exists()
     assert (tmp_path / "c" / cache_module.entry_format()).is_dir()
+
+
+def test_a_process_that_runs_main_again_sees_what_changed_since(tmp_path, monkeypatch, capsys):
+    """A script (or a test) calling `main` twice: the second run must not answer from what the first one
+    analysed in memory (here the caller's calls, analysed when `.` was checked)."""
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    (tmp_path / "plots.py").write_text("def show(t):\n    print(t.numpy())\n")
+    caller = tmp_path / "explore.py"
+    caller.write_text("import torch\nfrom plots import show\nw = torch.ones(3, requires_grad=True)\nshow(w * 2)\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "--isolated", "-q", "."]) == 1
+    assert "plots.py:2:12: TNP001" in capsys.readouterr().out
+    caller.write_text(caller.read_text().replace("show(w * 2)", "show((w * 2).detach())"))
+    assert main(["check", "--isolated", "-q", "plots.py"]) == 0

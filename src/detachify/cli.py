@@ -240,12 +240,26 @@ def _display(path: str) -> str:
     return path
 
 
+def _forget_earlier_runs() -> None:
+    """A process that runs `main` again (a script, a test) must not answer from what its earlier runs saw of the
+    project: files may have changed since. (The persistent cache checks what it keeps; the memory of a process
+    does not.) The workspace module is only loaded once a run analysed something."""
+    workspace = sys.modules.get("detachify.project.workspace")
+    if workspace is not None:
+        workspace.forget_workspaces()
+    else:
+        from .project import witness
+
+        witness.forget()
+
+
 def _lint(args) -> int:
     mode = DIFF if args.diff else FIX if (args.command == "fix" or getattr(args, "fix", False)) else CHECK
     if mode == DIFF and args.output_format not in ("concise", "json"):
         _error(f"--diff prints a unified diff, or JSON with --output-format json; not {args.output_format}")
         return EXIT_ERROR
     args.quiet = args.quiet or args.silent
+    _forget_earlier_runs()
     configure_cache(enabled=not args.no_cache, directory=args.cache_dir)
     warnings: List[str] = []
     resolver = Resolver(_overrides(args, warnings), config_file=args.config, isolated=args.isolated)
