@@ -462,3 +462,18 @@ def test_a_cell_libcst_cannot_read_is_left_out_with_a_warning_naming_its_line(tm
     status, out, err = run_main(capsys, "check", "--isolated", str(tmp_path / "nb.md"))
     assert status == 1 and f"nb.md:{line_of(text, 'print(w.numpy())')}:8: TNP001" in out
     assert f"the cell at line {line_of(text, '(x): int = 1')} not analysed" in err
+
+
+def test_what_a_md_notebook_passes_to_a_project_helper_is_followed_into_it(tmp_path, capsys, monkeypatch):
+    write(tmp_path, "pyproject.toml", "[project]\nname = 'p'\n")
+    write(tmp_path, "plots.py", "def show(t):\n    print(t.numpy())\n")
+    write(tmp_path, "README.md", README)
+    text = jupytext(SETUP + "from plots import show\n", "show(w * 2)\n")
+    write(tmp_path, "explore.md", text)
+    call = line_of(text, "show(w * 2)")
+    monkeypatch.chdir(tmp_path)
+    for target in ("plots.py", "."):
+        status, out, _ = run_main(capsys, "check", "--isolated", target)
+        assert status == 1 and "plots.py:2:12: TNP001" in out and f"(passed to `show` at explore.md:{call})" in out, out
+    write(tmp_path, "explore.md", text.replace("show(w * 2)", "show((w * 2).detach())"))
+    assert run_main(capsys, "check", "--isolated", "plots.py")[0] == 0

@@ -7,7 +7,7 @@ from typing import List
 
 from . import layout, witness
 
-UNIVERSE_SUFFIXES = {".py", ".ipynb"}
+UNIVERSE_SUFFIXES = {".py", ".ipynb", ".md"}  # a .md that is no notebook holds no program
 MAX_UNIVERSE = 50_000  # files walked for callers; beyond it a project is too big to scan on every run
 
 

@@ -459,6 +459,10 @@ def _read_bytes(path: str) -> Optional[bytes]:
 
 def program_of(path: str, data: bytes):
     """`read_program` of bytes already read."""
+    if path.endswith(".md"):
+        from ..markdown_notebook import program_of as markdown_program  # lines are the .md's own: no `locate`
+
+        return markdown_program(data), None
     if path.endswith(".ipynb"):
         from ..notebook import NotebookError, read_notebook
 
