@@ -219,8 +219,8 @@ def discover(paths: Iterable[str], suffixes: Set[str], excluded: Excluded, force
     """
     result, seen = Discovery(), set()
 
-    def add(path: str) -> None:
-        key = os.path.normcase(os.path.abspath(path))
+    def add(path: str, absolute: Optional[str] = None) -> None:
+        key = os.path.normcase(absolute or os.path.abspath(path))
         if key not in seen:
             seen.add(key)
             result.files.append(path)
@@ -263,7 +263,7 @@ def _wanted(name: str, suffixes: Set[str]) -> bool:
 
 
 def _walk(root: str, suffixes: Set[str], excluded: Excluded, respect_gitignore: bool,
-          add: Callable[[str], None], errors: List[Tuple[str, str]]) -> None:
+          add: Callable[..., None], errors: List[Tuple[str, str]]) -> None:
     listed = _git_files(root) if respect_gitignore else None
     inherited = respect_gitignore
     if listed is not None:
@@ -284,6 +284,7 @@ def _walk(root: str, suffixes: Set[str], excluded: Excluded, respect_gitignore: 
             errors.append((directory, f"cannot read directory: {exc.strerror or exc}"))
             continue
         subdirs = []
+        folder = os.path.abspath(directory)  # once per folder: an entry's absolute path is a join away
         for entry in entries:
             try:
                 is_dir = entry.is_dir(follow_symlinks=False)
@@ -291,12 +292,13 @@ def _walk(root: str, suffixes: Set[str], excluded: Excluded, respect_gitignore: 
                 is_dir = False
             if not is_dir and entry.is_symlink() and os.path.isdir(entry.path):
                 continue  # a symlink to a directory: never followed
-            if excluded(os.path.abspath(entry.path), is_dir) or (rules and _ignored(rules, entry.path, is_dir)):
+            absolute = os.path.join(folder, entry.name)
+            if excluded(absolute, is_dir) or (rules and _ignored(rules, entry.path, is_dir)):
                 continue
             if is_dir:
                 subdirs.append((entry.path, rules))
             elif _wanted(entry.name, suffixes):
-                add(entry.path)
+                add(entry.path, absolute)
         stack.extend(reversed(subdirs))  # depth first, in name order
 
 
