@@ -183,3 +183,19 @@ def test_a_process_that_runs_main_again_sees_what_changed_since(tmp_path, monkey
     assert "plots.py:2:12: TNP001" in capsys.readouterr().out
     caller.write_text(caller.read_text().replace("show(w * 2)", "show((w * 2).detach())"))
     assert main(["check", "--isolated", "-q", "plots.py"]) == 0
+
+
+def test_summaries_read_back_are_one_object_per_distinct_value():
+    """Read back from the cache, equal value summaries (and their refs and parameters) are one object: a warm
+    flake8 worker holds thousands, and its garbage collector walks each of them on every full collection."""
+    import pickle
+
+    from detachify.analysis.summary import ParamSummary, Ref, ValueSummary
+
+    net = ValueSummary("instance", ref=Ref("/p/model.py", "Net"), has_params=True)
+    first = pickle.loads(pickle.dumps((net, ParamSummary("x", "positional"), [net, net])))
+    second = pickle.loads(pickle.dumps(ValueSummary("instance", ref=Ref("/p/model.py", "Net"), has_params=True)))
+    assert first[0] == net and first[0] is not net
+    assert second is first[0] and second.ref is first[0].ref and first[2][0] is first[0]
+    assert pickle.loads(pickle.dumps(ParamSummary("x", "positional"))) is first[1]
+    assert pickle.loads(pickle.dumps(ValueSummary("tensor", grad=2))) != net
