@@ -14,7 +14,6 @@ they are absent.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import io
 import math
 import warnings
@@ -31,6 +30,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 
 from detachify.analysis import converters as C  # noqa: E402
+from qualified_names import resolve as resolve_name  # noqa: E402
 
 GRAD_ERROR = r"Can't call numpy\(\) on Tensor that requires grad"
 OPTIONAL = ("seaborn", "scipy", "sklearn")  # in the test extra; skipped where not installed
@@ -77,19 +77,10 @@ class Tensors:
 
 
 def resolve(qname: str):
-    """The object a fully qualified name stands for: import the longest importable module prefix, getattr the rest."""
+    """The object a fully qualified name stands for; a library the test extra may lack is skipped, not failed."""
     if qname.split(".")[0] in OPTIONAL:
         pytest.importorskip(qname.split(".")[0])
-    parts = qname.split(".")
-    for cut in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:cut]))
-        except ImportError:
-            continue
-        for attr in parts[cut:]:
-            obj = getattr(obj, attr)
-        return obj
-    raise ImportError(qname)
+    return resolve_name(qname)
 
 
 @contextlib.contextmanager

@@ -16,7 +16,6 @@ it on a CUDA one. No GPU is needed, and none is faked.
 from __future__ import annotations
 
 import ast
-import importlib
 import json
 import os
 import subprocess
@@ -30,6 +29,7 @@ import d2l_source
 from detachify.analysis import converters as C
 from detachify.analysis import knowledge as K
 from detachify.analysis import libraries as L
+from qualified_names import resolve
 
 pytestmark = pytest.mark.skipif(d2l_source.source_path() is None, reason=d2l_source.SKIP_REASON)
 
@@ -37,19 +37,6 @@ HERE = Path(__file__).resolve().parent
 GRAD_ERROR = "Can't call numpy() on Tensor that requires grad"
 DEVICE_ERROR = "can't convert meta device type tensor to numpy"
 D2L = "d2l.torch"
-
-
-def resolve(qname: str):
-    parts = qname.split(".")
-    for cut in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:cut]))
-        except ImportError:
-            continue
-        for attr in parts[cut:]:
-            obj = getattr(obj, attr)
-        return obj
-    raise ImportError(qname)
 
 
 def test_the_tested_release_is_installed():

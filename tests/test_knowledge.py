@@ -26,6 +26,7 @@ from detachify.analysis import converters as C
 from detachify.analysis import knowledge as K
 from detachify.analysis import libraries as L
 from detachify.registry import derived
+from qualified_names import resolve
 
 GRAD_ERROR = r"Can't call numpy\(\) on Tensor that requires grad"
 
@@ -37,20 +38,6 @@ def _grad_mode_on():
     torch.manual_seed(0)
     yield
     torch.set_grad_enabled(True)
-
-
-def resolve(qname: str):
-    """The object a fully qualified name stands for: import the longest importable module prefix, getattr the rest."""
-    parts = qname.split(".")
-    for cut in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:cut]))
-        except ImportError:
-            continue
-        for attr in parts[cut:]:
-            obj = getattr(obj, attr)
-        return obj
-    raise ImportError(qname)
 
 
 def grad_leaf(*shape):

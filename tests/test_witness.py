@@ -48,6 +48,14 @@ def hashes(monkeypatch):
     return counted
 
 
+def missing_modules(tmp_path):
+    """Where imports of `pkg.nets` and `pkg.nets.deep.model` were looked for, in a settled `pkg` holding neither."""
+    (tmp_path / "pkg").mkdir()
+    settle()
+    return [tmp_path / "pkg" / "nets.py", tmp_path / "pkg" / "nets" / "__init__.py",
+            tmp_path / "pkg" / "nets" / "deep" / "model.py"]
+
+
 def settle():
     time.sleep(3 * STEP_NS / 1e9)
 
@@ -102,11 +110,7 @@ def test_a_file_changed_since_it_was_read_is_not_sealed(tmp_path, facts_of):
 
 
 def test_missing_paths_are_confirmed_by_the_folder_that_would_hold_them(tmp_path, facts_of, monkeypatch):
-    (tmp_path / "pkg").mkdir()
-    probes = [tmp_path / "pkg" / "nets.py", tmp_path / "pkg" / "nets" / "__init__.py",
-              tmp_path / "pkg" / "nets" / "deep" / "model.py"]
-    settle()
-    facts = facts_of(probes=probes)
+    facts = facts_of(probes=missing_modules(tmp_path))
     seals = witness.seal(facts)
     assert set(seals[1]) == {str(tmp_path / "pkg")}
     probed = []
@@ -117,11 +121,7 @@ def test_missing_paths_are_confirmed_by_the_folder_that_would_hold_them(tmp_path
 
 @pytest.mark.parametrize("created", ["pkg/nets.py", "pkg/nets/__init__.py", "pkg/nets/deep/model.py"])
 def test_a_missing_path_that_appears_is_seen(tmp_path, facts_of, created):
-    (tmp_path / "pkg").mkdir()
-    probes = [tmp_path / "pkg" / "nets.py", tmp_path / "pkg" / "nets" / "__init__.py",
-              tmp_path / "pkg" / "nets" / "deep" / "model.py"]
-    settle()
-    facts = facts_of(probes=probes)
+    facts = facts_of(probes=missing_modules(tmp_path))
     seals = witness.seal(facts)
     settle()
     (tmp_path / created).parent.mkdir(parents=True, exist_ok=True)
