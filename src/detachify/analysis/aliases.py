@@ -13,6 +13,8 @@ from typing import Collection, Dict, Mapping, Optional, Set
 
 import libcst as cst
 
+from .literals import evaluated_value
+
 # Methods that fill a list in place; the analysis records what they put in.
 FILLING_METHODS = frozenset({"append", "extend", "insert"})
 # Builtins that read a list without keeping it.
@@ -81,7 +83,7 @@ def _dotted(node: cst.BaseExpression) -> Optional[str]:
     if isinstance(node, cst.Subscript) and len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Index):
         base, key = _dotted(node.value), node.slice[0].slice.value
         if base is not None and isinstance(key, (cst.SimpleString, cst.Integer)):
-            return f"{base}[{key.evaluated_value!r}]"
+            return f"{base}[{evaluated_value(key)!r}]"
     return None
 
 

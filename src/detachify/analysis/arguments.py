@@ -5,6 +5,7 @@ from typing import Dict, List, Optional
 
 import libcst as cst
 
+from .literals import evaluated_value
 from .values import UNKNOWN, Value
 
 
@@ -38,5 +39,5 @@ def literal(node):
     if isinstance(node, cst.Name) and node.value in ("True", "False", "None"):
         return {"True": True, "False": False, "None": None}[node.value]
     if isinstance(node, (cst.Integer, cst.Float, cst.SimpleString)):
-        return node.evaluated_value
+        return evaluated_value(node)
     return ...

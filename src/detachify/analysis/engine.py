@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, FrozenSet, List, Optional, Sequence
 
 import libcst as cst
 
@@ -24,7 +24,7 @@ from .summaries import Summaries
 from .summary import OutgoingCall
 from .program import ClassInfo, FunctionInfo, param_list, reference_kinds
 from .state import Frame, State
-from .statements import STATEMENT_HANDLERS, Statements
+from .statements import STATEMENT_HANDLERS, Statements, flag_of
 from .values import Grad, Kind, Mode, Value, grad_tensor
 
 # Beyond these, calls are not followed any more (their results stay unknown): bounds the cost on huge files.
@@ -114,6 +114,31 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls, Pro
         self._definitions = None
         self._lines = None
         self._default_instances: Dict[ClassInfo, Value] = {}
+        # libcst builds `node.children` with a visitor each time it is asked, and a function body runs many times
+        # (on its own, with tagged arguments, once per call site): by id, as the module keeps every node alive.
+        self._children: Dict[int, tuple] = {}
+        self._flags_tested: Dict[int, FrozenSet[str]] = {}
+
+    def children_of(self, node) -> tuple:
+        found = self._children.get(id(node))
+        if found is None:
+            found = self._children[id(node)] = tuple(node.children)
+        return found
+
+    def flags_tested_in(self, node) -> FrozenSet[str]:
+        """The names an `if`/`while`/conditional expression inside `node` tests as `flag` or `not flag` (not
+        in a nested function or class)."""
+        found = self._flags_tested.get(id(node))
+        if found is None:
+            if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+                found = frozenset()
+            else:
+                found = frozenset().union(*(self.flags_tested_in(child) for child in self.children_of(node)))
+                if isinstance(node, (cst.If, cst.While, cst.IfExp)):
+                    flag = flag_of(node.test)[0]
+                    found = found | {flag} if flag is not None else found
+            self._flags_tested[id(node)] = found
+        return found
 
     # orchestration ---------------------------------------------------------------------------------------
     def run(self, incoming: Sequence[OutgoingCall] = ()) -> List[Conversion]:

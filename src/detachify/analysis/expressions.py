@@ -10,6 +10,7 @@ import libcst as cst
 from . import knowledge as K
 from . import provenance as P
 from .libraries import star_name
+from .literals import evaluated_value
 from .provenance import why
 from .values import (
     OTHER, UNKNOWN, Grad, Kind, Value, constant, container, empty_container, grad_tensor, join, join_all, module,
@@ -44,7 +45,7 @@ class Expressions:
 
     def eval_children(self, node, frame):
         """Evaluate sub-expressions we have no rule for, so conversions inside them are still seen."""
-        for child in node.children:
+        for child in self.children_of(node):
             if type(child) in self._expression_handlers or isinstance(child, cst.BaseExpression):
                 self.eval(child, frame)
             elif isinstance(child, (cst.Arg, cst.SubscriptElement, cst.Index, cst.Slice, cst.Element,
@@ -427,15 +428,8 @@ class Expressions:
 
 def _literal_value(node):
     """The value of a number or string literal; ``...`` when unknown (f-strings, bytes, odd escapes)."""
-    text = node.value
-    if isinstance(node, cst.SimpleString):
-        quote = text[-1]
-        if text[:1] in "'\"" and "\\" not in text and not text.startswith(quote * 3):
-            return text[1:-1]  # the common case, without the cost of ast.literal_eval
-    elif isinstance(node, cst.Integer) and text.isdigit():
-        return int(text)
     try:
-        return node.evaluated_value
+        return evaluated_value(node)
     except Exception:  # noqa: BLE001 - a literal Python itself would reject: not ours to judge
         return ...
 

@@ -12,6 +12,7 @@ from .provenance import why
 from .torch_calls import grad_mode_set_by
 from .expressions import place_key
 from .libraries import STAR_IMPORTABLE
+from .literals import evaluated_value
 from .program import ClassInfo, FunctionInfo
 from .state import Frame, State
 from .summary import Ref
@@ -43,13 +44,13 @@ class Statements:
     def flag_tested_again(self, statement: cst.If, rest, frame: Frame):
         """`if is_array: x = torch.from_numpy(x)` … `if is_array: out = out.numpy()`: a flag (a value that is no
         tensor, of unknown truth) that later statements test again."""
-        flag = _flag_of(statement.test)[0]
+        flag = flag_of(statement.test)[0]
         if flag is None or not rest:
             return None
         value = frame.state.vars.get(flag)
         if value is None or value.kind is not Kind.OTHER or value.const:
             return None
-        return flag if any(_tests_flag(later, flag) for later in rest) else None
+        return flag if any(flag in self.flags_tested_in(later) for later in rest) else None
 
     def exec_split(self, flag: str, statements, frame: Frame):
         """The statements from the first test of `flag` on, once with the flag true and once false, joined: what
@@ -120,6 +121,8 @@ class Statements:
         self.assign(statement.target, value, frame)
 
     def s_Expr(self, statement: cst.Expr, frame):
+        if isinstance(statement.value, cst.SimpleString):
+            return  # a docstring
         value = self.eval(statement.value, frame)
         # `torch.set_grad_enabled(False)` as a statement switches grad mode from here on.
         if value.kind is Kind.GRAD_MODE and value.qname.endswith("set_grad_enabled"):
@@ -295,7 +298,7 @@ class Statements:
     def remember_condition(self, test, when_true: State, when_false: State, frame):
         """`if on_gpu: x = x.cuda()` … `if not on_gpu: x.numpy()`: the second test of the same unchanged flag
         sees what the branch it implies left, not both branches joined."""
-        flag, outcome = _flag_of(test)
+        flag, outcome = flag_of(test)
         if flag is None:
             return
         if outcome is False:
@@ -589,7 +592,7 @@ def _on_gpu_only_if(value: Value, flag: str, depth: int = 0) -> Value:
     return replace(value, items=items, elem=elem, gpu_if=flag if value.gpu and not value.gpu_if else value.gpu_if)
 
 
-def _flag_of(test):
+def flag_of(test):
     """`flag` / `not flag` (any depth of `not`) → (name, True / False); anything else (None, None)."""
     outcome = True
     while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
@@ -605,16 +608,6 @@ def _type_test_subject(test):
     if type(test) is cst.Call and test.args and not test.args[0].star:
         return test.args[0].value if type(test.args[0].value) in (cst.Name, cst.Attribute) else None
     return None
-
-
-def _tests_flag(node, flag: str) -> bool:
-    """Whether an `if`/`while`/conditional expression inside `node` (not in a nested function or class) tests
-    `flag` or `not flag`."""
-    if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-        return False
-    if isinstance(node, (cst.If, cst.While, cst.IfExp)) and _flag_of(node.test)[0] == flag:
-        return True
-    return any(_tests_flag(child, flag) for child in node.children)
 
 
 def _is_torch_nn_class(qname: str) -> bool:
@@ -690,7 +683,7 @@ def _names(target):
 
 
 def _literal_string(node):
-    return node.evaluated_value if isinstance(node, cst.SimpleString) else None
+    return evaluated_value(node) if isinstance(node, cst.SimpleString) else None
 
 
 def _literal_bool(node):
