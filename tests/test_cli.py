@@ -419,7 +419,7 @@ def test_module_entry_point_and_version(tmp_path):
 
 def test_console_script_is_declared():
     text = (ROOT / "pyproject.toml").read_text()
-    assert 'detachify = "detachify.cli:main"' in text
+    assert 'detachify = "detachify.cli:command"' in text
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import os
 import re
-import sys
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterable, List, Optional
 
 from .project.checks import cached_findings, store_findings
 from .project.workspace import InProject, workspace_for
 from .findings import Edit, Finding
+from .interpreter import headroom
 from .noqa import Suppressions
 from .prefilter import may_contain_findings
 from .rules import enabled_codes, evaluate
@@ -45,7 +44,8 @@ def _analyse_file(workspace, path: str, want_summary: bool):
     # The engine loads with the first file a project must analyse: findings read back from the cache need none.
     from .project.analysis import analyse_file
 
-    return analyse_file(workspace, path, want_summary)
+    with headroom():
+        return analyse_file(workspace, path, want_summary)
 
 
 def _check(source: str, filename: str, settings: Settings, respect_noqa: bool = True,
@@ -69,7 +69,7 @@ def _check(source: str, filename: str, settings: Settings, respect_noqa: bool = 
     from .parsing import parse_for_analysis
     from .project.analysis import analyse_in_project
 
-    with _deep_recursion():  # a 400-term `a + b + ...` nests 400 deep, in libcst and in the analysis
+    with headroom():
         parsed = syntax.parse(source, cst.parse_module if rewrite else parse_for_analysis)
         if project is None:
             analysis = analyse(parsed.module, parsed.text)
@@ -162,14 +162,3 @@ def apply_edits(source: str, edits: Iterable[Edit]) -> str:
         cursor = last_end = end
     pieces.append(source[cursor:])
     return "".join(pieces)
-
-
-@contextmanager
-def _deep_recursion(limit: int = 20_000):
-    """Python-to-Python calls do not grow the C stack on 3.11+, so a higher limit is safe for the analysis."""
-    previous = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(previous, limit if sys.version_info >= (3, 11) else 4_000))
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(previous)
