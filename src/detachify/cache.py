@@ -16,8 +16,6 @@ import functools
 import hashlib
 import os
 import pickle
-import shutil
-import tempfile
 import time
 from contextlib import contextmanager
 from typing import Any, Iterator, Optional
@@ -146,10 +144,14 @@ class Cache:
         for name in os.listdir(self.directory):
             path = os.path.join(self.directory, name)
             if name != entry_format() and os.path.isdir(path):
+                import shutil
+
                 shutil.rmtree(path, ignore_errors=True)
 
 
 def _write_atomic(path: str, data: bytes) -> None:
+    import tempfile  # here: a warm run writes nothing, and tempfile loads shutil, zlib, bz2 and lzma
+
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(path))
     try:
         with os.fdopen(fd, "wb") as f:
@@ -189,6 +191,9 @@ def shared_by_this_run() -> Iterator[None]:
     if _enabled() or os.environ.get(_RUN_SCOPED):
         yield
         return
+    import shutil
+    import tempfile
+
     directory = tempfile.mkdtemp(prefix="detachify-shared-")
     os.environ[_RUN_SCOPED] = directory
     try:

@@ -7,7 +7,6 @@ anchored at that config's directory, those given on the command line at the work
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import re
 from dataclasses import dataclass
@@ -133,6 +132,8 @@ def parse_table(table: Dict[str, Any], path: str, warnings: Optional[List[str]] 
     values: Dict[str, Any] = {}
     for key, value in table.items():
         if key not in KEYS:
+            import difflib
+
             close = difflib.get_close_matches(key.replace("_", "-"), KEYS, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(sorted(KEYS))})"
             raise ConfigError(f"{where}: unknown key '{key}'{hint}")

@@ -21,16 +21,12 @@ from __future__ import annotations
 from collections import Counter
 from contextlib import contextmanager
 
-import difflib
 import hashlib
-import importlib
 import io
 import os
 import threading
 import signal
 import stat
-import tempfile
-import tokenize
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Set, Tuple
 
@@ -76,6 +72,8 @@ def decode_python(data: bytes) -> Tuple[str, str]:
     if b"\0" in data:
         raise SourceError("cannot read: binary file (contains NUL bytes)")
     try:
+        import tokenize
+
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
         return data.decode(encoding), encoding
     except SyntaxError as exc:  # unknown or contradictory coding cookie
@@ -145,6 +143,8 @@ def _load_plugin(suffix: str) -> None:
     if module_name is None:
         return
     try:
+        import importlib
+
         module = importlib.import_module(module_name)
     except ImportError:
         return
@@ -274,11 +274,9 @@ def process_source(data: bytes, path: str, display: str, settings: Settings, mod
 
 
 def _facts(project) -> ProjectFacts:
-    from .project.workspace import names_callers_must_spell
-
     if not project.analysed:
         return ProjectFacts(None)
-    names = frozenset(names_callers_must_spell(project.summary)) if project.deferred else frozenset()
+    names = project.spelled if project.deferred else frozenset()
     return ProjectFacts(tuple(project.outgoing), project.deferred, names)
 
 
@@ -291,6 +289,8 @@ def unified_diff(old: str, new: str, display: str) -> str:
     old_lines = io.StringIO(old, newline="").readlines()
     new_lines = io.StringIO(new, newline="").readlines()
     out = []
+    import difflib
+
     for line in difflib.unified_diff(old_lines, new_lines, fromfile=display, tofile=display):
         out.append(line)
         if not line.endswith(("\n", "\r")):
@@ -359,6 +359,8 @@ def _write_atomic(path: str, data: bytes) -> None:
     directory, name = os.path.split(target)
     try:
         old = os.stat(target)
+        import tempfile
+
         fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".detachify-tmp", dir=directory)
     except OSError as exc:
         raise SourceError(f"cannot write: {exc.strerror or exc}") from None

@@ -16,7 +16,7 @@ from ..analysis.exports import Exporter
 from ..analysis.summary import ModuleSummary, OutgoingCall
 from ..parsing import parse_for_analysis
 from . import layout
-from .workspace import ImportContext, InProject, Workspace, read_program, receives_calls
+from .workspace import ImportContext, InProject, Workspace, names_callers_must_spell, read_program
 
 
 def analyse_in_project(module: cst.Module, source: str, project: InProject) -> ModuleAnalysis:
@@ -34,13 +34,14 @@ def analyse_in_project(module: cst.Module, source: str, project: InProject) -> M
         else:
             summary = workspace.summary(path)  # on an import cycle: summarised with part of the cycle cut
     project.summary = summary
-    project.receives_calls = summary is not None and receives_calls(summary)
+    project.spelled = frozenset(names_callers_must_spell(summary)) if summary is not None else frozenset()
+    project.receives_calls = bool(project.spelled)
     incoming = project.incoming
     if incoming is None and project.receives_calls and project.defer:
         project.deferred = True  # the run gathers the calls from every file, then checks this one again
         incoming = ()
     if incoming is None:
-        incoming = workspace.incoming(path, summary) if project.receives_calls else ()
+        incoming = workspace.incoming(path, project.spelled)
     analysis.analyse_functions(incoming)
     analysis.finish()
     if not incoming:  # what it calls elsewhere, seen without calls from elsewhere: the same as analyse_file

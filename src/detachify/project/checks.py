@@ -11,7 +11,7 @@ import hashlib
 from typing import List, Optional
 
 from ..findings import Finding
-from .workspace import InProject, receives_calls
+from .workspace import InProject
 
 _DEFERRED = ("deferred",)
 
@@ -35,8 +35,8 @@ def cached_findings(source: str, filename: str, settings, respect_noqa: bool,
     entry = cache.load("check", _key(project, filename, settings, respect_noqa))
     if not workspace.still_true(entry, _content(source)):
         return None
-    summary = workspace.summary(project.path) if project.summarised else None
-    receives = summary is not None and receives_calls(summary)
+    spelled = workspace.names_callers_spell(project.path) if project.summarised else frozenset()
+    receives = bool(spelled)
     if receives != entry["receives"]:
         return None
     if project.incoming is not None:
@@ -44,10 +44,10 @@ def cached_findings(source: str, filename: str, settings, respect_noqa: bool,
     elif receives and project.defer:
         now = _DEFERRED
     else:
-        now = workspace.incoming(project.path, summary) if receives else ()
+        now = workspace.incoming(project.path, spelled)
     if now != entry["followed"]:
         return None
-    project.summary, project.receives_calls, project.analysed = summary, receives, True
+    project.spelled, project.receives_calls, project.analysed = spelled, receives, True
     project.deferred = now == _DEFERRED
     project.followed = () if project.deferred else now
     project.outgoing = entry["outgoing"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import re
 from dataclasses import dataclass
 from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
@@ -105,6 +106,11 @@ class Workspace:
         self._contents: Dict[str, tuple] = {}
         self._words: Dict[str, Tuple[Optional[str], FrozenSet[str]]] = {}  # path -> (content hash, identifiers)
         self._summarised: Dict[str, Optional[str]] = {}  # path -> hash of the text its memoised summary is of
+        # path -> its summary as the cache holds it (pickled), until something asks for more than its key: a
+        # check whose findings the cache holds only compares the keys of the summaries it read, and summaries
+        # read back whole were most of the objects a warm flake8 worker's garbage collector walked.
+        self._packed: Dict[str, bytes] = {}
+        self._spelled: Dict[str, FrozenSet[str]] = {}  # path -> names_callers_must_spell of its summary
         self._cache = False  # not looked up yet
 
     # resolution ---------------------------------------------------------------------------------------------
@@ -167,39 +173,61 @@ class Workspace:
 
     # summaries and outgoing calls -----------------------------------------------------------------------
     def summary(self, path: str) -> Optional[ModuleSummary]:
-        if path in self._summaries:
-            return self._summaries[path]
+        self._know_summary(path)
+        packed = self._packed.pop(path, None)
+        if packed is not None:
+            self._summaries[path] = pickle.loads(packed)
+        return self._summaries.get(path)
+
+    def _know_summary(self, path: str) -> None:
+        """The summary of `path` (its key at least) from the cache, or computed."""
+        if path in self._summaries or path in self._packed:
+            return
         if path in self._computing:
-            return None  # only through an import the scan missed (`__import__`, exec): unknown, as Python-free
+            return  # only through an import the scan missed (`__import__`, exec): unknown, as Python-free
         self._computing.add(path)
         try:
             if self._load_summary(path):
-                return self._summaries[path]
+                return
             summary, _, context = self.analyser(self, path, True)
         finally:
             self._computing.discard(path)
         self.record_summary(path, summary, context)
-        return self._summaries[path]
 
     def _load_summary(self, path: str) -> bool:
-        """The summary of `path` from the persistent cache, if it has one that still holds."""
+        """The summary of `path` from the persistent cache, if it has one that still holds (kept pickled)."""
         entry = self._cached("summary", path)
         if entry is None:
             return False
         self._keys[path] = entry["key"]
-        self._summaries[path] = entry["value"]
+        self._packed[path] = entry["value"]
+        self._spelled[path] = entry["spelled"]
         self._summarised[path] = entry["content"]
         return True
 
+    def names_callers_spell(self, path: str) -> FrozenSet[str]:
+        """`names_callers_must_spell` of the summary of `path` (empty: it receives no calls that matter), without
+        reading back the summary itself."""
+        found = self._spelled.get(path)
+        if found is None:
+            self._know_summary(path)
+            found = self._spelled.get(path)
+            if found is None:
+                summary = self._summaries.get(path)
+                found = frozenset(names_callers_must_spell(summary)) if summary is not None else frozenset()
+                if path not in self._computing:
+                    self._spelled[path] = found
+        return found
+
     def summary_key(self, path: str) -> str:
         """Names the summary of `path` as it is now: it changes when the file, or anything its summary read, does."""
-        self.summary(path)
+        self._know_summary(path)
         return self._keys.get(path, "")
 
     def record_summary(self, path: str, summary: Optional[ModuleSummary], context: Optional[ImportContext] = None,
                        source: Optional[str] = None) -> None:
         """A summary just computed (by a check of that file too), so it need not be computed again."""
-        if path in self._summaries:
+        if path in self._summaries or path in self._packed:
             return
         self._summaries[path] = summary
         self._keys[path] = self._store("summary", path, summary, context, source)
@@ -209,14 +237,15 @@ class Workspace:
         """(True, the summary) if this process already has the summary of `path` holding `source` (it summarised
         it for an importer, or in a first pass), or the cache has it; (False, None) if it must be computed."""
         digest = _digest(source)
-        if path not in self._summaries and path not in self._computing and digest == self.content(path):
+        known = path in self._summaries or path in self._packed
+        if not known and path not in self._computing and digest == self.content(path):
             self._computing.add(path)
             try:
-                self._load_summary(path)
+                known = self._load_summary(path)
             finally:
                 self._computing.discard(path)
-        if path in self._summaries and self._summarised.get(path) == digest:
-            return True, self._summaries[path]
+        if known and self._summarised.get(path) == digest:
+            return True, self.summary(path)
         return False, None
 
     def record_outgoing(self, path: str, outgoing: Iterable[OutgoingCall], context: Optional[ImportContext] = None,
@@ -304,15 +333,19 @@ class Workspace:
         cache = self.cache
         if cache is not None and context is not None and content is not None and (
                 source is None or content == self.content(path)):  # never an editor's unsaved buffer
-            cache.store(kind, digest(kind, path), {"path": path, "content": content, "dependencies": dependencies,
-                                                   "key": key, "value": value})
+            entry = {"path": path, "content": content, "dependencies": dependencies, "key": key, "value": value}
+            if kind == "summary":
+                entry["value"] = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)  # read back when needed
+                entry["spelled"] = frozenset(names_callers_must_spell(value)) if value is not None else frozenset()
+            cache.store(kind, digest(kind, path), entry)
         return key
 
-    def incoming(self, path: str, summary: Optional[ModuleSummary]) -> Tuple[OutgoingCall, ...]:
-        """Calls into `path` from every project file whose imports reach it, in a stable order."""
-        if summary is None or not receives_calls(summary):
+    def incoming(self, path: str, spelled: FrozenSet[str]) -> Tuple[OutgoingCall, ...]:
+        """Calls into `path` from every project file whose imports reach it and whose text spells a name of
+        `spelled` (`names_callers_must_spell`), in a stable order."""
+        if not spelled:
             return ()
-        callers = self.callers_naming(path, names_callers_must_spell(summary))
+        callers = self.callers_naming(path, spelled)
         return calls_into(path, {caller: self.outgoing(caller) for caller in callers})
 
     def callers_naming(self, path: str, names) -> List[str]:
@@ -417,12 +450,6 @@ def calls_into(path: str, outgoing: Dict[str, Iterable[OutgoingCall]]) -> Tuple[
     return tuple(sorted(calls, key=lambda c: (c.path, c.line, c.function, repr(c))))
 
 
-def receives_calls(summary: ModuleSummary) -> bool:
-    if any(function.has_conversions for _, function in summary.functions):
-        return True
-    return any(method.has_conversions for _, cls in summary.classes for _, method in cls.methods)
-
-
 def _digest(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -513,6 +540,7 @@ class InProject:
     summary: Optional[ModuleSummary] = None
     outgoing: Tuple[OutgoingCall, ...] = ()
     receives_calls: bool = False
+    spelled: FrozenSet[str] = frozenset()  # names_callers_must_spell of its summary
     analysed: bool = False
     defer: bool = False  # a whole-project run's first pass: stop early if calls from elsewhere must be gathered
     locate: Optional[Callable[[int, int], Tuple[int, int, int]]] = None  # a notebook: program line → cell, line
