@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import re
 from dataclasses import dataclass
 from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 
@@ -23,6 +22,7 @@ from ..analysis.summary import ModuleSummary, OutgoingCall
 from . import cycles, layout, witness
 from .imports import scan
 from .universe import project_files
+from .words import code_words
 
 # Top-level names that are never the project's: the libraries the knowledge tables describe by name.
 KNOWN_LIBRARIES = frozenset({
@@ -30,7 +30,6 @@ KNOWN_LIBRARIES = frozenset({
     "torchvision", "torchaudio", "torchtext", "timm", "pylab", "fastai", "d2l", *K.MODEL_LIBRARIES,
     *K.OTHER_TENSOR_LIBRARIES,
 })
-_WORD = re.compile(r"\w+")
 
 # (workspace, path, want_summary) → (summary, outgoing calls, the ImportContext it ran with)
 Analyser = Callable[["Workspace", str, bool], tuple]
@@ -459,7 +458,7 @@ def _words_in(path: str) -> Tuple[Optional[str], FrozenSet[str]]:
     data = _read_bytes(path)
     text = program_of(path, data)[0] if data is not None else None
     return (hashlib.sha256(data).hexdigest() if data is not None else None,
-            frozenset(_WORD.findall(text)) if text is not None else frozenset())
+            code_words(text) if text is not None else frozenset())
 
 
 def read_text(path: str) -> Optional[str]:
