@@ -533,7 +533,7 @@ def children_of(pid: int):
 async def test_a_dying_checker_costs_one_result_not_the_server(editor):
     # The engine runs in a child process; the operating system may kill it (memory), or native code may crash it.
     logged = len(editor.client.log_messages)
-    slow = "".join(LIST_OF_LOSSES.replace("losses", f"losses{i}") for i in range(200))  # seconds of checking
+    slow = "".join(LIST_OF_LOSSES.replace("losses", f"losses{i}") for i in range(1000))  # seconds of checking
     uri = editor.open("dying/a.py", slow)
     await asyncio.sleep(0.5)
     [checker] = children_of(editor.client._server.pid)
