@@ -63,8 +63,13 @@ class TorchCalls:
             return result
         if name == "requires_grad_":
             wanted = args.constant("requires_grad", 0)
-            result = tensor(Grad.NO, gpu=receiver.gpu, gpu_if=receiver.gpu_if) if wanted is False else grad_tensor(
-                why(P.REQUIRES_GRAD_CALL), gpu=receiver.gpu)
+            given = bool(args.positional or "requires_grad" in args.keywords or args.partial)
+            if wanted is not ... and not wanted:
+                result = tensor(Grad.NO, gpu=receiver.gpu, gpu_if=receiver.gpu_if)
+            elif wanted is not ... or not given:
+                result = grad_tensor(why(P.REQUIRES_GRAD_CALL), gpu=receiver.gpu)
+            else:  # `requires_grad_(flag)`: grad as the flag says, known only at run time
+                result = tensor(Grad.UNKNOWN, gpu=receiver.gpu, gpu_if=receiver.gpu_if)
             self.rebind_place(key, result, frame)
             return result
         if name.startswith("new_") and args.constant("requires_grad") is True:
