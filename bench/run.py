@@ -54,6 +54,7 @@ ALL_TOOLS = ["detachify", "detachify-j1", "detachify-baseline", "detachify-warm"
              "flake8+TNP-warm", "flake8-TNP-only", "torchfix", "ruff", "ruff-classic"]
 WARM = ("detachify-warm", "flake8+TNP-warm")  # rows whose cache one unmeasured run of the whole subset fills
 CACHE_DIR = Path(tempfile.gettempdir()) / "detachify-bench-cache"
+WARM_CACHES = {"detachify-warm": CACHE_DIR / "cli", "flake8+TNP-warm": CACHE_DIR / "flake8"}
 EXECUTABLES = {"detachify": "detachify", "flake8": "flake8", "torchfix": "torchfix", "ruff": "ruff"}
 
 FINDING = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): (?P<code>[A-Z]+[0-9]+)\b")
@@ -118,7 +119,7 @@ def tool_commands(tool: str, exe: dict[str, str | None], target: str) -> list[st
     if tool == "detachify-baseline" and exe.get("baseline"):
         return [exe["baseline"], "check", "--isolated", target]  # releases before the cache had no --no-cache
     if tool == "detachify-warm" and exe["detachify"]:
-        return [exe["detachify"], "check", "--isolated", "--cache-dir", str(CACHE_DIR / "cli"), target]
+        return [exe["detachify"], "check", "--isolated", "--cache-dir", str(WARM_CACHES[tool]), target]
     if tool.startswith("flake8") and exe["flake8"]:
         py = interpreter_of(exe["flake8"])
         shim = [py, "-c", FLAKE8_SHIM]
@@ -127,7 +128,7 @@ def tool_commands(tool: str, exe: dict[str, str | None], target: str) -> list[st
         if tool == "flake8+TNP":
             return ["env", "DETACHIFY_NO_CACHE=1"] + shim + ["mccabe,detachify", "--isolated", target]
         if tool == "flake8+TNP-warm":
-            return (["env", f"DETACHIFY_CACHE_DIR={CACHE_DIR / 'flake8'}"] + shim
+            return (["env", f"DETACHIFY_CACHE_DIR={WARM_CACHES[tool]}"] + shim
                     + ["mccabe,detachify", "--isolated", target])
         if tool == "flake8-TNP-only":
             return shim + ["mccabe,detachify", "--isolated", "--select", "TNP", target]
@@ -333,6 +334,12 @@ def findings_text(tool: str, codes: collections.Counter) -> str:
     return str(total)
 
 
+def paired_ratio(runs_a: list[dict], runs_b: list[dict]) -> float | None:
+    """The median of a/b over the rounds that ran both rows (each round runs every row once, one after another)."""
+    pairs = [(a["wall_s"], b["wall_s"]) for a, b in zip(runs_a, runs_b) if b["wall_s"]]
+    return statistics.median(a / b for a, b in pairs) if pairs else None
+
+
 def ratio_lines(results: dict) -> list[str]:
     def med(tool: str, key: str) -> float | None:
         r = results.get(tool)
@@ -348,6 +355,9 @@ def ratio_lines(results: dict) -> list[str]:
             continue
         line = (f"  {a:>15} / {b:<18} wall {ta / tb:6.2f}x ({ta:.2f}s / {tb:.2f}s)   "
                 f"CPU {ca / cb:6.2f}x ({ca:.1f}s / {cb:.1f}s)")
+        paired = paired_ratio(results[a]["runs"], results[b]["runs"])
+        if paired is not None:
+            line += f"   paired {paired:.2f}x"
         if (a, b) == ("flake8+TNP", "flake8"):
             line += (f"\n  {'':>15}   -> the TNP plugin adds {100 * (ta / tb - 1):+.0f}% wall, "
                      f"{100 * (ca / cb - 1):+.0f}% CPU to a default flake8 run (target: at most +10%)")
@@ -504,6 +514,10 @@ def main(argv: list[str] | None = None) -> int:
         skipped = [t for t in tools if label == "full" and t not in full_tools]
         if skipped:
             say(f"  (not run on this subset: {', '.join(skipped)})")
+        # Every row is prepared first (warm-up, caches filled), then the repeats go round the rows in turn: a
+        # machine that speeds up or slows down over minutes (a shared one does) weighs on every row alike, and the
+        # paired ratios compare runs made side by side.
+        prepared = {}
         for tool in full_tools if label == "full" else tools:
             # relative target: shorter output, and the same spelling for every tool
             cmd = tool_commands(tool, exe, os.path.relpath(path, cwd))
@@ -519,14 +533,16 @@ def main(argv: list[str] | None = None) -> int:
                 except subprocess.TimeoutExpired:
                     pass
             if tool in WARM:
-                shutil.rmtree(CACHE_DIR, ignore_errors=True)
+                shutil.rmtree(WARM_CACHES[tool], ignore_errors=True)
                 subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                timeout=args.timeout or None)  # fills the cache: what "warm" means
-            runs = []
-            for _ in range(max(1, repeat)):
+            prepared[tool] = (cmd, [])
+        for _ in range(max(1, repeat)):
+            for tool, (cmd, runs) in prepared.items():
+                if runs and runs[-1]["timed_out"]:
+                    continue  # no point in repeating a hang
                 runs.append(measure(cmd, cwd, args.sample_interval, args.timeout))
-                if runs[-1]["timed_out"]:
-                    break  # no point in repeating a hang
+        for tool, (cmd, runs) in prepared.items():
             last = runs[-1]
             codes = count_findings(last["stdout"])
             s = summarize(runs)
