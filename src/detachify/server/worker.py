@@ -16,6 +16,7 @@ import threading
 from typing import BinaryIO
 
 from ..files import FileResult
+from ..interpreter import headroom
 from ..parsing import reuse_recent_parses
 from .checking import check_buffer
 
@@ -44,8 +45,9 @@ def main() -> None:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print goes to stderr, never into the answers
     threading.stack_size(STACK)
     thread = threading.Thread(target=serve, args=(sys.stdin.buffer, answers), name="detachify-checker")
-    thread.start()
-    thread.join()
+    with headroom():  # for the process's whole life: left after each check, it would start a collection there
+        thread.start()
+        thread.join()
 
 
 if __name__ == "__main__":
