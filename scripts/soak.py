@@ -136,7 +136,8 @@ class Soak:
     def run(self) -> int:
         start = time.time()
         pristine = self.work / "pristine"
-        shutil.copytree(self.corpus, pristine, symlinks=True)
+        # Links are followed: the fix runs write into copies of this one, never through a link into the corpus.
+        shutil.copytree(self.corpus, pristine, symlinks=False)
         original = snapshot(pristine)
         status, shown, _, _ = cli(["check", "--show-files"], pristine, 1)
         discovered = len(shown.splitlines())
