@@ -21,7 +21,7 @@ from .torch_calls import TorchCalls
 from .expressions import EXPRESSION_HANDLERS, Expressions
 from .foreign import ProjectCalls
 from .summaries import Summaries
-from .summary import OutgoingCall
+from .summary import OutgoingCall, Ref
 from .program import ClassInfo, FunctionInfo, param_list, reference_kinds
 from .state import Frame, State
 from .statements import STATEMENT_HANDLERS, Statements, flag_of
@@ -105,6 +105,10 @@ class ModuleAnalysis(Statements, Expressions, Calls, TorchCalls, LocalCalls, Pro
         self.star_libraries: List[str] = []  # `from torch import *` and the like, in import order
         self.star_modules: List = []  # summaries of the project modules star-imported, in import order
         self.star_values: Dict[str, Value] = {}  # names they bound, as looked up so far
+        # module-level names imported from project modules, read when first looked up (deferred_imports.py)
+        self.deferred_imports: Dict[str, Ref] = {}
+        self.deferred_values: Dict[str, Value] = {}
+        self._deferrable: Optional[Dict[int, FrozenSet[str]]] = None
         self.backward_without_grad = set()  # scopes calling `.backward()` on a tensor that cannot require grad
         self.graph_kept_by_backward = False  # some `.backward(create_graph=True)`: `.grad` may require grad
         self._positions = None

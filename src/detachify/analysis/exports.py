@@ -16,7 +16,8 @@ from . import provenance as P
 from .program import ClassInfo, FunctionInfo
 from .provenance import Site, Why
 from .summary import (
-    ClassSummary, FunctionSummary, ModuleSummary, OutgoingCall, ParamSummary, Ref, ValueSummary, UNKNOWN_SUMMARY,
+    IMPORTED, ClassSummary, FunctionSummary, ModuleSummary, OutgoingCall, ParamSummary, Ref, ValueSummary,
+    UNKNOWN_SUMMARY,
 )
 from .values import Grad, Kind, Value
 
@@ -143,6 +144,8 @@ class Exporter:
         bound = top.state.vars
         symbols = {key: self.value(value) for key, value in bound.items() if "." not in key and key != "__all__"}
         symbols.update(analysis.star_symbols(bound))  # star-imported, read back as they came
+        # imported and never read here: passed on as references, for the module that reads them
+        symbols.update((name, ValueSummary(IMPORTED, ref=ref)) for name, ref in analysis.deferred_imports.items())
         symbols = tuple(sorted(symbols.items(), key=lambda item: item[0]))
         functions = tuple((info.name, self.function(info, info.name))
                           for info in list(analysis.functions.values())

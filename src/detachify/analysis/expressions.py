@@ -62,6 +62,8 @@ class Expressions:
             if current.function is not None and name in current.function.local_names:
                 return UNKNOWN  # a local not bound on this path
             current = current.parent
+        if name in self.deferred_imports:
+            return self.deferred_value(name)
         if self.star_modules:
             found = self.star_value(name)
             if found is not None:

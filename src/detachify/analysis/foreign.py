@@ -8,13 +8,14 @@ a GPU tensor, a model) is remembered as an outgoing call: the callee's module re
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Dict, Optional, Tuple
+from typing import Dict, FrozenSet, Optional, Tuple
 
 from . import provenance as P
 from .arguments import Args
 from .program import ClassInfo, FunctionInfo
 from .provenance import Site
-from .summary import UNKNOWN_SUMMARY, ClassSummary, FunctionSummary, ModuleSummary, Ref, ValueSummary
+from .deferred_imports import deferrable_imports
+from .summary import IMPORTED, UNKNOWN_SUMMARY, ClassSummary, FunctionSummary, ModuleSummary, Ref, ValueSummary
 from .values import UNKNOWN, Grad, Kind, Mode, Value, container, join, join_all
 
 # Grad sources that survive grad mode off: leaves, not results of ops (`requires_grad=True`, parameters).
@@ -118,6 +119,32 @@ class ProjectCalls:
             return None
         return self.project.summary_at(ref.path)
 
+    # names imported from project modules, read when first looked up -----------------------------------------
+    def deferrable_names(self, statement, frame) -> FrozenSet[str]:
+        """The names this `from module import ...` binds that may be read lazily: at the top of the module."""
+        if frame.parent is not None or frame.function is not None:
+            return frozenset()
+        if self._deferrable is None:
+            source = self.source if self.source is not None else self.module.code
+            self._deferrable = deferrable_imports(self.module, source)
+        return self._deferrable.get(id(statement), frozenset())
+
+    def defer_import(self, bound: str, ref: Ref) -> None:
+        self.deferred_imports[bound] = ref
+        self.deferred_values.pop(bound, None)
+
+    def deferred_value(self, name: str) -> Value:
+        found = self.deferred_values.get(name)
+        if found is None:
+            found = self.deferred_values[name] = self.imported_value(self.deferred_imports[name])
+        return found
+
+    def imported_value(self, ref: Ref, depth: int = 0) -> Value:
+        """Name `ref.name` of project module `ref.path`, as its summary has it."""
+        summary = self.module_summary(Ref(ref.path))
+        symbol = summary.symbol(ref.name) if summary is not None else None
+        return self.materialise(symbol, depth) if symbol is not None else UNKNOWN
+
     def materialise(self, summary: Optional[ValueSummary], depth: int = 0, bound=None, mode=None,
                     site=None) -> Value:
         """A summary's value as an engine value; `bound`/`mode`/`site`: a function's result for one call.
@@ -138,6 +165,8 @@ class ProjectCalls:
                      site=None) -> Value:
         if summary is None or depth > 6:
             return UNKNOWN
+        if summary.kind == IMPORTED:  # a name the module imported and never read: read it now, from there
+            return self.imported_value(summary.ref, depth + 1)
         if summary.alternatives:  # their join is again a value of one of these classes
             return join_all(self.materialise(one, depth + 1, bound, mode, site) for one in summary.alternatives)
         if bound is not None:
@@ -187,6 +216,7 @@ class ProjectCalls:
         bound = frame.state.vars
         for name in summary.star_names():
             self.star_values.pop(name, None)  # an earlier star import's, now shadowed
+            self.deferred_imports.pop(name, None)
             if name in bound:
                 self.bind(name, self.materialise(summary.symbol(name)), frame)
         self.star_modules.append(summary)

@@ -180,9 +180,12 @@ class Statements:
         """`from .model import Net`, `from pkg import *`: names as the module's summary has them."""
         star = isinstance(statement.names, cst.ImportStar)
         names = () if star else [get_full_name_for_node(alias.name) for alias in statement.names]
-        # Read the package's summary only if a name is not one of its submodules (`from . import sibling`).
+        deferred = self.deferrable_names(statement, frame) if module is not None and module.path else frozenset()
+        # Read the package's summary only if a name is not one of its submodules (`from . import sibling`), nor
+        # one read when first looked up.
         needed = star or any(self.project.submodule(module.root, f"{module.name}.{name}") is None
-                             for name in names) if module is not None else False
+                             and _bound_name(alias) not in deferred
+                             for name, alias in zip(names, statement.names)) if module is not None else False
         summary = self.module_summary(Ref(module.path)) if needed and module.path else None
         if star:
             if summary is not None:
@@ -190,12 +193,15 @@ class Statements:
             return
         for alias in statement.names:
             name = get_full_name_for_node(alias.name)
-            bound = alias.asname.name.value if alias.asname is not None else name
+            bound = _bound_name(alias)
             value = UNKNOWN
             # A submodule first (what the import graph assumes too); else a name the package defines.
             sub = self.project.submodule(module.root, f"{module.name}.{name}") if module is not None else None
             if sub is not None:
                 value = self.project_module_value(sub)
+            elif bound in deferred:
+                self.defer_import(bound, Ref(module.path, name))
+                continue
             elif summary is not None and summary.symbol(name) is not None:
                 value = self.materialise(summary.symbol(name))
             elif module is not None and not module.path:
@@ -672,6 +678,10 @@ def _disables_grad_of(body, name: str) -> bool:
                     and _literal_bool(small.value.args[0].value) is False:
                 return True
     return False
+
+
+def _bound_name(alias: cst.ImportAlias) -> str:
+    return alias.asname.name.value if alias.asname is not None else get_full_name_for_node(alias.name)
 
 
 def _names(target):

@@ -72,6 +72,9 @@ class ValueSummary(_ReadBackOnce):
 
 
 UNKNOWN_SUMMARY = ValueSummary("unknown")
+# The kind of a name the module imports from another project module and never read: `ref` names that module and
+# the name there (`Ref(path, "Net")`); a reader follows it (deferred_imports.py).
+IMPORTED = "imported"
 
 
 @dataclass(frozen=True)

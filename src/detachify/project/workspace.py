@@ -204,6 +204,10 @@ class Workspace:
         self._summarised[path] = entry["content"]
         return True
 
+    def summarised(self) -> FrozenSet[str]:
+        """The files whose summaries this process has computed or read from the cache so far."""
+        return frozenset(path for path, summary in self._summaries.items() if summary is not None) | set(self._packed)
+
     def names_callers_spell(self, path: str) -> FrozenSet[str]:
         """`names_callers_must_spell` of the summary of `path` (empty: it receives no calls that matter), without
         reading back the summary itself."""
