@@ -22,7 +22,7 @@ from ..analysis.summary import ModuleSummary, OutgoingCall
 from . import cycles, layout, witness
 from .imports import scan
 from .universe import project_files
-from .words import code_words
+from .words import calling_words
 
 # Top-level names that are never the project's: the libraries the knowledge tables describe by name.
 KNOWN_LIBRARIES = frozenset({
@@ -358,8 +358,8 @@ class Workspace:
         return [caller for caller in sorted(self.callers_of(path)) if not names.isdisjoint(self._words_of(caller))]
 
     def _words_of(self, path: str) -> FrozenSet[str]:
-        """The identifiers a file's text spells (a name is spelled where `\\bname\\b` matches), kept while its
-        content stays the same: every module that receives calls asks them of the same callers."""
+        """The names through which a file's code may call into another module (`words.calling_words`), kept
+        while its content stays the same: every module that receives calls asks them of the same callers."""
         content = self.content(path)
         known = self._words.get(path)
         if known is None or known[0] != content or content is None:
@@ -438,9 +438,10 @@ class Workspace:
 
 
 def names_callers_must_spell(summary: ModuleSummary) -> Set[str]:
-    """A caller of a converting function of this module writes its name somewhere in its text; a caller of a
-    converting method, its class's name (method names are too common to tell, and `model(x)` never writes
-    `forward`). An instance handed over from a third module is missed: the price of not analysing every file."""
+    """A caller of a converting function of this module spells its name in its code, as a name of its own or
+    as an attribute of a module it imports (`words.calling_words`); a caller of a converting method, its
+    class's name (method names are too common to tell, and `model(x)` never writes `forward`). An instance
+    handed over from a third module is missed: the price of not analysing every file."""
     names = {name for name, function in summary.functions if function.has_conversions}
     names.update(class_name for class_name, cls in summary.classes
                  if any(method.has_conversions for _, method in cls.methods))
@@ -462,7 +463,7 @@ def _words_in(path: str) -> Tuple[Optional[str], FrozenSet[str]]:
     data = _read_bytes(path)
     text = program_of(path, data)[0] if data is not None else None
     return (hashlib.sha256(data).hexdigest() if data is not None else None,
-            code_words(text) if text is not None else frozenset())
+            calling_words(text, KNOWN_LIBRARIES) if text is not None else frozenset())
 
 
 def read_text(path: str) -> Optional[str]:
