@@ -21,6 +21,8 @@ from typing import Dict, FrozenSet, Iterator
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
+from .scopes import nested_statements
+
 
 def deferrable_imports(module: cst.Module, source: str) -> Dict[int, FrozenSet[str]]:
     """id of a top-level `ImportFrom` node → the names it binds that may be read lazily (as bound there)."""
@@ -44,12 +46,13 @@ def deferrable_imports(module: cst.Module, source: str) -> Dict[int, FrozenSet[s
     return found
 
 
+def bound_name(alias: cst.ImportAlias) -> str:
+    """The name `from module import name [as alias]` binds."""
+    return alias.asname.name.value if alias.asname is not None else get_full_name_for_node(alias.name)
+
+
 def _import_from_names(statement: cst.ImportFrom) -> Iterator[str]:
-    for alias in statement.names:
-        if alias.asname is not None:
-            yield alias.asname.name.value
-        else:
-            yield get_full_name_for_node(alias.name)
+    return (bound_name(alias) for alias in statement.names)
 
 
 def _bound_at_module_level(statements) -> Iterator[str]:
@@ -71,7 +74,7 @@ def _bound_at_module_level(statements) -> Iterator[str]:
             for handler in getattr(statement, "handlers", ()) or ():
                 if handler.name is not None:
                     yield from _target_names(handler.name.name)
-            yield from _bound_at_module_level(_blocks(statement))
+            yield from _bound_at_module_level(nested_statements(statement))
 
 
 def _bound_by_small(small) -> Iterator[str]:
@@ -100,22 +103,6 @@ def _target_names(target) -> Iterator[str]:
             yield from _target_names(element.value)
     elif isinstance(target, cst.StarredElement):
         yield from _target_names(target.value)
-
-
-def _blocks(statement) -> Iterator:
-    """The statements of a compound statement's own blocks, at module level still."""
-    body = getattr(statement, "body", None)
-    if isinstance(body, (cst.IndentedBlock, cst.SimpleStatementSuite)):
-        yield from body.body
-    for handler in getattr(statement, "handlers", ()) or ():
-        yield from handler.body.body
-    orelse = getattr(statement, "orelse", None)
-    while orelse is not None:
-        yield from orelse.body.body
-        orelse = orelse.orelse if isinstance(orelse, cst.If) else None
-    final = getattr(statement, "finalbody", None)
-    if final is not None:
-        yield from final.body.body
 
 
 # Read off the text, not the tree (a walk of a large module costs more than deferring saves); a match in a string

@@ -60,10 +60,10 @@ def _definitions(statements) -> Iterator[cst.CSTNode]:
     for statement in statements:
         if isinstance(statement, _DEFINITIONS):
             yield statement
-        yield from _definitions(_nested(statement))
+        yield from _definitions(nested_statements(statement))
 
 
-def _nested(statement) -> List:
+def nested_statements(statement) -> List:
     """The statements inside a compound statement, in source order."""
     found: List = []
     if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):

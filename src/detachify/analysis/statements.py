@@ -10,6 +10,7 @@ from . import knowledge as K
 from . import provenance as P
 from .provenance import why
 from .torch_calls import grad_mode_set_by
+from .deferred_imports import bound_name
 from .expressions import place_key
 from .libraries import STAR_IMPORTABLE
 from .literals import evaluated_value
@@ -184,7 +185,7 @@ class Statements:
         # Read the package's summary only if a name is not one of its submodules (`from . import sibling`), nor
         # one read when first looked up.
         needed = star or any(self.project.submodule(module.root, f"{module.name}.{name}") is None
-                             and _bound_name(alias) not in deferred
+                             and bound_name(alias) not in deferred
                              for name, alias in zip(names, statement.names)) if module is not None else False
         summary = self.module_summary(Ref(module.path)) if needed and module.path else None
         if star:
@@ -193,7 +194,7 @@ class Statements:
             return
         for alias in statement.names:
             name = get_full_name_for_node(alias.name)
-            bound = _bound_name(alias)
+            bound = bound_name(alias)
             value = UNKNOWN
             # A submodule first (what the import graph assumes too); else a name the package defines.
             sub = self.project.submodule(module.root, f"{module.name}.{name}") if module is not None else None
@@ -678,10 +679,6 @@ def _disables_grad_of(body, name: str) -> bool:
                     and _literal_bool(small.value.args[0].value) is False:
                 return True
     return False
-
-
-def _bound_name(alias: cst.ImportAlias) -> str:
-    return alias.asname.name.value if alias.asname is not None else get_full_name_for_node(alias.name)
 
 
 def _names(target):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Iterator, List, Tuple
 
-_STATEMENT = re.compile(
+IMPORT_STATEMENT = re.compile(
     r"^[ \t]*(?:"
     r"from[ \t]+(?P<dots>\.*)[ \t]*(?P<base>[\w.]*)[ \t]+import[ \t]*"
     r"(?P<names>\([^)]*\)|[^\r\n#;]*(?:\\\r?\n[^\r\n#;]*)*)"
@@ -26,7 +26,7 @@ Imported = Tuple[int, str, Tuple[str, ...]]
 
 def scan(source: str) -> List[Imported]:
     found: List[Imported] = []
-    for match in _STATEMENT.finditer(source):
+    for match in IMPORT_STATEMENT.finditer(source):
         modules = match.group("modules")
         if modules is not None:
             for part in modules.replace("\\", " ").split(","):

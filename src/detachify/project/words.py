@@ -12,6 +12,8 @@ import re
 from collections import Counter
 from typing import FrozenSet, Set
 
+from .imports import IMPORT_STATEMENT
+
 _LITERAL = (  # the quoted part of a string literal, triple-quoted first
     r'"""(?:[^"\\]|\\.|"(?!""))*"""'
     r"|'''(?:[^'\\]|\\.|'(?!''))*'''"
@@ -28,12 +30,6 @@ _F_LITERAL = re.compile(_LITERAL, re.S)
 _WORD = re.compile(r"\w+")
 _ATTRIBUTE = re.compile(r"\.\s*(\w+)")
 _CHAIN = re.compile(r"(?<![\w.])([A-Za-z_]\w*)((?:\s*\.\s*\w+)+)")
-_IMPORT = re.compile(
-    r"^[ \t]*(?:from[ \t]+(?P<dots>\.*)[ \t]*(?P<base>[\w.]*)[ \t]+import[ \t]*"
-    r"(?P<names>\([^)]*\)|[^\r\n;]*(?:\\\r?\n[^\r\n;]*)*)"
-    r"|import[ \t]+(?P<modules>[^\r\n;]*(?:\\\r?\n[^\r\n;]*)*))",
-    re.MULTILINE,
-)
 
 
 def code_words(text: str) -> FrozenSet[str]:
@@ -61,7 +57,7 @@ def calling_words(text: str, libraries: FrozenSet[str]) -> FrozenSet[str]:
 def _bound_by_imports(code: str, libraries: FrozenSet[str]) -> Set[str]:
     """The names the file's import statements bind, but to a module of a known library."""
     bound = set()
-    for match in _IMPORT.finditer(code):
+    for match in IMPORT_STATEMENT.finditer(code):
         base = match.group("base")
         if base is not None:  # from ... import ...
             if not match.group("dots") and base.split(".", 1)[0] in libraries:
